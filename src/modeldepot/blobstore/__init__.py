@@ -1,0 +1,1 @@
+"""Content-addressed blob storage behind a small protocol; backends chosen by name."""

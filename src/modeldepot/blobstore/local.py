@@ -1,0 +1,244 @@
+"""``LocalBlobStore``: blobs as files under one directory (the layout in ``paths``).
+
+Writes go to ``uploads/<id>``, are fsynced, verified, then renamed under their digest,
+so a crash at any instant leaves either no blob or a whole verified one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modeldepot.blobstore import paths
+from modeldepot.blobstore.base import BlobInfo, StagedInfo
+from modeldepot.digest import CHUNK_SIZE, from_hasher, parse_digest
+from modeldepot.errors import (
+    BlobNotFound,
+    DigestMismatch,
+    SizeMismatch,
+    UploadConflict,
+    UploadNotFound,
+    UploadOffsetMismatch,
+)
+
+READ_CHUNK = CHUNK_SIZE
+
+
+class LocalBlobStore:
+    """A blob store on a local (or network-mounted POSIX) filesystem."""
+
+    def __init__(self, root: str | Path, *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        (self.root / paths.BLOBS).mkdir(parents=True, exist_ok=True)
+        (self.root / paths.UPLOADS).mkdir(parents=True, exist_ok=True)
+        # Running hash of sessions written by this process, so finishing an upload does
+        # not read it back. Only an optimisation: a session resumed elsewhere is re-read.
+        self._hashes: dict[str, tuple[int, hashlib._Hash]] = {}
+        self._lock = threading.Lock()
+
+    def _blob_path(self, digest: str) -> Path:
+        return self.root / paths.blob_key(digest)
+
+    def _staged_path(self, upload_id: str) -> Path:
+        return self.root / paths.upload_key(upload_id)
+
+    def stat(self, digest: str) -> int | None:
+        try:
+            return self._blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, digest: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        try:
+            fileobj = open(self._blob_path(digest), "rb", buffering=0)  # noqa: SIM115
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {digest} does not exist") from None
+        return _read_range(fileobj, offset, length)
+
+    def delete(self, digest: str) -> bool:
+        try:
+            self._blob_path(digest).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def iter_blobs(self) -> Iterator[BlobInfo]:
+        base = self.root / paths.BLOBS
+        for prefix in sorted(os.listdir(base)):
+            folder = base / prefix
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                digest = paths.digest_of_key(f"{paths.BLOBS}/{prefix}/{entry.name}")
+                if digest is None:
+                    continue
+                st = entry.stat()
+                yield BlobInfo(digest, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def begin_upload(self, upload_id: str) -> None:
+        path = self._staged_path(upload_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        os.close(fd)
+
+    def staged_size(self, upload_id: str) -> int:
+        try:
+            return self._staged_path(upload_id).stat().st_size
+        except FileNotFoundError:
+            raise UploadNotFound(f"upload {upload_id} has no staged data") from None
+
+    def open_upload(self, upload_id: str, offset: int) -> _LocalUploadWriter:
+        path = self._staged_path(upload_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:
+            raise UploadNotFound(f"upload {upload_id} has no staged data") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UploadConflict(f"upload {upload_id} is being written by another request") from None
+        size = os.fstat(fd).st_size
+        if size != offset:
+            os.close(fd)
+            raise UploadOffsetMismatch(
+                f"upload {upload_id} has {size} bytes, the request starts at {offset}", offset=size
+            )
+        with self._lock:
+            cached = self._hashes.get(upload_id)
+        hasher = cached[1] if cached is not None and cached[0] == size else None
+        if hasher is None and size == 0:
+            hasher = hashlib.sha256()
+        return _LocalUploadWriter(self, upload_id, fd, size, hasher)
+
+    def _remember_hash(self, upload_id: str, size: int, hasher: hashlib._Hash | None) -> None:
+        with self._lock:
+            if hasher is None:
+                self._hashes.pop(upload_id, None)
+            else:
+                self._hashes[upload_id] = (size, hasher)
+
+    def finish_upload(self, upload_id: str, digest: str, size: int) -> None:
+        parse_digest(digest)
+        staged = self._staged_path(upload_id)
+        target = self._blob_path(digest)
+        with self._lock:
+            cached = self._hashes.pop(upload_id, None)
+        try:
+            fd = os.open(staged, os.O_RDONLY)
+        except FileNotFoundError:
+            if target.exists():
+                return  # finished before: repeating is harmless
+            raise UploadNotFound(f"upload {upload_id} has no staged data") from None
+        try:
+            actual_size = os.fstat(fd).st_size
+            if actual_size != size:
+                self.abort_upload(upload_id)
+                raise SizeMismatch(
+                    f"received {actual_size} bytes, declared {size}", expected=size, actual=actual_size
+                )
+            if cached is not None and cached[0] == actual_size:
+                actual = from_hasher(cached[1])
+            else:
+                actual = _hash_fd(fd)
+            if actual != digest:
+                self.abort_upload(upload_id)
+                raise DigestMismatch(
+                    f"received bytes hash to {actual}, declared {digest}", expected=digest, actual=actual
+                )
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.exists():
+            self.abort_upload(upload_id)
+            return
+        target.parent.mkdir(exist_ok=True)
+        os.replace(staged, target)
+        if self.fsync:
+            _fsync_dir(target.parent)
+
+    def abort_upload(self, upload_id: str) -> None:
+        with self._lock:
+            self._hashes.pop(upload_id, None)
+        with contextlib.suppress(FileNotFoundError):
+            self._staged_path(upload_id).unlink()
+
+    def iter_staged(self) -> Iterator[StagedInfo]:
+        for entry in os.scandir(self.root / paths.UPLOADS):
+            try:
+                paths.check_upload_id(entry.name)
+            except UploadNotFound:
+                continue
+            st = entry.stat()
+            yield StagedInfo(entry.name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
+
+class _LocalUploadWriter:
+    def __init__(
+        self,
+        store: LocalBlobStore,
+        upload_id: str,
+        fd: int,
+        size: int,
+        hasher: hashlib._Hash | None,
+    ) -> None:
+        self._store = store
+        self._upload_id = upload_id
+        self._fd: int | None = fd
+        self._size = size
+        self._hasher = hasher
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError("writer is closed")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self._hasher is not None:
+            self._hasher.update(data)
+        self._size += len(data)
+
+    def close(self) -> int:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+            self._store._remember_hash(self._upload_id, self._size, self._hasher)
+        return self._size
+
+
+def _read_range(fileobj: object, offset: int, length: int | None) -> Iterator[bytes]:
+    with fileobj:  # type: ignore[attr-defined]
+        fileobj.seek(offset)  # type: ignore[attr-defined]
+        remaining = length
+        while remaining is None or remaining > 0:
+            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+            chunk = fileobj.read(size)  # type: ignore[attr-defined]
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+def _hash_fd(fd: int) -> str:
+    hasher = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, READ_CHUNK):
+        hasher.update(chunk)
+    return from_hasher(hasher)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,54 @@
+"""The one owner of the blob store's key layout.
+
+::
+
+    <root>/
+      sha256/
+        ab/
+          ab3f…e1            committed blob, named by its digest's hex; never rewritten
+      uploads/
+        <upload id>          bytes staged by an upload session, not yet verified
+
+A blob appears under ``sha256/`` only after its bytes were verified against its
+digest, so every key there is trustworthy. Keys use ``/`` on every backend.
+"""
+
+from __future__ import annotations
+
+import re
+
+from modeldepot.digest import hex_of
+from modeldepot.errors import UploadNotFound
+
+BLOBS = "sha256"
+UPLOADS = "uploads"
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def blob_key(digest: str) -> str:
+    hex_digest = hex_of(digest)
+    return f"{BLOBS}/{hex_digest[:2]}/{hex_digest}"
+
+
+def digest_of_key(key: str) -> str | None:
+    """The digest a blob key stands for, or None if ``key`` is not a blob key."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != BLOBS:
+        return None
+    hex_digest = parts[2]
+    if len(hex_digest) != 64 or parts[1] != hex_digest[:2]:
+        return None
+    if any(c not in "0123456789abcdef" for c in hex_digest):
+        return None
+    return f"sha256:{hex_digest}"
+
+
+def check_upload_id(upload_id: str) -> str:
+    """Upload ids are 32 lowercase hex characters; anything else is unknown."""
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+        raise UploadNotFound(f"upload {upload_id!r} does not exist")
+    return upload_id
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{UPLOADS}/{check_upload_id(upload_id)}"

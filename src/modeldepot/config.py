@@ -1,0 +1,156 @@
+"""Every setting, declared once.
+
+``ServerSettings`` configures ``modeldepot serve`` and the operator commands (``gc``,
+``db upgrade``); ``ClientSettings`` configures the SDK and CLI. Each field reads the
+environment variable ``MODELDEPOT_<FIELD>``; command-line flags override them. The
+README's settings table is checked against these classes by ``tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "modeldepot"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "modeldepot"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"MODELDEPOT_{name.upper()}")
+    return value if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Settings of the server and of the operator commands that share its storage."""
+
+    host: str = field(default=DEFAULT_HOST, metadata={"doc": "Address the server listens on."})
+    port: int = field(default=DEFAULT_PORT, metadata={"doc": "TCP port the server listens on."})
+    data_dir: Path = field(
+        default_factory=_default_data_dir,
+        metadata={"doc": "Directory for the SQLite database and the local blob store "
+                  "(default `$XDG_DATA_HOME/modeldepot`, else `~/.local/share/modeldepot`)."},
+    )
+    database_url: str | None = field(
+        default=None,
+        metadata={"doc": "SQLAlchemy URL of the metadata database, e.g. "
+                  "`postgresql+psycopg://user@host/db` (default: SQLite in the data directory)."},
+    )
+    blobstore: str = field(
+        default="local", metadata={"doc": "Blob store backend: `local` (files under the data directory)."}
+    )
+    upload_expiry_seconds: int = field(
+        default=86_400,
+        metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},
+    )
+    gc_grace_seconds: int = field(
+        default=86_400,
+        metadata={"doc": "Blobs uploaded or referenced more recently than this are never "
+                  "collected, so in-flight pushes are safe."},
+    )
+    cleanup_interval_seconds: int = field(
+        default=600,
+        metadata={"doc": "How often the server sweeps expired upload sessions (0 disables)."},
+    )
+    auto_migrate: bool = field(
+        default=True,
+        metadata={"doc": "Apply pending database migrations when the server starts."},
+    )
+    log_level: str = field(default="info", metadata={"doc": "Server log level."})
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServerSettings:
+        """Defaults, then ``MODELDEPOT_*`` variables, then non-None ``overrides``."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = _env(f.name)
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'modeldepot.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Settings of the SDK and CLI."""
+
+    url: str = field(
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        metadata={"doc": "Base URL of the modeldepot server the SDK and CLI talk to."},
+    )
+    cache_dir: Path = field(
+        default_factory=_default_cache_dir,
+        metadata={"doc": "Client's content-addressed blob cache (default "
+                  "`$XDG_CACHE_HOME/modeldepot`, else `~/.cache/modeldepot`)."},
+    )
+    actor: str | None = field(
+        default=None,
+        metadata={"doc": "Name recorded as the actor of your changes until authentication "
+                  "exists (default: your OS user)."},
+    )
+    transfer_workers: int = field(
+        default=4, metadata={"doc": "Files transferred in parallel by push and pull."}
+    )
+    timeout_seconds: float = field(
+        default=60.0, metadata={"doc": "Network timeout of one HTTP read or write."}
+    )
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ClientSettings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = _env(f.name)
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "cache_dir" in values:
+            values["cache_dir"] = Path(str(values["cache_dir"])).expanduser()
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _coerce(annotation: object, raw: str, name: str) -> object:
+    text = str(annotation)
+    try:
+        if text.startswith("int"):
+            return int(raw)
+        if text.startswith("float"):
+            return float(raw)
+        if text.startswith("bool"):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+    except ValueError:
+        raise ValueError(f"MODELDEPOT_{name.upper()}={raw!r} is not a valid {text}") from None
+    return raw
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for the docs."""
+    rows = []
+    for cls in (ServerSettings, ClientSettings):
+        for f in fields(cls):
+            rows.append((f"MODELDEPOT_{f.name.upper()}", f.name, f.metadata["doc"]))
+    return rows

@@ -1,0 +1,1 @@
+"""Metadata storage: tables, engine and migrations."""

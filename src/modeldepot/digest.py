@@ -1,0 +1,70 @@
+"""Content digests: always the string ``sha256:<64 lowercase hex>``.
+
+Hashing streams: nothing here reads a whole file into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from modeldepot.errors import DigestInvalid
+
+ALGORITHM = "sha256"
+CHUNK_SIZE = 1024 * 1024
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def parse_digest(value: str) -> str:
+    """Return ``value`` if it is a well-formed sha256 digest, else raise DigestInvalid."""
+    if not isinstance(value, str) or not _DIGEST.match(value):
+        raise DigestInvalid(f"not a sha256 digest: {value!r} (expected 'sha256:' and 64 hex digits)")
+    return value
+
+
+def is_digest(value: str) -> bool:
+    return isinstance(value, str) and bool(_DIGEST.match(value))
+
+
+def hex_of(digest: str) -> str:
+    """The 64-character hex part of a digest."""
+    return parse_digest(digest)[len(ALGORITHM) + 1 :]
+
+
+def from_hasher(hasher: hashlib._Hash) -> str:
+    return f"{ALGORITHM}:{hasher.hexdigest()}"
+
+
+def digest_bytes(data: bytes) -> str:
+    return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+def digest_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Digest and total size of a stream of chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return from_hasher(hasher), size
+
+
+def digest_fileobj(fileobj: BinaryIO) -> tuple[str, int]:
+    """Digest and size of a binary file object, read from its current position."""
+    hasher = hashlib.sha256()
+    size = 0
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    while n := fileobj.readinto(buffer):  # type: ignore[attr-defined]
+        hasher.update(view[:n])
+        size += n
+    return from_hasher(hasher), size
+
+
+def digest_file(path: str | Path) -> tuple[str, int]:
+    """Digest and size of the file at ``path``."""
+    with open(path, "rb", buffering=0) as fileobj:
+        return digest_fileobj(fileobj)

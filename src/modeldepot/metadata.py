@@ -1,0 +1,114 @@
+"""Validation of descriptions, tags, params and metrics: bounded and typed.
+
+Tags are ``key: string``. Params are typed scalars (string, integer, float, boolean).
+Metrics are finite floats. Every bound is here, so the API, SDK and CLI agree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+from modeldepot.errors import MetadataInvalid, MetadataTooLarge
+
+MAX_DESCRIPTION = 10_000
+MAX_KEY = 128
+MAX_TAG_VALUE = 1_000
+MAX_PARAM_STRING = 5_000
+MAX_TAGS = 200
+MAX_PARAMS = 2_000
+MAX_METRICS = 2_000
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$")
+
+Scalar = str | int | float | bool
+
+
+def check_description(description: str | None) -> str:
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        raise MetadataInvalid("description must be a string")
+    if len(description) > MAX_DESCRIPTION:
+        raise MetadataTooLarge(f"description is longer than {MAX_DESCRIPTION} characters")
+    return description
+
+
+def check_key(kind: str, key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise MetadataInvalid(f"{kind} key is empty")
+    if len(key) > MAX_KEY:
+        raise MetadataTooLarge(f"{kind} key {key[:40]!r}… is longer than {MAX_KEY} characters")
+    if not _KEY.match(key):
+        raise MetadataInvalid(
+            f"{kind} key {key!r} may contain only letters, digits and '_', '.', ':', '/', '-'"
+        )
+    return key
+
+
+def check_tag_value(key: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise MetadataInvalid(f"tag {key!r}: value must be a string")
+    if len(value) > MAX_TAG_VALUE:
+        raise MetadataTooLarge(f"tag {key!r}: value is longer than {MAX_TAG_VALUE} characters")
+    return value
+
+
+def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    tags = dict(tags or {})
+    if len(tags) > MAX_TAGS:
+        raise MetadataTooLarge(f"at most {MAX_TAGS} tags")
+    return {check_key("tag", k): check_tag_value(k, v) for k, v in tags.items()}
+
+
+def check_params(params: Mapping[str, Scalar] | None) -> dict[str, Scalar]:
+    params = dict(params or {})
+    if len(params) > MAX_PARAMS:
+        raise MetadataTooLarge(f"at most {MAX_PARAMS} params")
+    out: dict[str, Scalar] = {}
+    for key, value in params.items():
+        check_key("param", key)
+        if isinstance(value, str):
+            if len(value) > MAX_PARAM_STRING:
+                raise MetadataTooLarge(f"param {key!r}: value is longer than {MAX_PARAM_STRING}")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise MetadataInvalid(f"param {key!r}: value must be finite, got {value}")
+        elif not isinstance(value, (int, bool)):
+            raise MetadataInvalid(
+                f"param {key!r}: value must be a string, number or boolean, "
+                f"got {type(value).__name__}"
+            )
+        out[key] = value
+    return out
+
+
+def check_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
+    metrics = dict(metrics or {})
+    if len(metrics) > MAX_METRICS:
+        raise MetadataTooLarge(f"at most {MAX_METRICS} metrics")
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        check_key("metric", key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise MetadataInvalid(f"metric {key!r}: value must be a number")
+        if not math.isfinite(value):
+            raise MetadataInvalid(f"metric {key!r}: value must be finite, got {value}")
+        out[key] = float(value)
+    return out
+
+
+def parse_scalar(text: str) -> Scalar:
+    """Interpret a CLI ``key=value`` value: integer, float, true/false, else string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text

@@ -1,0 +1,40 @@
+"""The registry core: HTTP-free services over the database and the blob store."""
+
+from __future__ import annotations
+
+from modeldepot.blobstore.base import BlobStore
+from modeldepot.config import ServerSettings
+from modeldepot.db.engine import Database
+from modeldepot.registry.aliases import AliasService
+from modeldepot.registry.gc import GarbageCollector
+from modeldepot.registry.models import ModelService
+from modeldepot.registry.uploads import UploadService
+from modeldepot.registry.versions import VersionService
+
+
+class Registry:
+    """Every service, wired to one database and one blob store."""
+
+    def __init__(self, db: Database, store: BlobStore, settings: ServerSettings) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings
+        self.models = ModelService(db)
+        self.versions = VersionService(db)
+        self.aliases = AliasService(db)
+        self.uploads = UploadService(db, store, expiry_seconds=settings.upload_expiry_seconds)
+        self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings, *, migrate: bool | None = None) -> Registry:
+        """Open the configured database and blob store, migrating if asked or configured."""
+        from modeldepot.blobstore.factory import create_blobstore
+        from modeldepot.db.migrate import upgrade
+
+        db = Database(settings.resolved_database_url)
+        if settings.auto_migrate if migrate is None else migrate:
+            upgrade(db.engine)
+        return cls(db, create_blobstore(settings), settings)
+
+    def close(self) -> None:
+        self.db.dispose()

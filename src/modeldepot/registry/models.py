@@ -1,0 +1,159 @@
+"""ModelService: create, read, list, update, soft-delete and restore models."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from modeldepot.actor import Actor
+from modeldepot.db.engine import Database
+from modeldepot.db.tables import model_tags, models
+from modeldepot.db.types import utcnow
+from modeldepot.errors import ModelExists, TagNotFound
+from modeldepot.metadata import check_description, check_key, check_tag_value, check_tags
+from modeldepot.refs import validate_name
+from modeldepot.registry.lookup import model_row, to_model_read
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.schemas import ModelCreate, ModelRead, ModelUpdate, Page
+
+
+class ModelService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_model(self, data: ModelCreate, actor: Actor) -> ModelRead:
+        """Create a model; ModelExists if the name is taken (even by a deleted model)."""
+        name = validate_name(data.name)
+        description = check_description(data.description)
+        tags = check_tags(data.tags)
+        with self.db.write() as conn:
+            if conn.execute(select(models.c.id).where(models.c.name == name)).first():
+                raise ModelExists(f"model {name!r} already exists", model=name)
+            model_id = insert_model(conn, name, description, actor)
+            _replace_tags(conn, model_id, tags)
+            return to_model_read(conn, model_row(conn, name))
+
+    def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
+        with self.db.read() as conn:
+            return to_model_read(conn, model_row(conn, name, include_deleted=include_deleted))
+
+    def list_models(
+        self,
+        *,
+        prefix: str | None = None,
+        include_deleted: bool = False,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[ModelRead]:
+        """Models ordered by name; ``prefix`` selects a namespace (``ads/``) or name prefix."""
+        limit = check_limit(limit)
+        query = select(models).order_by(models.c.name).limit(limit + 1)
+        if prefix:
+            query = query.where(models.c.name.startswith(prefix, autoescape=True))
+        if not include_deleted:
+            query = query.where(models.c.deleted_at.is_(None))
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            query = query.where(models.c.name > after)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+            items = [to_model_read(conn, r) for r in rows[:limit]]
+        next_cursor = encode_cursor(rows[limit - 1].name) if len(rows) > limit else None
+        return Page[ModelRead](items=items, next_cursor=next_cursor)
+
+    def update_model(self, name: str, data: ModelUpdate, actor: Actor) -> ModelRead:
+        tags = check_tags(data.tags)
+        remove = [check_key("tag", k) for k in data.remove_tags]
+        with self.db.write() as conn:
+            row = model_row(conn, name)
+            values = {"updated_at": utcnow(), "updated_by": actor.name}
+            if data.description is not None:
+                values["description"] = check_description(data.description)
+            conn.execute(update(models).where(models.c.id == row.id).values(**values))
+            if remove:
+                conn.execute(
+                    delete(model_tags).where(
+                        model_tags.c.model_id == row.id, model_tags.c.key.in_(remove)
+                    )
+                )
+            for key, value in tags.items():
+                _upsert_tag(conn, row.id, key, value)
+            return to_model_read(conn, model_row(conn, name))
+
+    def set_tag(self, name: str, key: str, value: str, actor: Actor) -> ModelRead:
+        return self.update_model(name, ModelUpdate(tags={key: value}), actor)
+
+    def delete_tag(self, name: str, key: str, actor: Actor) -> ModelRead:
+        check_key("tag", key)
+        with self.db.write() as conn:
+            row = model_row(conn, name)
+            result = conn.execute(
+                delete(model_tags).where(model_tags.c.model_id == row.id, model_tags.c.key == key)
+            )
+            if result.rowcount == 0:
+                raise TagNotFound(f"model {name!r} has no tag {key!r}")
+            _touch(conn, row.id, actor)
+            return to_model_read(conn, model_row(conn, name))
+
+    def delete_model(self, name: str, actor: Actor) -> ModelRead:
+        """Soft-delete: nothing of the model resolves until it is restored."""
+        with self.db.write() as conn:
+            row = model_row(conn, name)
+            now = utcnow()
+            conn.execute(
+                update(models)
+                .where(models.c.id == row.id)
+                .values(deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name)
+            )
+            return to_model_read(conn, model_row(conn, name, include_deleted=True))
+
+    def restore_model(self, name: str, actor: Actor) -> ModelRead:
+        with self.db.write() as conn:
+            row = model_row(conn, name, include_deleted=True)
+            conn.execute(
+                update(models)
+                .where(models.c.id == row.id)
+                .values(deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name)
+            )
+            return to_model_read(conn, model_row(conn, name))
+
+
+def insert_model(conn: Connection, name: str, description: str, actor: Actor) -> int:
+    now = utcnow()
+    return conn.execute(
+        insert(models)
+        .values(
+            name=name,
+            description=description,
+            last_version_number=0,
+            created_at=now,
+            created_by=actor.name,
+            updated_at=now,
+            updated_by=actor.name,
+        )
+        .returning(models.c.id)
+    ).scalar_one()
+
+
+def _replace_tags(conn: Connection, model_id: int, tags: dict[str, str]) -> None:
+    conn.execute(delete(model_tags).where(model_tags.c.model_id == model_id))
+    if tags:
+        conn.execute(
+            insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
+        )
+
+
+def _upsert_tag(conn: Connection, model_id: int, key: str, value: str) -> None:
+    check_tag_value(key, value)
+    updated = conn.execute(
+        update(model_tags)
+        .where(model_tags.c.model_id == model_id, model_tags.c.key == key)
+        .values(value=value)
+    )
+    if updated.rowcount == 0:
+        conn.execute(insert(model_tags).values(model_id=model_id, key=key, value=value))
+
+
+def _touch(conn: Connection, model_id: int, actor: Actor) -> None:
+    conn.execute(
+        update(models).where(models.c.id == model_id).values(updated_at=utcnow(), updated_by=actor.name)
+    )

@@ -1,0 +1,189 @@
+"""UploadService: which blobs are missing, and resumable verified blob uploads.
+
+Protocol (modelled on the OCI distribution spec):
+
+1. ``missing_blobs(digests)`` names the blobs the server lacks (and shields the ones it
+   has from garbage collection for the grace period).
+2. For each missing blob, ``create_upload(digest, size)`` opens a session; bytes are
+   appended in order through ``open_writer(id, offset)``; after a broken connection
+   the client reads ``get_upload(id).offset`` and continues from there.
+3. ``complete_upload(id)`` verifies size and sha256 and only then stores the blob
+   under its digest and records it. A mismatch discards the bytes.
+4. The version is committed by ``VersionService.create_version``.
+
+Sessions untouched for ``upload_expiry_seconds`` are swept by ``expire_uploads``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from modeldepot.actor import Actor
+from modeldepot.blobstore.base import BlobStore, UploadWriter
+from modeldepot.db.engine import Database
+from modeldepot.db.tables import blobs, uploads
+from modeldepot.db.types import utcnow
+from modeldepot.digest import parse_digest
+from modeldepot.errors import DigestMismatch, InvalidInput, SizeMismatch, UploadNotFound
+from modeldepot.manifest import MAX_FILE_SIZE
+from modeldepot.schemas import UploadRead
+
+BATCH = 500
+
+
+class UploadService:
+    def __init__(self, db: Database, store: BlobStore, *, expiry_seconds: int) -> None:
+        self.db = db
+        self.store = store
+        self.expiry = timedelta(seconds=expiry_seconds)
+
+    def missing_blobs(self, digests: list[str]) -> list[str]:
+        """The subset of ``digests`` not stored, in the order given, without repeats."""
+        wanted = list(dict.fromkeys(parse_digest(d) for d in digests))
+        found: set[str] = set()
+        now = utcnow()
+        with self.db.write() as conn:
+            for start in range(0, len(wanted), BATCH):
+                batch = sorted(wanted[start : start + BATCH])
+                result = conn.execute(
+                    update(blobs).where(blobs.c.digest.in_(batch)).values(touched_at=now).returning(blobs.c.digest)
+                )
+                found.update(result.scalars())
+        return [d for d in wanted if d not in found]
+
+    def has_blob(self, digest: str) -> int | None:
+        """The stored size of ``digest``, or None."""
+        parse_digest(digest)
+        with self.db.read() as conn:
+            return conn.execute(select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
+
+    def create_upload(self, digest: str, size: int, actor: Actor) -> UploadRead:
+        parse_digest(digest)
+        _check_size(size)
+        upload_id = uuid.uuid4().hex
+        self.store.begin_upload(upload_id)
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(
+                insert(uploads).values(
+                    id=upload_id, digest=digest, size=size, created_at=now, created_by=actor.name, touched_at=now
+                )
+            )
+        return self._read(upload_id, digest, size, now, now, offset=0, complete=False)
+
+    def get_upload(self, upload_id: str) -> UploadRead:
+        with self.db.read() as conn:
+            row = _session(conn, upload_id)
+        offset = self.store.staged_size(upload_id)
+        return self._read(row.id, row.digest, row.size, row.created_at, row.touched_at, offset=offset, complete=False)
+
+    def open_writer(self, upload_id: str, offset: int) -> UploadWriter:
+        """A writer appending at ``offset``; refuses bytes beyond the declared size."""
+        with self.db.write() as conn:
+            row = _session(conn, upload_id)
+            conn.execute(update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow()))
+        return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
+
+    def complete_upload(self, upload_id: str) -> UploadRead:
+        """Verify and store the blob; DigestMismatch/SizeMismatch end the session."""
+        with self.db.read() as conn:
+            row = _session(conn, upload_id)
+        try:
+            self.store.finish_upload(upload_id, row.digest, row.size)
+        except (DigestMismatch, SizeMismatch):
+            with self.db.write() as conn:
+                conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+            raise
+        now = utcnow()
+        with self.db.write() as conn:
+            record_blob(conn, row.digest, row.size, now)
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        return self._read(row.id, row.digest, row.size, row.created_at, now, offset=row.size, complete=True)
+
+    def abort_upload(self, upload_id: str) -> None:
+        with self.db.write() as conn:
+            _session(conn, upload_id)
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        self.store.abort_upload(upload_id)
+
+    def expire_uploads(self, *, now: datetime | None = None, dry_run: bool = False) -> int:
+        """Discard sessions untouched for the expiry period; return how many."""
+        cutoff = (now or utcnow()) - self.expiry
+        with self.db.read() as conn:
+            expired = conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff)).scalars().all()
+        if dry_run:
+            return len(expired)
+        for upload_id in expired:
+            with self.db.write() as conn:
+                gone = conn.execute(
+                    delete(uploads).where(uploads.c.id == upload_id, uploads.c.touched_at < cutoff)
+                ).rowcount
+            if gone:
+                self.store.abort_upload(upload_id)
+        return len(expired)
+
+    def _read(
+        self,
+        upload_id: str,
+        digest: str,
+        size: int,
+        created_at: datetime,
+        touched_at: datetime,
+        *,
+        offset: int,
+        complete: bool,
+    ) -> UploadRead:
+        return UploadRead(
+            id=upload_id,
+            digest=digest,
+            size=size,
+            offset=offset,
+            complete=complete,
+            created_at=created_at,
+            expires_at=touched_at + self.expiry,
+        )
+
+
+def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None:
+    """Record a verified blob (or refresh it if already recorded)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
+    conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_={"touched_at": now}))
+
+
+def _session(conn: Connection, upload_id: str) -> Row[Any]:
+    row = conn.execute(select(uploads).where(uploads.c.id == upload_id)).first()
+    if row is None:
+        raise UploadNotFound(f"upload {upload_id!r} does not exist or has expired")
+    return row
+
+
+def _check_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_FILE_SIZE:
+        raise InvalidInput(f"blob size {size!r} is out of range")
+
+
+class _BoundedWriter:
+    """Refuses to write past the session's declared size, so the store never holds more."""
+
+    def __init__(self, inner: UploadWriter, offset: int, size: int) -> None:
+        self._inner = inner
+        self._offset = offset
+        self._size = size
+
+    def write(self, data: bytes) -> None:
+        if self._offset + len(data) > self._size:
+            raise SizeMismatch(
+                f"upload is declared as {self._size} bytes; this request goes past the end",
+                expected=self._size,
+            )
+        self._inner.write(data)
+        self._offset += len(data)
+
+    def close(self) -> int:
+        return self._inner.close()

@@ -1,0 +1,376 @@
+"""VersionService: commit, resolve, list, soft-delete and restore versions.
+
+A version becomes visible only when ``create_version`` commits: its number, files and
+metadata are written in one transaction after every blob was found verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from modeldepot import failpoints
+from modeldepot.actor import Actor
+from modeldepot.db.engine import Database
+from modeldepot.db.tables import (
+    aliases,
+    blobs,
+    models,
+    version_files,
+    version_metrics,
+    version_params,
+    version_tags,
+    versions,
+)
+from modeldepot.db.types import utcnow
+from modeldepot.errors import (
+    AliasNotFound,
+    BlobNotFound,
+    FileNotInVersion,
+    ModelDeleted,
+    SizeMismatch,
+    TagNotFound,
+    VersionInUse,
+    VersionNotFound,
+)
+from modeldepot.manifest import SCHEMA, Manifest, normalize_path
+from modeldepot.metadata import (
+    check_description,
+    check_key,
+    check_metrics,
+    check_params,
+    check_tag_value,
+    check_tags,
+)
+from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
+from modeldepot.registry.lookup import model_row, to_version_read, to_version_reads, version_row
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.schemas import FileEntry, ManifestRead, Page, VersionCreate, VersionRead
+
+BATCH = 500
+
+
+class VersionService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_version(
+        self, name: str, data: VersionCreate, actor: Actor
+    ) -> tuple[VersionRead, bool]:
+        """Commit a version of ``name`` (created if new); return it and whether it is new.
+
+        Raises ManifestInvalid (and subclasses) for bad files, BlobNotFound listing blobs
+        not uploaded (``missing``), SizeMismatch if a blob's size differs from the
+        manifest, ModelDeleted if the model is deleted. With a ``push_id`` seen before
+        for this model, returns that version unchanged.
+        """
+        validate_name(name)
+        manifest = Manifest.build(f.to_entry() for f in data.files)
+        description = check_description(data.description)
+        tags = check_tags(data.tags)
+        params = check_params(data.params)
+        metrics = check_metrics(data.metrics)
+        with self.db.write() as conn:
+            model_id = _ensure_model(conn, name, actor)
+            if data.push_id:
+                existing = conn.execute(
+                    select(versions).where(
+                        versions.c.model_id == model_id, versions.c.push_id == data.push_id
+                    )
+                ).first()
+                if existing is not None:
+                    return to_version_read(conn, name, existing), False
+            now = utcnow()
+            _claim_blobs(conn, manifest, now)
+            number = conn.execute(
+                update(models)
+                .where(models.c.id == model_id)
+                .values(
+                    last_version_number=models.c.last_version_number + 1,
+                    updated_at=now,
+                    updated_by=actor.name,
+                )
+                .returning(models.c.last_version_number)
+            ).scalar_one()
+            version_id = conn.execute(
+                insert(versions)
+                .values(
+                    model_id=model_id,
+                    number=number,
+                    digest=manifest.digest,
+                    description=description,
+                    total_size=manifest.total_size,
+                    file_count=len(manifest.entries),
+                    created_at=now,
+                    created_by=actor.name,
+                    updated_at=now,
+                    updated_by=actor.name,
+                    push_id=data.push_id,
+                )
+                .returning(versions.c.id)
+            ).scalar_one()
+            files = [
+                {
+                    "version_id": version_id,
+                    "path": e.path,
+                    "size": e.size,
+                    "digest": e.digest,
+                    "media_type": e.media_type,
+                }
+                for e in manifest.entries
+            ]
+            for batch in _batches(files):
+                conn.execute(insert(version_files), batch)
+            _insert_pairs(conn, version_tags, version_id, tags)
+            _insert_pairs(conn, version_params, version_id, params)
+            _insert_pairs(conn, version_metrics, version_id, metrics)
+            failpoints.reach("commit.before_db_commit")
+            row = conn.execute(select(versions).where(versions.c.id == version_id)).one()
+            return to_version_read(conn, name, row), True
+
+    def resolve(self, ref: Ref | str, *, include_deleted: bool = False) -> VersionRead:
+        """The version a reference names. Aliases and ``latest`` never yield deleted versions."""
+        ref = parse_ref(ref) if isinstance(ref, str) else ref
+        with self.db.read() as conn:
+            model, row = _resolve_row(conn, ref, include_deleted=include_deleted)
+            return to_version_read(conn, model.name, row)
+
+    def get_version(self, name: str, number: int, *, include_deleted: bool = False) -> VersionRead:
+        with self.db.read() as conn:
+            model = model_row(conn, name)
+            return to_version_read(conn, name, version_row(conn, model, number, include_deleted=include_deleted))
+
+    def list_versions(
+        self,
+        name: str,
+        *,
+        include_deleted: bool = False,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[VersionRead]:
+        """Versions of ``name``, newest first."""
+        limit = check_limit(limit)
+        with self.db.read() as conn:
+            model = model_row(conn, name)
+            query = (
+                select(versions)
+                .where(versions.c.model_id == model.id)
+                .order_by(versions.c.number.desc())
+                .limit(limit + 1)
+            )
+            if not include_deleted:
+                query = query.where(versions.c.deleted_at.is_(None))
+            if cursor:
+                (before,) = decode_cursor(cursor, int)
+                query = query.where(versions.c.number < before)
+            rows = conn.execute(query).all()
+            items = to_version_reads(conn, name, rows[:limit])
+        next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
+        return Page[VersionRead](items=items, next_cursor=next_cursor)
+
+    def get_manifest(self, ref: Ref | str, *, include_deleted: bool = False) -> ManifestRead:
+        ref = parse_ref(ref) if isinstance(ref, str) else ref
+        with self.db.read() as conn:
+            model, row = _resolve_row(conn, ref, include_deleted=include_deleted)
+            files = [
+                FileEntry(path=f.path, size=f.size, digest=f.digest, media_type=f.media_type)
+                for f in conn.execute(
+                    select(version_files)
+                    .where(version_files.c.version_id == row.id)
+                    .order_by(version_files.c.path)
+                )
+            ]
+        return ManifestRead(model=model.name, number=row.number, digest=row.digest, schema=SCHEMA, files=files)
+
+    def get_file(self, ref: Ref | str, path: str) -> FileEntry:
+        """The manifest entry at ``path`` of the version ``ref`` names."""
+        ref = parse_ref(ref) if isinstance(ref, str) else ref
+        normalized = normalize_path(path)
+        with self.db.read() as conn:
+            model, row = _resolve_row(conn, ref, include_deleted=False)
+            found = conn.execute(
+                select(version_files).where(
+                    version_files.c.version_id == row.id, version_files.c.path == normalized
+                )
+            ).first()
+        if found is None:
+            raise FileNotInVersion(f"{model.name}:{row.number} has no file {normalized!r}")
+        return FileEntry(path=found.path, size=found.size, digest=found.digest, media_type=found.media_type)
+
+    def delete_version(self, name: str, number: int, actor: Actor) -> VersionRead:
+        """Soft-delete; refused (VersionInUse) while an alias points at the version."""
+        with self.db.write() as conn:
+            model = model_row(conn, name)
+            row = version_row(conn, model, number)
+            held = conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id)).scalars().all()
+            if held:
+                raise VersionInUse(
+                    f"{name}:{number} is pointed to by {', '.join(sorted(held))}; "
+                    "move or remove those aliases first",
+                    aliases=sorted(held),
+                )
+            now = utcnow()
+            conn.execute(
+                update(versions)
+                .where(versions.c.id == row.id)
+                .values(deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name)
+            )
+            return _reload(conn, name, row.id)
+
+    def restore_version(self, name: str, number: int, actor: Actor) -> VersionRead:
+        with self.db.write() as conn:
+            model = model_row(conn, name)
+            row = version_row(conn, model, number, include_deleted=True)
+            conn.execute(
+                update(versions)
+                .where(versions.c.id == row.id)
+                .values(deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name)
+            )
+            return _reload(conn, name, row.id)
+
+    def set_tag(self, name: str, number: int, key: str, value: str, actor: Actor) -> VersionRead:
+        """Tags are the one mutable part of a version; its content never changes."""
+        check_key("tag", key)
+        check_tag_value(key, value)
+        with self.db.write() as conn:
+            row = version_row(conn, model_row(conn, name), number)
+            updated = conn.execute(
+                update(version_tags)
+                .where(version_tags.c.version_id == row.id, version_tags.c.key == key)
+                .values(value=value)
+            )
+            if updated.rowcount == 0:
+                conn.execute(insert(version_tags).values(version_id=row.id, key=key, value=value))
+            _touch(conn, row.id, actor)
+            return _reload(conn, name, row.id)
+
+    def delete_tag(self, name: str, number: int, key: str, actor: Actor) -> VersionRead:
+        check_key("tag", key)
+        with self.db.write() as conn:
+            row = version_row(conn, model_row(conn, name), number)
+            result = conn.execute(
+                delete(version_tags).where(version_tags.c.version_id == row.id, version_tags.c.key == key)
+            )
+            if result.rowcount == 0:
+                raise TagNotFound(f"{name}:{number} has no tag {key!r}")
+            _touch(conn, row.id, actor)
+            return _reload(conn, name, row.id)
+
+
+def _resolve_row(conn: Connection, ref: Ref, *, include_deleted: bool) -> tuple[Row[Any], Row[Any]]:
+    model = model_row(conn, ref.name)
+    if ref.kind is RefKind.NUMBER:
+        assert ref.number is not None
+        return model, version_row(conn, model, ref.number, include_deleted=include_deleted)
+    live = versions.c.deleted_at.is_(None)
+    if ref.kind is RefKind.LATEST:
+        row = conn.execute(
+            select(versions)
+            .where(versions.c.model_id == model.id, live)
+            .order_by(versions.c.number.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise VersionNotFound(f"model {model.name!r} has no live versions", model=model.name)
+        return model, row
+    if ref.kind is RefKind.ALIAS:
+        row = conn.execute(
+            select(versions)
+            .join(aliases, aliases.c.version_id == versions.c.id)
+            .where(aliases.c.model_id == model.id, aliases.c.name == ref.alias)
+        ).first()
+        if row is None:
+            raise AliasNotFound(f"model {model.name!r} has no alias {ref.alias!r}", model=model.name)
+        return model, row
+    query = select(versions).where(versions.c.model_id == model.id, versions.c.digest == ref.digest)
+    if not include_deleted:
+        query = query.where(live)
+    row = conn.execute(query.order_by(versions.c.number.desc()).limit(1)).first()
+    if row is None:
+        raise VersionNotFound(f"model {model.name!r} has no version with digest {ref.digest}")
+    return model, row
+
+
+def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
+    """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
+    row = conn.execute(select(models.c.id, models.c.deleted_at).where(models.c.name == name)).first()
+    if row is None:
+        now = utcnow()
+        values = {
+            "name": name,
+            "description": "",
+            "last_version_number": 0,
+            "created_at": now,
+            "created_by": actor.name,
+            "updated_at": now,
+            "updated_by": actor.name,
+        }
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"]))
+        row = conn.execute(
+            select(models.c.id, models.c.deleted_at).where(models.c.name == name)
+        ).one()
+    if row.deleted_at is not None:
+        raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
+    return int(row.id)
+
+
+def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
+    """Check every blob is stored with the manifest's size, and protect it from GC.
+
+    Touching the rows both refreshes GC's grace period and, on PostgreSQL, row-locks
+    them so a concurrent collection cannot delete one before this commit lands.
+    """
+    sizes: dict[str, int] = {}
+    for entry in manifest.entries:
+        if sizes.setdefault(entry.digest, entry.size) != entry.size:
+            raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
+    found: dict[str, int] = {}
+    for batch in _batches(sorted(sizes)):
+        result = conn.execute(
+            update(blobs)
+            .where(blobs.c.digest.in_(batch))
+            .values(touched_at=now)
+            .returning(blobs.c.digest, blobs.c.size)
+        )
+        found.update((digest, size) for digest, size in result)
+    missing = [d for d in sizes if d not in found]
+    if missing:
+        raise BlobNotFound(
+            f"{len(missing)} blob(s) of the manifest are not uploaded", missing=missing[:1000]
+        )
+    for entry in manifest.entries:
+        if found[entry.digest] != entry.size:
+            raise SizeMismatch(
+                f"file {entry.path!r} declares {entry.size} bytes, its blob has {found[entry.digest]}",
+                path=entry.path,
+            )
+
+
+def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
+    if pairs:
+        conn.execute(
+            insert(table), [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
+        )
+
+
+def _touch(conn: Connection, version_id: int, actor: Actor) -> None:
+    conn.execute(
+        update(versions)
+        .where(versions.c.id == version_id)
+        .values(updated_at=utcnow(), updated_by=actor.name)
+    )
+
+
+def _reload(conn: Connection, name: str, version_id: int) -> VersionRead:
+    return to_version_read(conn, name, conn.execute(select(versions).where(versions.c.id == version_id)).one())
+
+
+def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+

@@ -1,0 +1,34 @@
+"""Pydantic models of everything that crosses the wire, shared by server and SDK."""
+
+from modeldepot.schemas.aliases import AliasEventRead, AliasRead, AliasSet
+from modeldepot.schemas.blobs import (
+    BlobsMissing,
+    BlobsQuery,
+    GarbageReport,
+    UploadCreate,
+    UploadRead,
+)
+from modeldepot.schemas.common import Page, Problem
+from modeldepot.schemas.models import ModelCreate, ModelRead, ModelUpdate, TagSet
+from modeldepot.schemas.versions import FileEntry, ManifestRead, VersionCreate, VersionRead
+
+__all__ = [
+    "AliasEventRead",
+    "AliasRead",
+    "AliasSet",
+    "BlobsMissing",
+    "BlobsQuery",
+    "FileEntry",
+    "GarbageReport",
+    "ManifestRead",
+    "ModelCreate",
+    "ModelRead",
+    "ModelUpdate",
+    "Page",
+    "Problem",
+    "TagSet",
+    "UploadCreate",
+    "UploadRead",
+    "VersionCreate",
+    "VersionRead",
+]

@@ -1,0 +1,34 @@
+"""Aliases: mutable named pointers to versions, with their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class AliasSet(BaseModel):
+    version: int = Field(ge=1)
+    expected_version: int | None = Field(
+        default=None,
+        description="Move only if the alias currently points here (0: only if it is unset)",
+    )
+
+
+class AliasRead(BaseModel):
+    model: str
+    name: str
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+class AliasEventRead(BaseModel):
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    at: datetime
+    actor: str

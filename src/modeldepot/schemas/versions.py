@@ -1,0 +1,66 @@
+"""Versions: immutable manifests of files plus metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from modeldepot.manifest import ManifestEntry
+
+
+class FileEntry(BaseModel):
+    path: str
+    size: int
+    digest: str = Field(examples=["sha256:" + "0" * 64])
+    media_type: str | None = None
+
+    def to_entry(self) -> ManifestEntry:
+        return ManifestEntry(self.path, self.size, self.digest, self.media_type)
+
+
+class VersionCreate(BaseModel):
+    """Commit a new version whose blobs are all uploaded."""
+
+    files: list[FileEntry]
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    push_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Client-chosen id; repeating a commit with the same id returns the "
+        "version it created instead of creating another.",
+    )
+
+
+class VersionRead(BaseModel):
+    model: str
+    number: int
+    digest: str = Field(description="sha256 of the manifest's canonical serialisation")
+    description: str
+    tags: dict[str, str]
+    params: dict[str, str | bool | int | float]
+    metrics: dict[str, float]
+    aliases: list[str]
+    total_size: int
+    file_count: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.number}"
+
+
+class ManifestRead(BaseModel):
+    model: str
+    number: int
+    digest: str
+    schema_version: int = Field(alias="schema")
+    files: list[FileEntry]
