@@ -39,16 +39,21 @@ class ServerSettings:
     port: int = field(default=DEFAULT_PORT, metadata={"doc": "TCP port the server listens on."})
     data_dir: Path = field(
         default_factory=_default_data_dir,
-        metadata={"doc": "Directory for the SQLite database and the local blob store "
-                  "(default `$XDG_DATA_HOME/modeldepot`, else `~/.local/share/modeldepot`)."},
+        metadata={
+            "doc": "Directory for the SQLite database and the local blob store "
+            "(default `$XDG_DATA_HOME/modeldepot`, else `~/.local/share/modeldepot`)."
+        },
     )
     database_url: str | None = field(
         default=None,
-        metadata={"doc": "SQLAlchemy URL of the metadata database, e.g. "
-                  "`postgresql+psycopg://user@host/db` (default: SQLite in the data directory)."},
+        metadata={
+            "doc": "SQLAlchemy URL of the metadata database, e.g. "
+            "`postgresql+psycopg://user@host/db` (default: SQLite in the data directory)."
+        },
     )
     blobstore: str = field(
-        default="local", metadata={"doc": "Blob store backend: `local` (files under the data directory)."}
+        default="local",
+        metadata={"doc": "Blob store backend: `local` (files under the data directory)."},
     )
     upload_expiry_seconds: int = field(
         default=86_400,
@@ -56,8 +61,10 @@ class ServerSettings:
     )
     gc_grace_seconds: int = field(
         default=86_400,
-        metadata={"doc": "Blobs uploaded or referenced more recently than this are never "
-                  "collected, so in-flight pushes are safe."},
+        metadata={
+            "doc": "Blobs uploaded or referenced more recently than this are never "
+            "collected, so in-flight pushes are safe."
+        },
     )
     cleanup_interval_seconds: int = field(
         default=600,
@@ -103,13 +110,17 @@ class ClientSettings:
     )
     cache_dir: Path = field(
         default_factory=_default_cache_dir,
-        metadata={"doc": "Client's content-addressed blob cache (default "
-                  "`$XDG_CACHE_HOME/modeldepot`, else `~/.cache/modeldepot`)."},
+        metadata={
+            "doc": "Client's content-addressed blob cache (default "
+            "`$XDG_CACHE_HOME/modeldepot`, else `~/.cache/modeldepot`)."
+        },
     )
     actor: str | None = field(
         default=None,
-        metadata={"doc": "Name recorded as the actor of your changes until authentication "
-                  "exists (default: your OS user)."},
+        metadata={
+            "doc": "Name recorded as the actor of your changes until authentication "
+            "exists (default: your OS user)."
+        },
     )
     transfer_workers: int = field(
         default=4, metadata={"doc": "Files transferred in parallel by push and pull."}

@@ -21,7 +21,9 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 def parse_digest(value: str) -> str:
     """Return ``value`` if it is a well-formed sha256 digest, else raise DigestInvalid."""
     if not isinstance(value, str) or not _DIGEST.match(value):
-        raise DigestInvalid(f"not a sha256 digest: {value!r} (expected 'sha256:' and 64 hex digits)")
+        raise DigestInvalid(
+            f"not a sha256 digest: {value!r} (expected 'sha256:' and 64 hex digits)"
+        )
     return value
 
 

@@ -131,7 +131,8 @@ class Manifest:
             path = normalize_path(entry.path)
             if path in seen:
                 raise PathDuplicate(
-                    f"file paths {seen[path]!r} and {entry.path!r} are the same after normalisation",
+                    f"file paths {seen[path]!r} and {entry.path!r} are the same "
+                    "after normalisation",
                     path=path,
                 )
             seen[path] = entry.path
@@ -144,7 +145,9 @@ class Manifest:
             if not 0 <= entry.size <= MAX_FILE_SIZE:
                 raise ManifestInvalid(f"file {path!r}: size {entry.size} is out of range")
             if entry.media_type is not None and not _MEDIA_TYPE.match(entry.media_type):
-                raise ManifestInvalid(f"file {path!r}: media type {entry.media_type!r} is malformed")
+                raise ManifestInvalid(
+                    f"file {path!r}: media type {entry.media_type!r} is malformed"
+                )
             normalized.append(ManifestEntry(path, entry.size, entry.digest, entry.media_type))
         if not normalized:
             raise ManifestInvalid("a version needs at least one file")

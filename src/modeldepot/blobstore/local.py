@@ -103,7 +103,9 @@ class LocalBlobStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise UploadConflict(f"upload {upload_id} is being written by another request") from None
+            raise UploadConflict(
+                f"upload {upload_id} is being written by another request"
+            ) from None
         size = os.fstat(fd).st_size
         if size != offset:
             os.close(fd)
@@ -141,7 +143,9 @@ class LocalBlobStore:
             if actual_size != size:
                 self.abort_upload(upload_id)
                 raise SizeMismatch(
-                    f"received {actual_size} bytes, declared {size}", expected=size, actual=actual_size
+                    f"received {actual_size} bytes, declared {size}",
+                    expected=size,
+                    actual=actual_size,
                 )
             if cached is not None and cached[0] == actual_size:
                 actual = from_hasher(cached[1])
@@ -150,7 +154,9 @@ class LocalBlobStore:
             if actual != digest:
                 self.abort_upload(upload_id)
                 raise DigestMismatch(
-                    f"received bytes hash to {actual}, declared {digest}", expected=digest, actual=actual
+                    f"received bytes hash to {actual}, declared {digest}",
+                    expected=digest,
+                    actual=actual,
                 )
             if self.fsync:
                 os.fsync(fd)

@@ -50,9 +50,7 @@ class Database:
 def _create_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(
-            url, echo=echo, pool_size=10, max_overflow=30, pool_pre_ping=True
-        )
+        return create_engine(url, echo=echo, pool_size=10, max_overflow=30, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

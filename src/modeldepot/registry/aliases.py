@@ -54,7 +54,8 @@ class AliasService:
                 held = current.number if current is not None else 0
                 if held != expected_version:
                     raise AliasConflict(
-                        f"{name}@{alias} points at {held or 'nothing'}, expected {expected_version or 'nothing'}",
+                        f"{name}@{alias} points at {held or 'nothing'}, "
+                        f"expected {expected_version or 'nothing'}",
                         current=held or None,
                     )
             now = utcnow()

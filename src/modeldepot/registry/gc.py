@@ -62,7 +62,9 @@ class GarbageCollector:
         unreferenced = ~exists().where(version_files.c.digest == blobs.c.digest)
         stale = blobs.c.touched_at < cutoff
         with self.db.read() as conn:
-            candidates = conn.execute(select(blobs.c.digest, blobs.c.size).where(stale, unreferenced)).all()
+            candidates = conn.execute(
+                select(blobs.c.digest, blobs.c.size).where(stale, unreferenced)
+            ).all()
         if dry_run:
             return len(candidates), sum(c.size for c in candidates)
         deleted = freed = 0

@@ -39,7 +39,9 @@ def version_row(
         select(versions).where(versions.c.model_id == model.id, versions.c.number == number)
     ).first()
     if row is None:
-        raise VersionNotFound(f"{model.name}:{number} does not exist", model=model.name, number=number)
+        raise VersionNotFound(
+            f"{model.name}:{number} does not exist", model=model.name, number=number
+        )
     if row.deleted_at is not None and not include_deleted:
         raise VersionDeleted(
             f"{model.name}:{number} is deleted; restore it or ask for deleted versions",
@@ -78,7 +80,9 @@ def to_model_read(conn: Connection, row: Row[Any]) -> ModelRead:
     )
 
 
-def to_version_reads(conn: Connection, model_name: str, rows: Sequence[Row[Any]]) -> list[VersionRead]:
+def to_version_reads(
+    conn: Connection, model_name: str, rows: Sequence[Row[Any]]
+) -> list[VersionRead]:
     """Convert version rows of one model, loading their metadata in four queries."""
     ids = [r.id for r in rows]
     if not ids:

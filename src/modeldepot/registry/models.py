@@ -102,7 +102,9 @@ class ModelService:
             conn.execute(
                 update(models)
                 .where(models.c.id == row.id)
-                .values(deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name)
+                .values(
+                    deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name
+                )
             )
             return to_model_read(conn, model_row(conn, name, include_deleted=True))
 
@@ -112,7 +114,9 @@ class ModelService:
             conn.execute(
                 update(models)
                 .where(models.c.id == row.id)
-                .values(deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name)
+                .values(
+                    deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name
+                )
             )
             return to_model_read(conn, model_row(conn, name))
 
@@ -138,7 +142,8 @@ def _replace_tags(conn: Connection, model_id: int, tags: dict[str, str]) -> None
     conn.execute(delete(model_tags).where(model_tags.c.model_id == model_id))
     if tags:
         conn.execute(
-            insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
+            insert(model_tags),
+            [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
         )
 
 
@@ -155,5 +160,7 @@ def _upsert_tag(conn: Connection, model_id: int, key: str, value: str) -> None:
 
 def _touch(conn: Connection, model_id: int, actor: Actor) -> None:
     conn.execute(
-        update(models).where(models.c.id == model_id).values(updated_at=utcnow(), updated_by=actor.name)
+        update(models)
+        .where(models.c.id == model_id)
+        .values(updated_at=utcnow(), updated_by=actor.name)
     )

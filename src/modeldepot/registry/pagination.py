@@ -25,7 +25,9 @@ def decode_cursor(cursor: str, *types: type) -> list[Any]:
         raise CursorInvalid("pagination cursor is malformed") from None
     if not isinstance(values, list) or len(values) != len(types):
         raise CursorInvalid("pagination cursor is malformed")
-    if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)):
+    if not all(
+        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
+    ):
         raise CursorInvalid("pagination cursor is malformed")
     return values
 

@@ -51,7 +51,10 @@ class UploadService:
             for start in range(0, len(wanted), BATCH):
                 batch = sorted(wanted[start : start + BATCH])
                 result = conn.execute(
-                    update(blobs).where(blobs.c.digest.in_(batch)).values(touched_at=now).returning(blobs.c.digest)
+                    update(blobs)
+                    .where(blobs.c.digest.in_(batch))
+                    .values(touched_at=now)
+                    .returning(blobs.c.digest)
                 )
                 found.update(result.scalars())
         return [d for d in wanted if d not in found]
@@ -71,7 +74,12 @@ class UploadService:
         with self.db.write() as conn:
             conn.execute(
                 insert(uploads).values(
-                    id=upload_id, digest=digest, size=size, created_at=now, created_by=actor.name, touched_at=now
+                    id=upload_id,
+                    digest=digest,
+                    size=size,
+                    created_at=now,
+                    created_by=actor.name,
+                    touched_at=now,
                 )
             )
         return self._read(upload_id, digest, size, now, now, offset=0, complete=False)
@@ -80,13 +88,23 @@ class UploadService:
         with self.db.read() as conn:
             row = _session(conn, upload_id)
         offset = self.store.staged_size(upload_id)
-        return self._read(row.id, row.digest, row.size, row.created_at, row.touched_at, offset=offset, complete=False)
+        return self._read(
+            row.id,
+            row.digest,
+            row.size,
+            row.created_at,
+            row.touched_at,
+            offset=offset,
+            complete=False,
+        )
 
     def open_writer(self, upload_id: str, offset: int) -> UploadWriter:
         """A writer appending at ``offset``; refuses bytes beyond the declared size."""
         with self.db.write() as conn:
             row = _session(conn, upload_id)
-            conn.execute(update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow()))
+            conn.execute(
+                update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
+            )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
     def complete_upload(self, upload_id: str) -> UploadRead:
@@ -103,7 +121,9 @@ class UploadService:
         with self.db.write() as conn:
             record_blob(conn, row.digest, row.size, now)
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
-        return self._read(row.id, row.digest, row.size, row.created_at, now, offset=row.size, complete=True)
+        return self._read(
+            row.id, row.digest, row.size, row.created_at, now, offset=row.size, complete=True
+        )
 
     def abort_upload(self, upload_id: str) -> None:
         with self.db.write() as conn:
@@ -115,7 +135,11 @@ class UploadService:
         """Discard sessions untouched for the expiry period; return how many."""
         cutoff = (now or utcnow()) - self.expiry
         with self.db.read() as conn:
-            expired = conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff)).scalars().all()
+            expired = (
+                conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff))
+                .scalars()
+                .all()
+            )
         if dry_run:
             return len(expired)
         for upload_id in expired:
@@ -152,8 +176,12 @@ class UploadService:
 def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None:
     """Record a verified blob (or refresh it if already recorded)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
-    conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_={"touched_at": now}))
+    statement = dialect.insert(blobs).values(
+        digest=digest, size=size, created_at=now, touched_at=now
+    )
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=["digest"], set_={"touched_at": now})
+    )
 
 
 def _session(conn: Connection, upload_id: str) -> Row[Any]:

@@ -141,7 +141,9 @@ class VersionService:
     def get_version(self, name: str, number: int, *, include_deleted: bool = False) -> VersionRead:
         with self.db.read() as conn:
             model = model_row(conn, name)
-            return to_version_read(conn, name, version_row(conn, model, number, include_deleted=include_deleted))
+            return to_version_read(
+                conn, name, version_row(conn, model, number, include_deleted=include_deleted)
+            )
 
     def list_versions(
         self,
@@ -183,7 +185,9 @@ class VersionService:
                     .order_by(version_files.c.path)
                 )
             ]
-        return ManifestRead(model=model.name, number=row.number, digest=row.digest, schema=SCHEMA, files=files)
+        return ManifestRead(
+            model=model.name, number=row.number, digest=row.digest, schema=SCHEMA, files=files
+        )
 
     def get_file(self, ref: Ref | str, path: str) -> FileEntry:
         """The manifest entry at ``path`` of the version ``ref`` names."""
@@ -198,14 +202,20 @@ class VersionService:
             ).first()
         if found is None:
             raise FileNotInVersion(f"{model.name}:{row.number} has no file {normalized!r}")
-        return FileEntry(path=found.path, size=found.size, digest=found.digest, media_type=found.media_type)
+        return FileEntry(
+            path=found.path, size=found.size, digest=found.digest, media_type=found.media_type
+        )
 
     def delete_version(self, name: str, number: int, actor: Actor) -> VersionRead:
         """Soft-delete; refused (VersionInUse) while an alias points at the version."""
         with self.db.write() as conn:
             model = model_row(conn, name)
             row = version_row(conn, model, number)
-            held = conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id)).scalars().all()
+            held = (
+                conn.execute(select(aliases.c.name).where(aliases.c.version_id == row.id))
+                .scalars()
+                .all()
+            )
             if held:
                 raise VersionInUse(
                     f"{name}:{number} is pointed to by {', '.join(sorted(held))}; "
@@ -216,7 +226,9 @@ class VersionService:
             conn.execute(
                 update(versions)
                 .where(versions.c.id == row.id)
-                .values(deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name)
+                .values(
+                    deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name
+                )
             )
             return _reload(conn, name, row.id)
 
@@ -227,7 +239,9 @@ class VersionService:
             conn.execute(
                 update(versions)
                 .where(versions.c.id == row.id)
-                .values(deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name)
+                .values(
+                    deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name
+                )
             )
             return _reload(conn, name, row.id)
 
@@ -252,7 +266,9 @@ class VersionService:
         with self.db.write() as conn:
             row = version_row(conn, model_row(conn, name), number)
             result = conn.execute(
-                delete(version_tags).where(version_tags.c.version_id == row.id, version_tags.c.key == key)
+                delete(version_tags).where(
+                    version_tags.c.version_id == row.id, version_tags.c.key == key
+                )
             )
             if result.rowcount == 0:
                 raise TagNotFound(f"{name}:{number} has no tag {key!r}")
@@ -283,7 +299,9 @@ def _resolve_row(conn: Connection, ref: Ref, *, include_deleted: bool) -> tuple[
             .where(aliases.c.model_id == model.id, aliases.c.name == ref.alias)
         ).first()
         if row is None:
-            raise AliasNotFound(f"model {model.name!r} has no alias {ref.alias!r}", model=model.name)
+            raise AliasNotFound(
+                f"model {model.name!r} has no alias {ref.alias!r}", model=model.name
+            )
         return model, row
     query = select(versions).where(versions.c.model_id == model.id, versions.c.digest == ref.digest)
     if not include_deleted:
@@ -296,7 +314,9 @@ def _resolve_row(conn: Connection, ref: Ref, *, include_deleted: bool) -> tuple[
 
 def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
     """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
-    row = conn.execute(select(models.c.id, models.c.deleted_at).where(models.c.name == name)).first()
+    row = conn.execute(
+        select(models.c.id, models.c.deleted_at).where(models.c.name == name)
+    ).first()
     if row is None:
         now = utcnow()
         values = {
@@ -309,7 +329,9 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
             "updated_by": actor.name,
         }
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"]))
+        conn.execute(
+            dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        )
         row = conn.execute(
             select(models.c.id, models.c.deleted_at).where(models.c.name == name)
         ).one()
@@ -345,7 +367,8 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
     for entry in manifest.entries:
         if found[entry.digest] != entry.size:
             raise SizeMismatch(
-                f"file {entry.path!r} declares {entry.size} bytes, its blob has {found[entry.digest]}",
+                f"file {entry.path!r} declares {entry.size} bytes, "
+                f"its blob has {found[entry.digest]}",
                 path=entry.path,
             )
 
@@ -353,7 +376,8 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
     if pairs:
         conn.execute(
-            insert(table), [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
+            insert(table),
+            [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()],
         )
 
 
@@ -366,11 +390,11 @@ def _touch(conn: Connection, version_id: int, actor: Actor) -> None:
 
 
 def _reload(conn: Connection, name: str, version_id: int) -> VersionRead:
-    return to_version_read(conn, name, conn.execute(select(versions).where(versions.c.id == version_id)).one())
+    return to_version_read(
+        conn, name, conn.execute(select(versions).where(versions.c.id == version_id)).one()
+    )
 
 
 def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), BATCH):
         yield items[start : start + BATCH]
-
-

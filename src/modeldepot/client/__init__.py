@@ -1,0 +1,1 @@
+"""The Python SDK: ``Client`` plus the transfer machinery it uses."""

@@ -1,0 +1,295 @@
+"""``Client``: the Python SDK for one modeldepot server.
+
+Every method maps to one REST call (``push`` and ``pull`` to a transfer) and raises the
+domain errors of ``modeldepot.errors`` (``VersionNotFound``, ``ReferenceInvalid``, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from modeldepot.actor import local_actor
+from modeldepot.client import pull as pull_mod
+from modeldepot.client import push as push_mod
+from modeldepot.client.cache import BlobCache
+from modeldepot.client.http import Http, segment
+from modeldepot.client.progress import NoProgress, Progress
+from modeldepot.config import ClientSettings
+from modeldepot.errors import InvalidInput
+from modeldepot.refs import Ref, RefKind, parse_ref, validate_alias, validate_name
+from modeldepot.schemas import (
+    AliasEventRead,
+    AliasRead,
+    ManifestRead,
+    ModelRead,
+    Page,
+    VersionCreate,
+    VersionRead,
+)
+
+M = TypeVar("M", bound=BaseModel)
+Scalar = str | int | float | bool
+
+
+class Client:
+    """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        actor: str | None = None,
+        cache_dir: str | Path | None = None,
+        workers: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.settings = ClientSettings.from_env(
+            url=url,
+            actor=actor,
+            cache_dir=cache_dir,
+            transfer_workers=workers,
+            timeout_seconds=timeout,
+        )
+        self.url = self.settings.url
+        self.cache = BlobCache(self.settings.cache_dir)
+        self.workers = self.settings.transfer_workers
+        self.http = Http(
+            self.url,
+            actor=self.settings.actor or local_actor().name,
+            timeout=self.settings.timeout_seconds,
+            pool=max(16, self.workers * 2),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Models ---------------------------------------------------------------------------
+
+    def create_model(
+        self, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> ModelRead:
+        body = {"name": validate_name(name), "description": description, "tags": dict(tags or {})}
+        return self._call(ModelRead, "POST", "/models", json=body)
+
+    def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
+        return self._call(
+            ModelRead, "GET", _model(name), params={"include_deleted": include_deleted or None}
+        )
+
+    def list_models(
+        self, *, prefix: str | None = None, include_deleted: bool = False, limit: int | None = None
+    ) -> list[ModelRead]:
+        """Models ordered by name (all of them, or the first ``limit``)."""
+        params = {"prefix": prefix, "include_deleted": include_deleted or None}
+        return list(self._pages(ModelRead, "/models", params, limit))
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        remove_tags: Sequence[str] = (),
+    ) -> ModelRead:
+        body = {
+            "description": description,
+            "tags": dict(tags or {}),
+            "remove_tags": list(remove_tags),
+        }
+        return self._call(ModelRead, "PATCH", _model(name), json=body)
+
+    def delete_model(self, name: str) -> ModelRead:
+        return self._call(ModelRead, "DELETE", _model(name))
+
+    def restore_model(self, name: str) -> ModelRead:
+        return self._call(ModelRead, "POST", f"{_model(name)}/-/restore")
+
+    def set_model_tag(self, name: str, key: str, value: str) -> ModelRead:
+        return self._call(ModelRead, "PUT", f"{_model(name)}/-/tags/{key}", json={"value": value})
+
+    def delete_model_tag(self, name: str, key: str) -> ModelRead:
+        return self._call(ModelRead, "DELETE", f"{_model(name)}/-/tags/{key}")
+
+    # Versions ---------------------------------------------------------------------------
+
+    def push(
+        self,
+        path: str | Path,
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, Scalar] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        exclude: Sequence[str] = (),
+        push_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> VersionRead:
+        """Publish the file or directory at ``path`` as the next version of ``name``.
+
+        Only blobs the server lacks are sent; pushing unchanged content again transfers
+        no file bytes. The version exists once this returns, and not before.
+        """
+        data = VersionCreate(
+            files=[],
+            description=description,
+            tags=dict(tags or {}),
+            params=dict(params or {}),
+            metrics=dict(metrics or {}),
+            push_id=push_id,
+        )
+        return push_mod.push(
+            self.http,
+            Path(path),
+            validate_name(name),
+            data,
+            exclude=exclude,
+            workers=self.workers,
+            progress=progress or NoProgress(),
+        )
+
+    def pull(
+        self,
+        ref: str | Ref,
+        dest: str | Path,
+        *,
+        use_cache: bool = True,
+        progress: Progress | None = None,
+    ) -> VersionRead:
+        """Download the version ``ref`` names into ``dest``; every file is verified."""
+        version = self.get_version(ref)
+        manifest = self.get_manifest(f"{version.model}:{version.number}")
+        pull_mod.pull(
+            self.http,
+            manifest,
+            Path(dest),
+            cache=self.cache if use_cache else None,
+            workers=self.workers,
+            progress=progress or NoProgress(),
+        )
+        return version
+
+    def get_version(self, ref: str | Ref, *, include_deleted: bool = False) -> VersionRead:
+        """The version any reference names (``name``, ``name:7``, ``name@alias``, …)."""
+        parsed = parse_ref(ref) if isinstance(ref, str) else ref
+        params = {"ref": str(parsed), "include_deleted": include_deleted or None}
+        return self._call(VersionRead, "GET", "/resolve", params=params)
+
+    resolve = get_version
+
+    def list_versions(
+        self, name: str, *, include_deleted: bool = False, limit: int | None = None
+    ) -> list[VersionRead]:
+        """Versions of ``name``, newest first."""
+        params = {"include_deleted": include_deleted or None}
+        return list(self._pages(VersionRead, f"{_model(name)}/-/versions", params, limit))
+
+    def get_manifest(self, ref: str | Ref, *, include_deleted: bool = False) -> ManifestRead:
+        name, number = self._numbered(ref, include_deleted=include_deleted)
+        return self._call(
+            ManifestRead,
+            "GET",
+            f"{_model(name)}/-/versions/{number}/manifest",
+            params={"include_deleted": include_deleted or None},
+        )
+
+    def delete_version(self, ref: str | Ref) -> VersionRead:
+        name, number = self._numbered(ref)
+        return self._call(VersionRead, "DELETE", f"{_model(name)}/-/versions/{number}")
+
+    def restore_version(self, ref: str | Ref) -> VersionRead:
+        name, number = self._numbered(ref, include_deleted=True)
+        return self._call(VersionRead, "POST", f"{_model(name)}/-/versions/{number}/restore")
+
+    def set_version_tag(self, ref: str | Ref, key: str, value: str) -> VersionRead:
+        name, number = self._numbered(ref)
+        return self._call(
+            VersionRead,
+            "PUT",
+            f"{_model(name)}/-/versions/{number}/tags/{key}",
+            json={"value": value},
+        )
+
+    def delete_version_tag(self, ref: str | Ref, key: str) -> VersionRead:
+        name, number = self._numbered(ref)
+        return self._call(VersionRead, "DELETE", f"{_model(name)}/-/versions/{number}/tags/{key}")
+
+    # Aliases ----------------------------------------------------------------------------
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, expected_version: int | None = None
+    ) -> AliasRead:
+        """Point ``alias`` at ``version``; with ``expected_version`` only if it is there now."""
+        body = {"version": version, "expected_version": expected_version}
+        return self._call(AliasRead, "PUT", _alias(name, alias), json=body)
+
+    move_alias = set_alias
+
+    def get_alias(self, name: str, alias: str) -> AliasRead:
+        return self._call(AliasRead, "GET", _alias(name, alias))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.http.request("DELETE", _alias(name, alias))
+
+    def list_aliases(self, name: str) -> list[AliasRead]:
+        return list(self._pages(AliasRead, f"{_model(name)}/-/aliases", {}, None))
+
+    def alias_history(
+        self, name: str, alias: str | None = None, *, limit: int | None = None
+    ) -> list[AliasEventRead]:
+        """Alias changes, newest first: of one alias, or of every alias of the model."""
+        path = f"{_alias(name, alias)}/history" if alias else f"{_model(name)}/-/alias-history"
+        return list(self._pages(AliasEventRead, path, {}, limit))
+
+    # Plumbing ---------------------------------------------------------------------------
+
+    def _call(self, schema: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return schema.model_validate(self.http.request(method, path, **kwargs).json())
+
+    def _pages(
+        self, schema: type[M], path: str, params: dict[str, Any], limit: int | None
+    ) -> Iterator[M]:
+        cursor: str | None = None
+        produced = 0
+        while True:
+            page_size = min(1000, limit - produced) if limit else 200
+            response = self.http.request(
+                "GET", path, params={**params, "cursor": cursor, "limit": page_size}
+            )
+            page = Page[schema].model_validate(response.json())  # type: ignore[valid-type]
+            for item in page.items:
+                yield item
+                produced += 1
+            cursor = page.next_cursor
+            if cursor is None or (limit and produced >= limit):
+                return
+
+    def _numbered(self, ref: str | Ref, *, include_deleted: bool = False) -> tuple[str, int]:
+        """(name, number) of ``ref``, resolving aliases, digests and ``latest`` first."""
+        parsed = parse_ref(ref) if isinstance(ref, str) else ref
+        if parsed.kind is RefKind.NUMBER and parsed.number is not None:
+            return parsed.name, parsed.number
+        version = self.get_version(parsed, include_deleted=include_deleted)
+        return version.model, version.number
+
+
+def _model(name: str) -> str:
+    return f"/models/{segment(validate_name(name))}"
+
+
+def _alias(name: str, alias: str) -> str:
+    try:
+        validate_alias(alias)
+    except InvalidInput:
+        raise
+    return f"{_model(name)}/-/aliases/{alias}"

@@ -1,0 +1,141 @@
+"""HTTP plumbing of the SDK: one keep-alive connection pool, problems decoded to errors.
+
+Sockets are opened with TCP_NODELAY: a request whose headers and body go out in two
+writes would otherwise wait on Nagle's algorithm and a delayed ACK (about 40 ms).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from modeldepot import __version__
+from modeldepot.errors import ModeldepotError, ServerUnreachable, error_class_for
+
+ACTOR_HEADER = "X-Modeldepot-Actor"
+T = TypeVar("T")
+RETRIES = 5
+
+
+class Http:
+    """A thread-safe HTTP session against one modeldepot server."""
+
+    def __init__(self, base_url: str, *, actor: str | None, timeout: float, pool: int = 16) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"User-Agent": f"modeldepot/{__version__}"}
+        if actor:
+            headers[ACTOR_HEADER] = actor
+        transport = httpx.HTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
+        self.client = httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request; raise the domain error of a problem response.
+
+        Idempotent requests (GET, HEAD, PUT, DELETE by default) are retried with backoff
+        when the connection fails; a body given as an iterator is never retried here.
+        """
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE") and not _is_stream(content)
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(
+                    method, path, json=json, params=params, headers=headers, content=content
+                )
+            except httpx.TransportError as exc:
+                attempt += 1
+                if not idempotent or attempt >= RETRIES:
+                    raise self.unreachable(exc) from exc
+                time.sleep(min(0.2 * 2**attempt, 3.0))
+                continue
+            raise_for_problem(response)
+            return response
+
+    @contextmanager
+    def stream(
+        self, path: str, *, headers: dict[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A streamed GET; the caller reads ``iter_bytes`` and handles retries."""
+        try:
+            with self.client.stream("GET", path, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise_for_problem(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise self.unreachable(exc) from exc
+
+    def unreachable(self, exc: Exception) -> ServerUnreachable:
+        return ServerUnreachable(
+            f"cannot reach modeldepot at {self.base_url}: {exc or type(exc).__name__}"
+        )
+
+    def retrying(self, action: Callable[[], T], *, attempts: int = RETRIES) -> T:
+        """Run ``action`` again after ServerUnreachable, with backoff."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return action()
+            except ServerUnreachable:
+                if attempt == attempts:
+                    raise
+                time.sleep(min(0.2 * 2**attempt, 3.0))
+        raise AssertionError("unreachable")
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("code") or "HTTP_ERROR")
+    detail = str(body.get("detail") or response.reason_phrase or f"HTTP {response.status_code}")
+    extra = {
+        k: v for k, v in body.items() if k not in ("type", "title", "status", "detail", "code")
+    }
+    cls = error_class_for(code)
+    error = cls(detail, **extra)
+    if cls is ModeldepotError:
+        error.code = code  # type: ignore[misc]
+    error.status = response.status_code  # type: ignore[attr-defined]
+    raise error
+
+
+def segment(name: str) -> str:
+    """Quote a model name for a URL path, keeping its slashes."""
+    return quote(name, safe="/")
+
+
+def _is_stream(content: object) -> bool:
+    return content is not None and not isinstance(content, (bytes, bytearray, str))

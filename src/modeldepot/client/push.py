@@ -1,0 +1,248 @@
+"""Push: hash local files, upload only the blobs the server lacks, commit the manifest.
+
+Small blobs go up in one PUT; large ones through a resumable session that continues
+from the server's offset after a broken connection. Every byte is verified by the
+server before it is stored; the version appears only when the manifest commits.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from modeldepot.client.http import Http, segment
+from modeldepot.client.progress import Progress
+from modeldepot.digest import CHUNK_SIZE, from_hasher
+from modeldepot.errors import (
+    BlobNotFound,
+    InvalidInput,
+    ServerUnreachable,
+    UploadNotFound,
+    UploadOffsetMismatch,
+)
+from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
+from modeldepot.schemas import UploadRead, VersionCreate, VersionRead
+
+# Blobs at least this large use a resumable upload session.
+SESSION_THRESHOLD = 64 * 1024 * 1024
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    path: str
+    source: Path
+    size: int
+    digest: str
+
+
+def scan(root: Path, exclude: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """The files to push: ``root`` itself, or every regular file below it, as (path, source)."""
+    if root.is_file():
+        return [(root.name, root)]
+    if not root.is_dir():
+        raise InvalidInput(f"{root} is neither a file nor a directory")
+    found: list[tuple[str, Path]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            source = Path(folder) / name
+            relative = source.relative_to(root).as_posix()
+            if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+                continue
+            if not source.is_file():
+                continue  # sockets, broken links and the like
+            found.append((normalize_path(relative), source))
+    if not found:
+        raise InvalidInput(f"{root} holds no files to push")
+    return found
+
+
+def hash_files(files: list[tuple[str, Path]], workers: int, progress: Progress) -> list[LocalFile]:
+    sizes = [source.stat().st_size for _, source in files]
+    progress.begin("hash", sum(sizes))
+
+    def one(item: tuple[str, Path]) -> LocalFile:
+        path, source = item
+        hasher = hashlib.sha256()
+        size = 0
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        with open(source, "rb", buffering=0) as fileobj:
+            while n := fileobj.readinto(buffer):
+                hasher.update(view[:n])
+                size += n
+                progress.advance(n)
+        return LocalFile(path, source, size, from_hasher(hasher))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        hashed = list(pool.map(one, files))
+    progress.end()
+    return hashed
+
+
+def build_manifest(files: list[LocalFile]) -> Manifest:
+    return Manifest.build(
+        ManifestEntry(f.path, f.size, f.digest, guess_media_type(f.path)) for f in files
+    )
+
+
+def upload_missing(http: Http, files: list[LocalFile], workers: int, progress: Progress) -> int:
+    """Upload the blobs the server lacks; return how many bytes were sent."""
+    by_digest = {f.digest: f for f in files}
+    missing = _missing(http, list(by_digest))
+    todo = [by_digest[d] for d in missing]
+    total = sum(f.size for f in todo)
+    progress.begin("upload", total)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(lambda f: upload_blob(http, f, progress), todo))
+    progress.end()
+    return total
+
+
+def commit(http: Http, name: str, manifest: Manifest, data: VersionCreate) -> VersionRead:
+    """Commit the version; retried safely thanks to the push id."""
+    body = data.model_copy(
+        update={
+            "files": [
+                {"path": e.path, "size": e.size, "digest": e.digest, "media_type": e.media_type}
+                for e in manifest.entries
+            ],
+            "push_id": data.push_id or uuid.uuid4().hex,
+        }
+    )
+    payload = body.model_dump(mode="json")
+    response = http.retrying(
+        lambda: http.request(
+            "POST", f"/models/{segment(name)}/-/versions", json=payload, idempotent=True
+        )
+    )
+    return VersionRead.model_validate(response.json())
+
+
+def push(
+    http: Http,
+    root: Path,
+    name: str,
+    data: VersionCreate,
+    *,
+    exclude: Sequence[str] = (),
+    workers: int,
+    progress: Progress,
+) -> VersionRead:
+    files = hash_files(scan(root, exclude), workers, progress)
+    manifest = build_manifest(files)
+    upload_missing(http, files, workers, progress)
+    try:
+        return commit(http, name, manifest, data)
+    except BlobNotFound:
+        # A collector removed a blob between our check and the commit: send it again.
+        upload_missing(http, files, workers, progress)
+        return commit(http, name, manifest, data)
+
+
+def upload_blob(http: Http, file: LocalFile, progress: Progress) -> None:
+    if file.size < SESSION_THRESHOLD:
+        _upload_whole(http, file, progress)
+    else:
+        _upload_resumable(http, file, progress)
+
+
+def _missing(http: Http, digests: list[str]) -> list[str]:
+    missing: list[str] = []
+    for start in range(0, len(digests), 5000):
+        batch = digests[start : start + 5000]
+        response = http.request("POST", "/blobs/missing", json={"digests": batch}, idempotent=True)
+        missing.extend(response.json()["missing"])
+    return missing
+
+
+def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        sent = [0]
+        try:
+            http.request(
+                "PUT",
+                f"/blobs/{file.digest}",
+                content=_read(file.source, 0, progress, sent),
+                headers={
+                    "Content-Length": str(file.size),
+                    "Content-Type": "application/octet-stream",
+                },
+                idempotent=False,
+            )
+            return
+        except ServerUnreachable:
+            progress.advance(-sent[0])
+            if attempt == MAX_ATTEMPTS:
+                raise
+            time.sleep(min(0.2 * 2**attempt, 3.0))
+
+
+def _upload_resumable(http: Http, file: LocalFile, progress: Progress) -> None:
+    session = _open_session(http, file)
+    offset = 0
+    sent_total = 0
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            if offset < file.size:
+                sent = [0]
+                try:
+                    http.request(
+                        "PATCH",
+                        f"/uploads/{session.id}",
+                        content=_read(file.source, offset, progress, sent),
+                        headers={
+                            "Upload-Offset": str(offset),
+                            "Content-Length": str(file.size - offset),
+                            "Content-Type": "application/octet-stream",
+                        },
+                        idempotent=False,
+                    )
+                finally:
+                    sent_total += sent[0]
+            http.request("POST", f"/uploads/{session.id}/complete", idempotent=True)
+            return
+        except UploadOffsetMismatch as exc:
+            offset = int(exc.extra.get("offset", 0))
+        except UploadNotFound:
+            session = _open_session(http, file)
+            offset = 0
+        except ServerUnreachable:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            time.sleep(min(0.2 * 2**attempt, 3.0))
+            upload_id = session.id
+            state = http.retrying(lambda: _session_state(http, upload_id))  # noqa: B023
+            offset = state.offset
+        # Count only the bytes the server kept.
+        progress.advance(offset - sent_total)
+        sent_total = offset
+    raise ServerUnreachable(f"upload of {file.path} did not finish after {MAX_ATTEMPTS} attempts")
+
+
+def _open_session(http: Http, file: LocalFile) -> UploadRead:
+    response = http.request(
+        "POST", "/uploads", json={"digest": file.digest, "size": file.size}, idempotent=True
+    )
+    return UploadRead.model_validate(response.json())
+
+
+def _session_state(http: Http, upload_id: str) -> UploadRead:
+    return UploadRead.model_validate(http.request("GET", f"/uploads/{upload_id}").json())
+
+
+def _read(source: Path, offset: int, progress: Progress, sent: list[int]) -> Iterator[bytes]:
+    with open(source, "rb", buffering=0) as fileobj:
+        fileobj.seek(offset)
+        while chunk := fileobj.read(CHUNK_SIZE):
+            sent[0] += len(chunk)
+            progress.advance(len(chunk))
+            yield chunk

@@ -1,0 +1,1 @@
+"""Routers under ``/api/v1``; each endpoint parses, calls one service, serialises."""

@@ -1,0 +1,116 @@
+"""Blobs and resumable upload sessions: ``/api/v1/blobs…`` and ``/api/v1/uploads…``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from modeldepot.blobstore.base import UploadWriter
+from modeldepot.digest import parse_digest
+from modeldepot.errors import InvalidInput
+from modeldepot.schemas import BlobsMissing, BlobsQuery, UploadCreate, UploadRead
+from modeldepot.server.blobs import serve_blob
+from modeldepot.server.deps import ActorDep, RegistryDep
+
+router = APIRouter(tags=["blobs"])
+
+# Bytes gathered on the event loop before one hand-off to a worker thread for
+# writing and hashing: large enough that the hand-off cost vanishes.
+WRITE_BATCH = 4 * 1024 * 1024
+
+
+@router.post("/blobs/missing", response_model=BlobsMissing)
+def missing_blobs(query: BlobsQuery, registry: RegistryDep) -> BlobsMissing:
+    """Which of these digests the server lacks. Blobs it has are kept from GC for a while."""
+    return BlobsMissing(missing=registry.uploads.missing_blobs(query.digests))
+
+
+@router.get("/blobs/{digest}", response_class=Response)
+def get_blob(digest: str, registry: RegistryDep, request: Request) -> Response:
+    """Blob bytes with Range support and immutable caching headers (HEAD for headers only)."""
+    return serve_blob(registry.store, parse_digest(digest), request)
+
+
+router.add_api_route(
+    "/blobs/{digest}", get_blob, methods=["HEAD"], response_class=Response, operation_id="head_blob"
+)
+
+
+@router.put("/blobs/{digest}", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
+async def put_blob(
+    digest: str,
+    request: Request,
+    registry: RegistryDep,
+    actor: ActorDep,
+    content_length: Annotated[int | None, Header()] = None,
+) -> UploadRead:
+    """Upload a whole blob in one request (small blobs); verified before it is stored."""
+    parse_digest(digest)
+    if content_length is None:
+        raise InvalidInput("a monolithic blob upload needs a Content-Length header")
+    session = await run_in_threadpool(registry.uploads.create_upload, digest, content_length, actor)
+    writer = await run_in_threadpool(registry.uploads.open_writer, session.id, 0)
+    await _receive(request, writer)
+    return await run_in_threadpool(registry.uploads.complete_upload, session.id)
+
+
+@router.post("/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
+def create_upload(data: UploadCreate, registry: RegistryDep, actor: ActorDep) -> UploadRead:
+    """Open a resumable upload session for one blob."""
+    return registry.uploads.create_upload(data.digest, data.size, actor)
+
+
+@router.get("/uploads/{upload_id}", response_model=UploadRead)
+def get_upload(upload_id: str, registry: RegistryDep) -> UploadRead:
+    """The session's state; ``offset`` is where a resumed upload continues."""
+    return registry.uploads.get_upload(upload_id)
+
+
+@router.patch("/uploads/{upload_id}", response_model=UploadRead)
+async def append_upload(
+    upload_id: str,
+    request: Request,
+    registry: RegistryDep,
+    upload_offset: Annotated[int, Header(alias="Upload-Offset", ge=0)],
+) -> UploadRead:
+    """Append the request body at ``Upload-Offset``, which must equal the bytes received.
+
+    A body cut short by a broken connection keeps what arrived; ask for the session's
+    offset and continue from there.
+    """
+    writer = await run_in_threadpool(registry.uploads.open_writer, upload_id, upload_offset)
+    await _receive(request, writer)
+    return await run_in_threadpool(registry.uploads.get_upload, upload_id)
+
+
+@router.post("/uploads/{upload_id}/complete", response_model=UploadRead)
+def complete_upload(upload_id: str, registry: RegistryDep) -> UploadRead:
+    """Verify the received bytes against the digest and size, then store the blob."""
+    return registry.uploads.complete_upload(upload_id)
+
+
+@router.delete("/uploads/{upload_id}", status_code=status.HTTP_204_NO_CONTENT)
+def abort_upload(upload_id: str, registry: RegistryDep) -> None:
+    registry.uploads.abort_upload(upload_id)
+
+
+async def _receive(request: Request, writer: UploadWriter) -> int:
+    """Stream the request body into ``writer``; keep what arrived if the client goes away."""
+    batch = bytearray()
+    try:
+        async for chunk in request.stream():
+            batch += chunk
+            if len(batch) >= WRITE_BATCH:
+                await run_in_threadpool(writer.write, bytes(batch))
+                batch.clear()
+        if batch:
+            await run_in_threadpool(writer.write, bytes(batch))
+    except ClientDisconnect:
+        if batch:
+            await run_in_threadpool(writer.write, bytes(batch))
+    finally:
+        size = await run_in_threadpool(writer.close)
+    return size

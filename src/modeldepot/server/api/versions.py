@@ -1,0 +1,122 @@
+"""Versions, manifests and files: ``/api/v1/models/{name}/-/versions…`` and ``/resolve``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from modeldepot.refs import parse_ref
+from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, VersionRead
+from modeldepot.server.blobs import serve_blob
+from modeldepot.server.deps import ActorDep, CursorQ, DeletedQ, LimitQ, RegistryDep
+
+router = APIRouter(tags=["versions"])
+PREFIX = "/models/{name:path}/-/versions"
+
+
+@router.get(PREFIX, response_model=Page[VersionRead])
+def list_versions(
+    name: str,
+    registry: RegistryDep,
+    include_deleted: DeletedQ = False,
+    cursor: CursorQ = None,
+    limit: LimitQ = None,
+) -> Page[VersionRead]:
+    return registry.versions.list_versions(
+        name, include_deleted=include_deleted, cursor=cursor, limit=limit
+    )
+
+
+@router.post(PREFIX, response_model=VersionRead, status_code=status.HTTP_201_CREATED)
+def create_version(
+    name: str, data: VersionCreate, registry: RegistryDep, actor: ActorDep, response: Response
+) -> VersionRead:
+    """Commit a version whose blobs are uploaded; the model is created if new."""
+    version, created = registry.versions.create_version(name, data, actor)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["ETag"] = f'"{version.digest}"'
+    response.headers["Location"] = f"/api/v1/models/{name}/-/versions/{version.number}"
+    return version
+
+
+@router.get(PREFIX + "/{number}", response_model=VersionRead)
+def get_version(
+    name: str,
+    number: int,
+    registry: RegistryDep,
+    request: Request,
+    include_deleted: DeletedQ = False,
+) -> VersionRead | Response:
+    version = registry.versions.get_version(name, number, include_deleted=include_deleted)
+    return _with_etag(version, request)
+
+
+@router.delete(PREFIX + "/{number}", response_model=VersionRead)
+def delete_version(name: str, number: int, registry: RegistryDep, actor: ActorDep) -> VersionRead:
+    return registry.versions.delete_version(name, number, actor)
+
+
+@router.post(PREFIX + "/{number}/restore", response_model=VersionRead)
+def restore_version(name: str, number: int, registry: RegistryDep, actor: ActorDep) -> VersionRead:
+    return registry.versions.restore_version(name, number, actor)
+
+
+@router.get(PREFIX + "/{number}/manifest", response_model=ManifestRead)
+def get_manifest(
+    name: str, number: int, registry: RegistryDep, include_deleted: DeletedQ = False
+) -> ManifestRead:
+    return registry.versions.get_manifest(f"{name}:{number}", include_deleted=include_deleted)
+
+
+@router.get(PREFIX + "/{number}/files/{path:path}", response_class=Response)
+def download_file(
+    name: str, number: int, path: str, registry: RegistryDep, request: Request
+) -> Response:
+    """One file of a version, with Range support (HEAD for headers only)."""
+    entry = registry.versions.get_file(f"{name}:{number}", path)
+    return serve_blob(
+        registry.store, entry.digest, request, filename=entry.path, media_type=entry.media_type
+    )
+
+
+router.add_api_route(
+    PREFIX + "/{number}/files/{path:path}",
+    download_file,
+    methods=["HEAD"],
+    response_class=Response,
+    operation_id="head_file",
+)
+
+
+@router.put(PREFIX + "/{number}/tags/{key}", response_model=VersionRead)
+def set_version_tag(
+    name: str, number: int, key: str, data: TagSet, registry: RegistryDep, actor: ActorDep
+) -> VersionRead:
+    return registry.versions.set_tag(name, number, key, data.value, actor)
+
+
+@router.delete(PREFIX + "/{number}/tags/{key}", response_model=VersionRead)
+def delete_version_tag(
+    name: str, number: int, key: str, registry: RegistryDep, actor: ActorDep
+) -> VersionRead:
+    return registry.versions.delete_tag(name, number, key, actor)
+
+
+@router.get("/resolve", response_model=VersionRead)
+def resolve(
+    ref: str, registry: RegistryDep, request: Request, include_deleted: DeletedQ = False
+) -> VersionRead | Response:
+    """The version a reference names: ``name``, ``name:7``, ``name@alias``, ``name@sha256:…``,
+    ``models:/name/7`` or ``models:/name@alias``."""
+    return _with_etag(
+        registry.versions.resolve(parse_ref(ref), include_deleted=include_deleted), request
+    )
+
+
+def _with_etag(version: VersionRead, request: Request) -> VersionRead | Response:
+    """Versions carry their digest as ETag; a matching If-None-Match gets 304."""
+    etag = f'"{version.digest}"'
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    body = version.model_dump_json()
+    return Response(body, media_type="application/json", headers={"ETag": etag})

@@ -1,0 +1,88 @@
+"""``create_app(settings)``: the ASGI application, wired explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from modeldepot import __version__
+from modeldepot.config import ServerSettings
+from modeldepot.registry import Registry
+from modeldepot.server import errors
+from modeldepot.server.api import aliases, blobs, models, versions
+from modeldepot.server.limits import JsonBodyLimit
+
+API = "/api/v1"
+log = logging.getLogger("modeldepot.server")
+
+
+def create_app(settings: ServerSettings, registry: Registry | None = None) -> FastAPI:
+    """The app for ``settings``; pass ``registry`` to share one (tests), else it is opened here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = registry is None
+        app.state.registry = registry or Registry.from_settings(settings)
+        sweeper = asyncio.create_task(
+            _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
+        )
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            if owned:
+                app.state.registry.close()
+
+    app = FastAPI(
+        title="modeldepot",
+        version=__version__,
+        summary="A self-hosted ML model registry",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if registry is not None:
+        app.state.registry = registry
+    app.add_middleware(JsonBodyLimit)
+    errors.install(app)
+    api = APIRouter(prefix=API)
+    for module in (blobs, versions, aliases, models):
+        api.include_router(module.router)
+    final = APIRouter(prefix=API)
+    models.register_model_routes(final)
+    app.include_router(api)
+    app.include_router(final)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{API}/docs")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+async def _sweep_uploads(registry: Registry, interval: int) -> None:
+    """Expire abandoned upload sessions every ``interval`` seconds (0: never)."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await run_in_threadpool(registry.uploads.expire_uploads)
+            if expired:
+                log.info("expired %d abandoned upload sessions", expired)
+        except Exception:
+            log.exception("upload sweep failed")

@@ -1,0 +1,67 @@
+"""Serving a blob over HTTP: ranges, immutable caching, conditional requests."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from modeldepot.blobstore.base import BlobStore
+from modeldepot.errors import BlobNotFound, RangeNotSatisfiable
+from modeldepot.server.errors import problem
+from modeldepot.server.ranges import parse_range
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def serve_blob(
+    store: BlobStore,
+    digest: str,
+    request: Request,
+    *,
+    filename: str | None = None,
+    media_type: str | None = None,
+) -> Response:
+    """A streaming response for ``digest`` honouring Range, If-None-Match and HEAD."""
+    size = store.stat(digest)
+    if size is None:
+        raise BlobNotFound(f"blob {digest} does not exist")
+    etag = f'"{digest}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "Accept-Ranges": "bytes",
+        "Modeldepot-Digest": digest,
+    }
+    if filename:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    try:
+        window = parse_range(request.headers.get("range"), size)
+    except RangeNotSatisfiable as exc:
+        response = problem(416, exc.code, exc.title, exc.detail)
+        response.headers["Content-Range"] = f"bytes */{size}"
+        return response
+    status = 200
+    first, length = 0, size
+    if window is not None and request.headers.get("if-range", etag) == etag:
+        first, last = window
+        length = last - first + 1
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    headers["Content-Length"] = str(length)
+    content_type = media_type or "application/octet-stream"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=content_type)
+    return StreamingResponse(
+        store.read(digest, first, length),
+        status_code=status,
+        headers=headers,
+        media_type=content_type,
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name.rsplit("/", 1)[-1], safe="")

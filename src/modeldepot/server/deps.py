@@ -1,0 +1,31 @@
+"""FastAPI dependencies as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from modeldepot.actor import Actor, local_actor, parse_actor
+from modeldepot.registry import Registry
+
+ACTOR_HEADER = "X-Modeldepot-Actor"
+_SERVER_ACTOR = local_actor()
+
+
+def get_registry(request: Request) -> Registry:
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
+def get_actor(
+    declared: Annotated[str | None, Header(alias=ACTOR_HEADER)] = None,
+) -> Actor:
+    """The actor of this request: the declared local user until authentication exists."""
+    return parse_actor(declared) if declared else _SERVER_ACTOR
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+ActorDep = Annotated[Actor, Depends(get_actor)]
+CursorQ = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+LimitQ = Annotated[int | None, Query(description="Page size, 1 to 1000 (default 50)")]
+DeletedQ = Annotated[bool, Query(description="Include soft-deleted items")]
