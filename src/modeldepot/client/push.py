@@ -28,7 +28,7 @@ from modeldepot.errors import (
     UploadOffsetMismatch,
 )
 from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
-from modeldepot.schemas import UploadRead, VersionCreate, VersionRead
+from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
 
 # Blobs at least this large use a resumable upload session.
 SESSION_THRESHOLD = 64 * 1024 * 1024
@@ -112,7 +112,7 @@ def commit(http: Http, name: str, manifest: Manifest, data: VersionCreate) -> Ve
     body = data.model_copy(
         update={
             "files": [
-                {"path": e.path, "size": e.size, "digest": e.digest, "media_type": e.media_type}
+                FileEntry(path=e.path, size=e.size, digest=e.digest, media_type=e.media_type)
                 for e in manifest.entries
             ],
             "push_id": data.push_id or uuid.uuid4().hex,

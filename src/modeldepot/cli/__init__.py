@@ -1,0 +1,1 @@
+"""The ``modeldepot`` command line: ``modeldepot <noun> <verb>``, built on the SDK."""

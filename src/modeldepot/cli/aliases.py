@@ -1,0 +1,79 @@
+"""``modeldepot alias set|rm|list|history``."""
+
+from __future__ import annotations
+
+import click
+
+from modeldepot.cli.common import client, emit_json, emit_table, handle_errors, json_option, when
+
+
+@click.group()
+def alias() -> None:
+    """Aliases: named pointers such as production or champion."""
+
+
+@alias.command("set")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.argument("number", type=click.IntRange(1), metavar="VERSION")
+@click.option(
+    "--expect",
+    type=click.IntRange(0),
+    help="Only move if the alias points at this version now (0: unset).",
+)
+@json_option
+@click.pass_context
+@handle_errors
+def set_alias(
+    ctx: click.Context, name: str, alias_name: str, number: int, expect: int | None, as_json: bool
+) -> None:
+    """Point ALIAS of model NAME at VERSION (creating or moving it)."""
+    result = client(ctx).set_alias(name, alias_name, number, expected_version=expect)
+    emit_json(result) if as_json else click.echo(f"{name}@{result.name} -> {result.version}")
+
+
+@alias.command("rm")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.pass_context
+@handle_errors
+def remove_alias(ctx: click.Context, name: str, alias_name: str) -> None:
+    """Remove ALIAS from model NAME."""
+    client(ctx).delete_alias(name, alias_name)
+    click.echo(f"removed {name}@{alias_name}")
+
+
+@alias.command("list")
+@click.argument("name")
+@json_option
+@click.pass_context
+@handle_errors
+def list_aliases(ctx: click.Context, name: str, as_json: bool) -> None:
+    """List the aliases of model NAME."""
+    items = client(ctx).list_aliases(name)
+    if as_json:
+        emit_json(items)
+        return
+    emit_table(
+        ["ALIAS", "VERSION", "SINCE", "BY"],
+        [(a.name, a.version, when(a.updated_at), a.updated_by) for a in items],
+    )
+
+
+@alias.command("history")
+@click.argument("target", metavar="NAME[@ALIAS]")
+@click.option("--limit", type=click.IntRange(1), help="At most this many changes.")
+@json_option
+@click.pass_context
+@handle_errors
+def alias_history(ctx: click.Context, target: str, limit: int | None, as_json: bool) -> None:
+    """Every change of one alias (NAME@ALIAS) or of all aliases of NAME, newest first."""
+    name, _, alias_name = target.partition("@")
+    items = client(ctx).alias_history(name, alias_name or None, limit=limit)
+    if as_json:
+        emit_json(items)
+        return
+    emit_table(
+        ["WHEN", "ALIAS", "FROM", "TO", "BY"],
+        [(when(e.at), e.alias, e.from_version or "-", e.to_version or "-", e.actor) for e in items],
+    )

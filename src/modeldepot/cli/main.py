@@ -1,0 +1,63 @@
+"""``modeldepot``: the root command. Subcommands are imported only when run."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from modeldepot import __version__
+
+# name -> (module, attribute, one-line help shown by --help without importing it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "serve": ("modeldepot.cli.server", "serve", "Run the registry server."),
+    "push": ("modeldepot.cli.transfer", "push", "Publish a file or directory as a new version."),
+    "pull": ("modeldepot.cli.transfer", "pull", "Download a version into a directory."),
+    "models": ("modeldepot.cli.models", "models", "List, show, create, delete models."),
+    "versions": ("modeldepot.cli.versions", "versions", "List the versions of a model."),
+    "version": (
+        "modeldepot.cli.versions",
+        "version",
+        "Show, list files of, delete, restore a version.",
+    ),
+    "alias": ("modeldepot.cli.aliases", "alias", "Set, move, remove aliases; their history."),
+    "tag": ("modeldepot.cli.tags", "tag", "Set and remove tags on models and versions."),
+    "gc": ("modeldepot.cli.server", "gc", "Remove unreferenced blobs and abandoned uploads."),
+    "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
+}
+ALIASES = {"model": "models"}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd_name = ALIASES.get(cmd_name, cmd_name)
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_text) for name, (_, _, help_text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="MODELDEPOT_URL",
+    help="Server URL [MODELDEPOT_URL, default http://127.0.0.1:8470].",
+)
+@click.version_option(__version__, prog_name="modeldepot")
+def cli(url: str | None) -> None:
+    """modeldepot: a self-hosted ML model registry.
+
+    References: NAME (latest), NAME:7, NAME@alias, NAME@sha256:<hex>,
+    models:/NAME/7, models:/NAME@alias.
+    """
+
+
+def main() -> None:
+    cli(prog_name="modeldepot")
