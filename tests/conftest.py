@@ -1,0 +1,175 @@
+"""Fixtures: every database-backed test runs on SQLite and on PostgreSQL.
+
+* ``registry``: the core services on a clean database and a fresh blob store.
+* ``api``: the app in-process (Starlette's TestClient: real ASGI, no sockets).
+* ``live``: the same app served by uvicorn over real HTTP on a loopback port, and
+  ``client``: a ``modeldepot.Client`` talking to it.
+
+PostgreSQL is taken from ``MODELDEPOT_TEST_POSTGRES_URL`` (default: the local server,
+database ``test``); each run creates its own database and drops it at the end. Set
+``MODELDEPOT_TEST_SKIP_POSTGRES=1`` to run on SQLite only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from modeldepot.blobstore.local import LocalBlobStore
+from modeldepot.config import ServerSettings
+from modeldepot.db.engine import Database
+from modeldepot.db.migrate import upgrade
+from modeldepot.db.tables import metadata
+from modeldepot.registry import Registry
+from modeldepot.server.app import create_app
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+POSTGRES_URL = os.environ.get(
+    "MODELDEPOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite"] + ([] if os.environ.get("MODELDEPOT_TEST_SKIP_POSTGRES") else ["postgresql"])
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each backend, shared by the session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "modeldepot.db"
+        url = f"sqlite:///{path}"
+        _migrate(url)
+        yield url
+        return
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"modeldepot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.orig}); start it or set "
+            "MODELDEPOT_TEST_SKIP_POSTGRES=1",
+            pytrace=False,
+        )
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    _migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(shared_db: Database) -> Database:
+    """The session's database, emptied before the test."""
+    with shared_db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    return shared_db
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> ServerSettings:
+    return ServerSettings(data_dir=tmp_path / "data", database_url=database_url, cleanup_interval_seconds=0)
+
+
+@pytest.fixture
+def registry(db: Database, settings: ServerSettings) -> Registry:
+    return Registry(db, LocalBlobStore(settings.blob_dir, fsync=False), settings)
+
+
+@pytest.fixture
+def api(registry: Registry, settings: ServerSettings) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings, registry), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+
+    def use(self, registry: Registry) -> None:
+        self.app.state.registry = registry  # type: ignore[attr-defined]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A uvicorn server in a thread; each test points it at its own registry."""
+    settings = ServerSettings(
+        data_dir=tmp_path_factory.mktemp("live"), database_url=database_url, cleanup_interval_seconds=0
+    )
+    placeholder = Registry(Database(database_url), LocalBlobStore(settings.blob_dir, fsync=False), settings)
+    app = create_app(settings, placeholder)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    yield LiveServer(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    thread.join(10)
+    placeholder.close()
+
+
+@pytest.fixture
+def live(live_server: LiveServer, registry: Registry) -> LiveServer:
+    live_server.use(registry)
+    return live_server
+
+
+@pytest.fixture
+def client(live: LiveServer, tmp_path: Path) -> Iterator[object]:
+    from modeldepot.client.client import Client
+
+    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+        yield md
+
+
+def make_model_dir(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative path -> bytes) under ``root`` and return it."""
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root

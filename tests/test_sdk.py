@@ -1,0 +1,180 @@
+"""The SDK against a real server over HTTP: push, pull, cache, resume, safety."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from modeldepot.client import push as push_mod
+from modeldepot.errors import (
+    AliasNotFound,
+    ModelNotFound,
+    PathInvalid,
+    ReferenceInvalid,
+    VersionDeleted,
+    VersionInUse,
+)
+from tests.conftest import make_model_dir
+
+
+class CountingProgress:
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.phase = ""
+
+    def begin(self, phase: str, total: int) -> None:
+        self.phase = phase
+        self.totals[phase] = total
+        self.done.setdefault(phase, 0)
+
+    def advance(self, n: int) -> None:
+        self.done[self.phase] += n
+
+    def end(self) -> None:
+        pass
+
+
+def test_push_then_pull_round_trips_every_byte(client, tmp_path: Path) -> None:
+    files = {"weights.bin": os.urandom(300_000), "config.json": b'{"lr": 0.1}', "sub/dir/x.txt": b"x"}
+    source = make_model_dir(tmp_path / "model", files)
+    version = client.push(
+        source, "ads/recommender", description="first", tags={"team": "ads"},
+        params={"lr": 0.01, "layers": 3, "opt": "adam", "bn": True}, metrics={"auc": 0.91},
+    )
+    assert (version.model, version.number, version.file_count) == ("ads/recommender", 1, 3)
+    assert version.params == {"lr": 0.01, "layers": 3, "opt": "adam", "bn": True}
+    assert version.created_by == "tester"
+    out = tmp_path / "out"
+    pulled = client.pull("ads/recommender:1", out)
+    assert pulled.digest == version.digest
+    for relative, data in files.items():
+        assert (out / relative).read_bytes() == data
+
+
+def test_version_digest_depends_only_on_content(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"a.bin": b"a", "b/c.bin": b"c"})
+    first = client.push(source, "x/one")
+    second = client.push(source, "y/two", description="other metadata", tags={"k": "v"})
+    assert first.digest == second.digest
+    assert client.get_version(f"y/two@{first.digest}").number == 1
+
+
+def test_repush_of_unchanged_content_sends_no_blob_bytes(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"w.bin": os.urandom(200_000), "c.json": b"{}"})
+    first = CountingProgress()
+    client.push(source, "a/m", progress=first)
+    assert first.totals["upload"] == 200_002
+    again = CountingProgress()
+    version = client.push(source, "a/m", progress=again)
+    assert again.totals["upload"] == 0 and again.done["upload"] == 0
+    assert version.number == 2
+
+
+def test_second_pull_reads_nothing_from_server(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"w.bin": os.urandom(100_000)})
+    client.push(source, "a/m")
+    first = CountingProgress()
+    client.pull("a/m", tmp_path / "one", progress=first)
+    assert first.done["download"] == 100_000
+    second = CountingProgress()
+    client.pull("a/m", tmp_path / "two", progress=second)
+    assert second.totals["download"] == 0 and second.done["download"] == 0
+    assert (tmp_path / "two" / "w.bin").stat().st_size == 100_000
+
+
+def test_overlapping_version_downloads_only_new_blobs(client, tmp_path: Path) -> None:
+    shared = os.urandom(50_000)
+    client.push(make_model_dir(tmp_path / "v1", {"shared.bin": shared}), "a/m")
+    client.pull("a/m:1", tmp_path / "p1")
+    client.push(make_model_dir(tmp_path / "v2", {"shared.bin": shared, "new.bin": b"n" * 10}), "a/m")
+    progress = CountingProgress()
+    client.pull("a/m:2", tmp_path / "p2", progress=progress)
+    assert progress.done["download"] == 10
+
+
+def test_pull_without_cache_writes_only_target(client, tmp_path: Path) -> None:
+    client.push(make_model_dir(tmp_path / "m", {"a.bin": b"abc", "b.bin": b"abc"}), "a/m")
+    client.pull("a/m", tmp_path / "out", use_cache=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.bin", "b.bin"]
+    assert not (tmp_path / "cache" / "blobs").exists()
+
+
+def test_large_blob_uses_resumable_session(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push_mod, "SESSION_THRESHOLD", 1024)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    client.push(make_model_dir(tmp_path / "m", {"big.bin": data}), "a/big")
+    client.pull("a/big", tmp_path / "out")
+    assert (tmp_path / "out" / "big.bin").read_bytes() == data
+
+
+def test_pull_refuses_to_write_through_symlink_out_of_target(client, tmp_path: Path) -> None:
+    client.push(make_model_dir(tmp_path / "m", {"sub/file.txt": b"x"}), "a/m")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "sub").symlink_to(outside)
+    with pytest.raises(PathInvalid):
+        client.pull("a/m", target)
+    assert list(outside.iterdir()) == []
+
+
+def test_references_resolve_in_every_form(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"a": b"1"})
+    v1 = client.push(source, "team/sub/model")
+    make_model_dir(source, {"a": b"2"})
+    v2 = client.push(source, "team/sub/model")
+    client.set_alias("team/sub/model", "champion", 1)
+    assert client.get_version("team/sub/model").number == 2
+    assert client.get_version("team/sub/model:1").digest == v1.digest
+    assert client.get_version("team/sub/model@champion").number == 1
+    assert client.get_version(f"team/sub/model@{v2.digest}").number == 2
+    assert client.get_version("models:/team/sub/model/1").number == 1
+    assert client.get_version("models:/team/sub/model@champion").number == 1
+    with pytest.raises(ReferenceInvalid):
+        client.get_version("Team/Model")
+    with pytest.raises(AliasNotFound):
+        client.get_version("team/sub/model@nope")
+    with pytest.raises(ModelNotFound):
+        client.get_version("team/none")
+
+
+def test_alias_lifecycle_and_history(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"a": b"1"})
+    client.push(source, "a/m")
+    client.push(source, "a/m")
+    client.set_alias("a/m", "production", 1)
+    client.set_alias("a/m", "production", 2)
+    with pytest.raises(VersionInUse):
+        client.delete_version("a/m:2")
+    client.delete_alias("a/m", "production")
+    history = client.alias_history("a/m", "production")
+    assert [(e.from_version, e.to_version) for e in history] == [(2, None), (1, 2), (None, 1)]
+    assert all(e.actor == "tester" for e in history)
+
+
+def test_deleted_version_stops_resolving_until_restored(client, tmp_path: Path) -> None:
+    source = make_model_dir(tmp_path / "m", {"a": b"1"})
+    client.push(source, "a/m")
+    client.push(source, "a/m")
+    client.delete_version("a/m:2")
+    assert client.get_version("a/m").number == 1
+    with pytest.raises(VersionDeleted):
+        client.get_version("a/m:2")
+    assert client.get_version("a/m:2", include_deleted=True).deleted_by == "tester"
+    assert [v.number for v in client.list_versions("a/m")] == [1]
+    assert [v.number for v in client.list_versions("a/m", include_deleted=True)] == [2, 1]
+    client.restore_version("a/m:2")
+    assert client.get_version("a/m").number == 2
+
+
+def test_listing_paginates_through_every_model(client) -> None:
+    for i in range(7):
+        client.create_model(f"ns/m{i}")
+    client.create_model("other/z")
+    names = [m.name for m in client._pages(type(client.get_model("ns/m0")), "/models", {"prefix": "ns/"}, None)]
+    assert names == [f"ns/m{i}" for i in range(7)]
+    assert [m.name for m in client.list_models(limit=3)] == ["ns/m0", "ns/m1", "ns/m2"]
