@@ -43,7 +43,9 @@ BACKENDS = ["sqlite"] + ([] if os.environ.get("MODELDEPOT_TEST_SKIP_POSTGRES") e
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of each backend, shared by the session."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "modeldepot.db"
@@ -98,7 +100,9 @@ def db(shared_db: Database) -> Database:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> ServerSettings:
-    return ServerSettings(data_dir=tmp_path / "data", database_url=database_url, cleanup_interval_seconds=0)
+    return ServerSettings(
+        data_dir=tmp_path / "data", database_url=database_url, cleanup_interval_seconds=0
+    )
 
 
 @pytest.fixture
@@ -130,15 +134,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """A uvicorn server in a thread; each test points it at its own registry."""
     settings = ServerSettings(
-        data_dir=tmp_path_factory.mktemp("live"), database_url=database_url, cleanup_interval_seconds=0
+        data_dir=tmp_path_factory.mktemp("live"),
+        database_url=database_url,
+        cleanup_interval_seconds=0,
     )
-    placeholder = Registry(Database(database_url), LocalBlobStore(settings.blob_dir, fsync=False), settings)
+    placeholder = Registry(
+        Database(database_url), LocalBlobStore(settings.blob_dir, fsync=False), settings
+    )
     app = create_app(settings, placeholder)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -12,7 +12,9 @@ PUSHERS = 16
 
 
 def test_concurrent_pushes_get_contiguous_version_numbers(live, tmp_path: Path) -> None:
-    sources = [make_model_dir(tmp_path / f"m{i}", {"w.bin": f"model {i}".encode()}) for i in range(PUSHERS)]
+    sources = [
+        make_model_dir(tmp_path / f"m{i}", {"w.bin": f"model {i}".encode()}) for i in range(PUSHERS)
+    ]
 
     def push(i: int) -> tuple[int, str]:
         with Client(live.url, cache_dir=tmp_path / f"cache{i}", actor=f"user{i}") as md:

@@ -38,11 +38,19 @@ class CountingProgress:
 
 
 def test_push_then_pull_round_trips_every_byte(client, tmp_path: Path) -> None:
-    files = {"weights.bin": os.urandom(300_000), "config.json": b'{"lr": 0.1}', "sub/dir/x.txt": b"x"}
+    files = {
+        "weights.bin": os.urandom(300_000),
+        "config.json": b'{"lr": 0.1}',
+        "sub/dir/x.txt": b"x",
+    }
     source = make_model_dir(tmp_path / "model", files)
     version = client.push(
-        source, "ads/recommender", description="first", tags={"team": "ads"},
-        params={"lr": 0.01, "layers": 3, "opt": "adam", "bn": True}, metrics={"auc": 0.91},
+        source,
+        "ads/recommender",
+        description="first",
+        tags={"team": "ads"},
+        params={"lr": 0.01, "layers": 3, "opt": "adam", "bn": True},
+        metrics={"auc": 0.91},
     )
     assert (version.model, version.number, version.file_count) == ("ads/recommender", 1, 3)
     assert version.params == {"lr": 0.01, "layers": 3, "opt": "adam", "bn": True}
@@ -89,7 +97,9 @@ def test_overlapping_version_downloads_only_new_blobs(client, tmp_path: Path) ->
     shared = os.urandom(50_000)
     client.push(make_model_dir(tmp_path / "v1", {"shared.bin": shared}), "a/m")
     client.pull("a/m:1", tmp_path / "p1")
-    client.push(make_model_dir(tmp_path / "v2", {"shared.bin": shared, "new.bin": b"n" * 10}), "a/m")
+    client.push(
+        make_model_dir(tmp_path / "v2", {"shared.bin": shared, "new.bin": b"n" * 10}), "a/m"
+    )
     progress = CountingProgress()
     client.pull("a/m:2", tmp_path / "p2", progress=progress)
     assert progress.done["download"] == 10
@@ -102,7 +112,9 @@ def test_pull_without_cache_writes_only_target(client, tmp_path: Path) -> None:
     assert not (tmp_path / "cache" / "blobs").exists()
 
 
-def test_large_blob_uses_resumable_session(client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_blob_uses_resumable_session(
+    client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(push_mod, "SESSION_THRESHOLD", 1024)
     data = os.urandom(3 * 1024 * 1024 + 17)
     client.push(make_model_dir(tmp_path / "m", {"big.bin": data}), "a/big")
@@ -175,6 +187,9 @@ def test_listing_paginates_through_every_model(client) -> None:
     for i in range(7):
         client.create_model(f"ns/m{i}")
     client.create_model("other/z")
-    names = [m.name for m in client._pages(type(client.get_model("ns/m0")), "/models", {"prefix": "ns/"}, None)]
+    names = [
+        m.name
+        for m in client._pages(type(client.get_model("ns/m0")), "/models", {"prefix": "ns/"}, None)
+    ]
     assert names == [f"ns/m{i}" for i in range(7)]
     assert [m.name for m in client.list_models(limit=3)] == ["ns/m0", "ns/m1", "ns/m2"]

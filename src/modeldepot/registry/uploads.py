@@ -29,7 +29,13 @@ from modeldepot.db.engine import Database
 from modeldepot.db.tables import blobs, uploads
 from modeldepot.db.types import utcnow
 from modeldepot.digest import parse_digest
-from modeldepot.errors import DigestMismatch, InvalidInput, SizeMismatch, UploadNotFound
+from modeldepot.errors import (
+    DigestMismatch,
+    InvalidInput,
+    SizeMismatch,
+    UploadIncomplete,
+    UploadNotFound,
+)
 from modeldepot.manifest import MAX_FILE_SIZE
 from modeldepot.schemas import UploadRead
 
@@ -108,9 +114,25 @@ class UploadService:
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
     def complete_upload(self, upload_id: str) -> UploadRead:
-        """Verify and store the blob; DigestMismatch/SizeMismatch end the session."""
+        """Verify and store the blob.
+
+        UploadIncomplete (bytes kept) if not every byte arrived yet; DigestMismatch ends
+        the session and discards its bytes.
+        """
         with self.db.read() as conn:
             row = _session(conn, upload_id)
+        try:
+            received = self.store.staged_size(upload_id)
+        except UploadNotFound:
+            # A crash after the blob was stored but before it was recorded: finish it.
+            if self.store.stat(row.digest) != row.size:
+                raise
+            received = row.size
+        if received < row.size:
+            # Keep the bytes: the client finishes sending them and completes again.
+            raise UploadIncomplete(
+                f"upload {upload_id} has {received} of {row.size} bytes", offset=received
+            )
         try:
             self.store.finish_upload(upload_id, row.digest, row.size)
         except (DigestMismatch, SizeMismatch):
