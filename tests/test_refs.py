@@ -24,13 +24,6 @@ LONGEST_NAME = "a" * MAX_NAME_LENGTH
 
 # Regexes anchored with ``$`` also match just before a final newline; ``\Z`` or
 # ``re.fullmatch`` would not. See the report for every place this affects.
-NEWLINE_BUG = "refs.py uses re.match with '$', which accepts a trailing newline"
-models_colon = pytest.mark.xfail(
-    strict=True,
-    reason="refs.py parse_ref rejects every 'models:' prefix, so the grammar's "
-    "name ':' number is unreachable for a model named 'models'",
-)
-
 ACCEPTED = [
     ("resnet", Ref("resnet", RefKind.LATEST)),
     ("3d-unet", Ref("3d-unet", RefKind.LATEST)),
@@ -55,7 +48,7 @@ ACCEPTED = [
     # A model may be called "models": only the "models:/" prefix is the MLflow form.
     ("models", Ref("models", RefKind.LATEST)),
     ("models@prod", Ref("models", RefKind.ALIAS, alias="prod")),
-    pytest.param("models:7", Ref("models", RefKind.NUMBER, number=7), marks=models_colon),
+    ("models:7", Ref("models", RefKind.NUMBER, number=7)),
 ]
 
 MALFORMED = [
@@ -146,10 +139,10 @@ MALFORMED = [
     "models:/resnet@" + DIGEST,
     "MODELS:/resnet/7",
     # inner newlines, which the '$' anchors let through
-    pytest.param("a\n@prod", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
-    pytest.param("a\n:7", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
-    pytest.param("a\n/b", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
-    pytest.param("models:/a\n/7", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
+    "a\n@prod",
+    "a\n:7",
+    "a\n/b",
+    "models:/a\n/7",
 ]
 
 
@@ -263,8 +256,8 @@ def test_validate_name_returns_valid_name(name):
         "a" * (MAX_NAME_LENGTH + 1),
         None,
         7,
-        pytest.param("abc\n", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
-        pytest.param("abc\n/d", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
+        "abc\n",
+        "abc\n/d",
     ],
 )
 def test_validate_name_rejects_invalid_name(name):
@@ -292,7 +285,7 @@ def test_validate_alias_returns_valid_alias(alias):
         "pr:od",
         "a" * (MAX_ALIAS_LENGTH + 1),
         None,
-        pytest.param("prod\n", marks=pytest.mark.xfail(strict=True, reason=NEWLINE_BUG)),
+        "prod\n",
     ],
 )
 def test_validate_alias_rejects_invalid_alias(alias):

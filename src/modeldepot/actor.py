@@ -29,10 +29,10 @@ def local_actor() -> Actor:
         name = getpass.getuser()
     except (KeyError, OSError):
         name = "unknown"
-    return Actor(name if _ACTOR.match(name) else "unknown")
+    return Actor(name if _ACTOR.fullmatch(name) else "unknown")
 
 
 def parse_actor(name: str) -> Actor:
-    if not _ACTOR.match(name):
+    if not _ACTOR.fullmatch(name):
         raise InvalidInput(f"actor name {name!r} is malformed")
     return Actor(name)

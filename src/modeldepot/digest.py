@@ -20,7 +20,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 def parse_digest(value: str) -> str:
     """Return ``value`` if it is a well-formed sha256 digest, else raise DigestInvalid."""
-    if not isinstance(value, str) or not _DIGEST.match(value):
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
         raise DigestInvalid(
             f"not a sha256 digest: {value!r} (expected 'sha256:' and 64 hex digits)"
         )
@@ -28,7 +28,7 @@ def parse_digest(value: str) -> str:
 
 
 def is_digest(value: str) -> bool:
-    return isinstance(value, str) and bool(_DIGEST.match(value))
+    return isinstance(value, str) and bool(_DIGEST.fullmatch(value))
 
 
 def hex_of(digest: str) -> str:

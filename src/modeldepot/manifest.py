@@ -76,7 +76,7 @@ def normalize_path(path: str) -> str:
         raise PathInvalid("file path is empty")
     if "\x00" in path:
         raise PathInvalid(f"file path {path!r} contains a NUL byte")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+    if any(unicodedata.category(c) == "Cc" for c in path):
         raise PathInvalid(f"file path {path!r} contains a control character")
     if "\\" in path:
         raise PathInvalid(f"file path {path!r} contains a backslash; use '/'")
@@ -144,7 +144,7 @@ class Manifest:
                 raise ManifestInvalid(f"file {path!r}: size must be an integer")
             if not 0 <= entry.size <= MAX_FILE_SIZE:
                 raise ManifestInvalid(f"file {path!r}: size {entry.size} is out of range")
-            if entry.media_type is not None and not _MEDIA_TYPE.match(entry.media_type):
+            if entry.media_type is not None and not _MEDIA_TYPE.fullmatch(entry.media_type):
                 raise ManifestInvalid(
                     f"file {path!r}: media type {entry.media_type!r} is malformed"
                 )

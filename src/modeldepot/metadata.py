@@ -19,6 +19,8 @@ MAX_PARAM_STRING = 5_000
 MAX_TAGS = 200
 MAX_PARAMS = 2_000
 MAX_METRICS = 2_000
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$")
 
 Scalar = str | int | float | bool
@@ -39,7 +41,7 @@ def check_key(kind: str, key: str) -> str:
         raise MetadataInvalid(f"{kind} key is empty")
     if len(key) > MAX_KEY:
         raise MetadataTooLarge(f"{kind} key {key[:40]!r}… is longer than {MAX_KEY} characters")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise MetadataInvalid(
             f"{kind} key {key!r} may contain only letters, digits and '_', '.', ':', '/', '-'"
         )
@@ -74,7 +76,10 @@ def check_params(params: Mapping[str, Scalar] | None) -> dict[str, Scalar]:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise MetadataInvalid(f"param {key!r}: value must be finite, got {value}")
-        elif not isinstance(value, (int, bool)):
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not MIN_INT <= value <= MAX_INT:
+                raise MetadataInvalid(f"param {key!r}: integer is outside the 64-bit range")
+        elif not isinstance(value, bool):
             raise MetadataInvalid(
                 f"param {key!r}: value must be a string, number or boolean, "
                 f"got {type(value).__name__}"
@@ -92,9 +97,13 @@ def check_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
         check_key("metric", key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise MetadataInvalid(f"metric {key!r}: value must be a number")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise MetadataInvalid(f"metric {key!r}: value is out of range") from None
+        if not math.isfinite(number):
             raise MetadataInvalid(f"metric {key!r}: value must be finite, got {value}")
-        out[key] = float(value)
+        out[key] = number
     return out
 
 
@@ -103,10 +112,10 @@ def parse_scalar(text: str) -> Scalar:
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    try:
+    if _INTEGER.fullmatch(text):
         return int(text)
-    except ValueError:
-        pass
+    if text != text.strip() or "_" in text:
+        return text
     try:
         value = float(text)
     except ValueError:

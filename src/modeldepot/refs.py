@@ -43,7 +43,7 @@ def validate_name(name: str) -> str:
     for segment in name.split("/"):
         if not segment:
             raise NameInvalid(f"model name {name!r} has an empty segment")
-        if not _SEGMENT.match(segment):
+        if not _SEGMENT.fullmatch(segment):
             raise NameInvalid(
                 f"model name {name!r}: segment {segment!r} must start with a lowercase letter "
                 "or digit and contain only lowercase letters, digits, '-', '_' and '.'"
@@ -57,7 +57,7 @@ def validate_alias(alias: str, *, allow_latest: bool = False) -> str:
         raise AliasInvalid("alias is empty")
     if len(alias) > MAX_ALIAS_LENGTH:
         raise AliasInvalid(f"alias is longer than {MAX_ALIAS_LENGTH} characters")
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         raise AliasInvalid(
             f"alias {alias!r} must start with a lowercase letter and contain only "
             "lowercase letters, digits, '-' and '_'"
@@ -113,8 +113,6 @@ def parse_ref(text: str) -> Ref:
         raise ReferenceInvalid(f"reference {text!r} has leading or trailing whitespace")
     if text.startswith(MLFLOW_PREFIX):
         return _parse_mlflow(text)
-    if text.startswith("models:"):
-        raise ReferenceInvalid(f"reference {text!r}: the MLflow form is 'models:/NAME/VERSION'")
     if "@" in text:
         name, _, selector = text.partition("@")
         _check_name(name, text)
@@ -173,7 +171,7 @@ def _check_name(name: str, text: str) -> None:
 
 
 def _check_number(number: str, text: str) -> int:
-    if not _NUMBER.match(number):
+    if not _NUMBER.fullmatch(number):
         raise ReferenceInvalid(
             f"reference {text!r}: version must be a positive whole number, got {number!r}"
         )

@@ -38,9 +38,10 @@ class LocalBlobStore:
         self.fsync = fsync
         (self.root / paths.BLOBS).mkdir(parents=True, exist_ok=True)
         (self.root / paths.UPLOADS).mkdir(parents=True, exist_ok=True)
-        # Running hash of sessions written by this process, so finishing an upload does
-        # not read it back. Only an optimisation: a session resumed elsewhere is re-read.
-        self._hashes: dict[str, tuple[int, hashlib._Hash]] = {}
+        # Running hash of sessions written by this process, keyed on the staged file's
+        # identity (inode, size, mtime), so finishing an upload does not read it back.
+        # Only an optimisation: a session touched elsewhere does not match and is re-read.
+        self._hashes: dict[str, tuple[_Identity, hashlib._Hash]] = {}
         self._lock = threading.Lock()
 
     def _blob_path(self, digest: str) -> Path:
@@ -106,25 +107,28 @@ class LocalBlobStore:
             raise UploadConflict(
                 f"upload {upload_id} is being written by another request"
             ) from None
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
         if size != offset:
             os.close(fd)
             raise UploadOffsetMismatch(
                 f"upload {upload_id} has {size} bytes, the request starts at {offset}", offset=size
             )
         with self._lock:
-            cached = self._hashes.get(upload_id)
-        hasher = cached[1] if cached is not None and cached[0] == size else None
+            cached = self._hashes.pop(upload_id, None)
+        hasher = cached[1] if cached is not None and cached[0] == _identity(st) else None
         if hasher is None and size == 0:
             hasher = hashlib.sha256()
         return _LocalUploadWriter(self, upload_id, fd, size, hasher)
 
-    def _remember_hash(self, upload_id: str, size: int, hasher: hashlib._Hash | None) -> None:
+    def _remember_hash(
+        self, upload_id: str, identity: _Identity, hasher: hashlib._Hash | None
+    ) -> None:
         with self._lock:
             if hasher is None:
                 self._hashes.pop(upload_id, None)
             else:
-                self._hashes[upload_id] = (size, hasher)
+                self._hashes[upload_id] = (identity, hasher)
 
     def finish_upload(self, upload_id: str, digest: str, size: int) -> None:
         parse_digest(digest)
@@ -139,7 +143,15 @@ class LocalBlobStore:
                 return  # finished before: repeating is harmless
             raise UploadNotFound(f"upload {upload_id} has no staged data") from None
         try:
-            actual_size = os.fstat(fd).st_size
+            try:
+                # Held until the rename: no writer can append to bytes being verified.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UploadConflict(
+                    f"upload {upload_id} is being written by another request"
+                ) from None
+            st = os.fstat(fd)
+            actual_size = st.st_size
             if actual_size != size:
                 self.abort_upload(upload_id)
                 raise SizeMismatch(
@@ -147,7 +159,7 @@ class LocalBlobStore:
                     expected=size,
                     actual=actual_size,
                 )
-            if cached is not None and cached[0] == actual_size:
+            if cached is not None and cached[0] == _identity(st):
                 actual = from_hasher(cached[1])
             else:
                 actual = _hash_fd(fd)
@@ -160,13 +172,18 @@ class LocalBlobStore:
                 )
             if self.fsync:
                 os.fsync(fd)
+            if target.exists():
+                self.abort_upload(upload_id)
+                return
+            target.parent.mkdir(exist_ok=True)
+            try:
+                os.replace(staged, target)
+            except FileNotFoundError:
+                if target.exists():
+                    return  # another finisher of the same session won the race
+                raise
         finally:
             os.close(fd)
-        if target.exists():
-            self.abort_upload(upload_id)
-            return
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staged, target)
         if self.fsync:
             _fsync_dir(target.parent)
 
@@ -214,10 +231,18 @@ class _LocalUploadWriter:
 
     def close(self) -> int:
         if self._fd is not None:
+            identity = _identity(os.fstat(self._fd))
             os.close(self._fd)  # releases the flock
             self._fd = None
-            self._store._remember_hash(self._upload_id, self._size, self._hasher)
+            self._store._remember_hash(self._upload_id, identity, self._hasher)
         return self._size
+
+
+_Identity = tuple[int, int, int]
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _read_range(fileobj: object, offset: int, length: int | None) -> Iterator[bytes]:

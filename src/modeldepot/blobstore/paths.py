@@ -45,7 +45,7 @@ def digest_of_key(key: str) -> str | None:
 
 def check_upload_id(upload_id: str) -> str:
     """Upload ids are 32 lowercase hex characters; anything else is unknown."""
-    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
         raise UploadNotFound(f"upload {upload_id!r} does not exist")
     return upload_id
 

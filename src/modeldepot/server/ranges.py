@@ -24,14 +24,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first_text and not last_text:
         return None
     if not first_text:
+        if size == 0:
+            return None  # an empty blob has no suffix to select: serve it whole (empty)
         suffix = int(last_text)
         if suffix == 0:
             raise RangeNotSatisfiable(f"range {header!r} selects no bytes", size=size)
         return max(0, size - suffix), size - 1
     first = int(first_text)
     last = int(last_text) if last_text else size - 1
-    if last < first:
-        return None
     if first >= size:
         raise RangeNotSatisfiable(f"range {header!r} starts past the end ({size} bytes)", size=size)
+    if last < first:
+        return None
     return first, min(last, size - 1)

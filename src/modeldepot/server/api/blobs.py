@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
@@ -98,19 +99,38 @@ def abort_upload(upload_id: str, registry: RegistryDep) -> None:
 
 
 async def _receive(request: Request, writer: UploadWriter) -> int:
-    """Stream the request body into ``writer``; keep what arrived if the client goes away."""
-    batch = bytearray()
+    """Stream the request body into ``writer``; keep what arrived if the client goes away.
+
+    One batch is written (and hashed) in a worker thread while the next one arrives, so
+    the network and the disk work at the same time.
+    """
+    chunks: list[bytes] = []
+    gathered = 0
+    pending: asyncio.Future[None] | None = None
+
+    async def flush() -> None:
+        nonlocal pending, chunks, gathered
+        data = b"".join(chunks)
+        chunks, gathered = [], 0
+        if pending is not None:
+            await pending
+        pending = asyncio.ensure_future(run_in_threadpool(writer.write, data))
+
     try:
-        async for chunk in request.stream():
-            batch += chunk
-            if len(batch) >= WRITE_BATCH:
-                await run_in_threadpool(writer.write, bytes(batch))
-                batch.clear()
-        if batch:
-            await run_in_threadpool(writer.write, bytes(batch))
-    except ClientDisconnect:
-        if batch:
-            await run_in_threadpool(writer.write, bytes(batch))
+        try:
+            async for chunk in request.stream():
+                chunks.append(chunk)
+                gathered += len(chunk)
+                if gathered >= WRITE_BATCH:
+                    await flush()
+        except ClientDisconnect:
+            pass
+        if chunks:
+            await flush()
+        if pending is not None:
+            await pending
     finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
         size = await run_in_threadpool(writer.close)
     return size
