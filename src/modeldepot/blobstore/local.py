@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -221,12 +223,18 @@ class _LocalUploadWriter:
     def write(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError("writer is closed")
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        hashing = None
         if self._hasher is not None:
-            self._hasher.update(data)
+            # Both release the GIL: hash in a helper thread while this one writes.
+            hashing = _hash_pool().submit(self._hasher.update, data)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        finally:
+            if hashing is not None:
+                hashing.result()
         self._size += len(data)
 
     def close(self) -> int:
@@ -239,6 +247,11 @@ class _LocalUploadWriter:
 
 
 _Identity = tuple[int, int, int]
+
+
+@functools.cache
+def _hash_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="blob-hash")
 
 
 def _identity(st: os.stat_result) -> _Identity:

@@ -49,6 +49,7 @@ def serve(
 
     from modeldepot.config import ServerSettings
     from modeldepot.server.app import create_app
+    from modeldepot.server.protocol import BulkBodyProtocol
 
     settings = ServerSettings.from_env(
         host=host, port=port, data_dir=data_dir, database_url=database_url, log_level=log_level
@@ -65,7 +66,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        http="httptools",
+        http=BulkBodyProtocol,
         loop="uvloop",
         timeout_graceful_shutdown=30,
         server_header=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from modeldepot.db.tables import (
     aliases,
@@ -20,11 +20,36 @@ from modeldepot.errors import ModelDeleted, ModelNotFound, VersionDeleted, Versi
 from modeldepot.refs import validate_name
 from modeldepot.schemas import ModelRead, VersionRead
 
+# Built once: these run on every read, and a prebuilt statement skips SQLAlchemy's
+# statement construction and hits its compiled cache.
+_MODEL = select(models).where(models.c.name == bindparam("name"))
+_VERSION = select(versions).where(
+    versions.c.model_id == bindparam("model_id"), versions.c.number == bindparam("number")
+)
+_LATEST_NUMBER = select(func.max(versions.c.number)).where(
+    versions.c.model_id == bindparam("model_id"), versions.c.deleted_at.is_(None)
+)
+_IDS = bindparam("ids", expanding=True)
+_TAGS = select(version_tags.c.version_id, version_tags.c.key, version_tags.c.value).where(
+    version_tags.c.version_id.in_(_IDS)
+)
+_PARAMS = select(version_params.c.version_id, version_params.c.key, version_params.c.value).where(
+    version_params.c.version_id.in_(_IDS)
+)
+_METRICS = select(
+    version_metrics.c.version_id, version_metrics.c.key, version_metrics.c.value
+).where(version_metrics.c.version_id.in_(_IDS))
+_ALIASES = (
+    select(aliases.c.version_id, aliases.c.name)
+    .where(aliases.c.version_id.in_(_IDS))
+    .order_by(aliases.c.name)
+)
+
 
 def model_row(conn: Connection, name: str, *, include_deleted: bool = False) -> Row[Any]:
     """The model called ``name``; ModelNotFound, or ModelDeleted unless ``include_deleted``."""
     validate_name(name)
-    row = conn.execute(select(models).where(models.c.name == name)).first()
+    row = conn.execute(_MODEL, {"name": name}).first()
     if row is None:
         raise ModelNotFound(f"model {name!r} does not exist", model=name)
     if row.deleted_at is not None and not include_deleted:
@@ -35,9 +60,7 @@ def model_row(conn: Connection, name: str, *, include_deleted: bool = False) -> 
 def version_row(
     conn: Connection, model: Row[Any], number: int, *, include_deleted: bool = False
 ) -> Row[Any]:
-    row = conn.execute(
-        select(versions).where(versions.c.model_id == model.id, versions.c.number == number)
-    ).first()
+    row = conn.execute(_VERSION, {"model_id": model.id, "number": number}).first()
     if row is None:
         raise VersionNotFound(
             f"{model.name}:{number} does not exist", model=model.name, number=number
@@ -52,11 +75,7 @@ def version_row(
 
 
 def latest_number(conn: Connection, model_id: int) -> int | None:
-    return conn.execute(
-        select(func.max(versions.c.number)).where(
-            versions.c.model_id == model_id, versions.c.deleted_at.is_(None)
-        )
-    ).scalar()
+    return conn.execute(_LATEST_NUMBER, {"model_id": model_id}).scalar()
 
 
 def to_model_read(conn: Connection, row: Row[Any]) -> ModelRead:
@@ -91,29 +110,14 @@ def to_version_reads(
     params: dict[int, dict[str, Any]] = {i: {} for i in ids}
     metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
     names: dict[int, list[str]] = {i: [] for i in ids}
-    for vid, key, value in conn.execute(
-        select(version_tags.c.version_id, version_tags.c.key, version_tags.c.value).where(
-            version_tags.c.version_id.in_(ids)
-        )
-    ):
+    query = {"ids": ids}
+    for vid, key, value in conn.execute(_TAGS, query):
         tags[vid][key] = value
-    for vid, key, value in conn.execute(
-        select(version_params.c.version_id, version_params.c.key, version_params.c.value).where(
-            version_params.c.version_id.in_(ids)
-        )
-    ):
+    for vid, key, value in conn.execute(_PARAMS, query):
         params[vid][key] = value
-    for vid, key, value in conn.execute(
-        select(version_metrics.c.version_id, version_metrics.c.key, version_metrics.c.value).where(
-            version_metrics.c.version_id.in_(ids)
-        )
-    ):
+    for vid, key, value in conn.execute(_METRICS, query):
         metrics[vid][key] = value
-    for vid, name in conn.execute(
-        select(aliases.c.version_id, aliases.c.name)
-        .where(aliases.c.version_id.in_(ids))
-        .order_by(aliases.c.name)
-    ):
+    for vid, name in conn.execute(_ALIASES, query):
         names[vid].append(name)
     return [
         VersionRead(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot import failpoints
@@ -86,32 +86,22 @@ class VersionService:
             now = utcnow()
             _claim_blobs(conn, manifest, now)
             number = conn.execute(
-                update(models)
-                .where(models.c.id == model_id)
-                .values(
-                    last_version_number=models.c.last_version_number + 1,
-                    updated_at=now,
-                    updated_by=actor.name,
-                )
-                .returning(models.c.last_version_number)
+                _NEXT_NUMBER, {"model_id": model_id, "now": now, "actor": actor.name}
             ).scalar_one()
-            version_id = conn.execute(
-                insert(versions)
-                .values(
-                    model_id=model_id,
-                    number=number,
-                    digest=manifest.digest,
-                    description=description,
-                    total_size=manifest.total_size,
-                    file_count=len(manifest.entries),
-                    created_at=now,
-                    created_by=actor.name,
-                    updated_at=now,
-                    updated_by=actor.name,
-                    push_id=data.push_id,
-                )
-                .returning(versions.c.id)
-            ).scalar_one()
+            values = {
+                "model_id": model_id,
+                "number": number,
+                "digest": manifest.digest,
+                "description": description,
+                "total_size": manifest.total_size,
+                "file_count": len(manifest.entries),
+                "created_at": now,
+                "created_by": actor.name,
+                "updated_at": now,
+                "updated_by": actor.name,
+                "push_id": data.push_id,
+            }
+            version_id = conn.execute(_INSERT_VERSION, values).scalar_one()
             files = [
                 {
                     "version_id": version_id,
@@ -128,8 +118,16 @@ class VersionService:
             _insert_pairs(conn, version_params, version_id, params)
             _insert_pairs(conn, version_metrics, version_id, metrics)
             failpoints.reach("commit.before_db_commit")
-            row = conn.execute(select(versions).where(versions.c.id == version_id)).one()
-            return to_version_read(conn, name, row), True
+        # Everything the new version holds was written just now: no need to read it back.
+        version = VersionRead(
+            model=name,
+            **{k: v for k, v in values.items() if k not in ("model_id", "push_id")},
+            tags=tags,
+            params=params,
+            metrics=metrics,
+            aliases=[],
+        )
+        return version, True
 
     def resolve(self, ref: Ref | str, *, include_deleted: bool = False) -> VersionRead:
         """The version a reference names. Aliases and ``latest`` never yield deleted versions."""
@@ -276,47 +274,73 @@ class VersionService:
             return _reload(conn, name, row.id)
 
 
+_LATEST = (
+    select(versions)
+    .where(versions.c.model_id == bindparam("model_id"), versions.c.deleted_at.is_(None))
+    .order_by(versions.c.number.desc())
+    .limit(1)
+)
+_BY_ALIAS = (
+    select(versions)
+    .join(aliases, aliases.c.version_id == versions.c.id)
+    .where(aliases.c.model_id == bindparam("model_id"), aliases.c.name == bindparam("alias"))
+)
+_BY_DIGEST = (
+    select(versions)
+    .where(versions.c.model_id == bindparam("model_id"), versions.c.digest == bindparam("digest"))
+    .order_by(versions.c.deleted_at.is_not(None), versions.c.number.desc())
+    .limit(1)
+)
+
+
 def _resolve_row(conn: Connection, ref: Ref, *, include_deleted: bool) -> tuple[Row[Any], Row[Any]]:
     model = model_row(conn, ref.name)
     if ref.kind is RefKind.NUMBER:
         assert ref.number is not None
         return model, version_row(conn, model, ref.number, include_deleted=include_deleted)
-    live = versions.c.deleted_at.is_(None)
     if ref.kind is RefKind.LATEST:
-        row = conn.execute(
-            select(versions)
-            .where(versions.c.model_id == model.id, live)
-            .order_by(versions.c.number.desc())
-            .limit(1)
-        ).first()
+        row = conn.execute(_LATEST, {"model_id": model.id}).first()
         if row is None:
             raise VersionNotFound(f"model {model.name!r} has no live versions", model=model.name)
         return model, row
     if ref.kind is RefKind.ALIAS:
-        row = conn.execute(
-            select(versions)
-            .join(aliases, aliases.c.version_id == versions.c.id)
-            .where(aliases.c.model_id == model.id, aliases.c.name == ref.alias)
-        ).first()
+        row = conn.execute(_BY_ALIAS, {"model_id": model.id, "alias": ref.alias}).first()
         if row is None:
             raise AliasNotFound(
                 f"model {model.name!r} has no alias {ref.alias!r}", model=model.name
             )
         return model, row
-    query = select(versions).where(versions.c.model_id == model.id, versions.c.digest == ref.digest)
-    if not include_deleted:
-        query = query.where(live)
-    row = conn.execute(query.order_by(versions.c.number.desc()).limit(1)).first()
-    if row is None:
+    # Live versions first, newest first; a deleted one only when asked for.
+    row = conn.execute(_BY_DIGEST, {"model_id": model.id, "digest": ref.digest}).first()
+    if row is None or (row.deleted_at is not None and not include_deleted):
         raise VersionNotFound(f"model {model.name!r} has no version with digest {ref.digest}")
     return model, row
 
 
+# Statements on the hot path of a push, built once so SQLAlchemy's compiled cache hits.
+_MODEL_BY_NAME = select(models.c.id, models.c.deleted_at).where(models.c.name == bindparam("name"))
+_NEXT_NUMBER = (
+    update(models)
+    .where(models.c.id == bindparam("model_id"))
+    .values(
+        last_version_number=models.c.last_version_number + 1,
+        updated_at=bindparam("now"),
+        updated_by=bindparam("actor"),
+    )
+    .returning(models.c.last_version_number)
+)
+_INSERT_VERSION = insert(versions).returning(versions.c.id)
+_CLAIM_BLOBS = (
+    update(blobs)
+    .where(blobs.c.digest.in_(bindparam("digests", expanding=True)))
+    .values(touched_at=bindparam("now"))
+    .returning(blobs.c.digest, blobs.c.size)
+)
+
+
 def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
     """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
-    row = conn.execute(
-        select(models.c.id, models.c.deleted_at).where(models.c.name == name)
-    ).first()
+    row = conn.execute(_MODEL_BY_NAME, {"name": name}).first()
     if row is None:
         now = utcnow()
         values = {
@@ -332,9 +356,7 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
         conn.execute(
             dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         )
-        row = conn.execute(
-            select(models.c.id, models.c.deleted_at).where(models.c.name == name)
-        ).one()
+        row = conn.execute(_MODEL_BY_NAME, {"name": name}).one()
     if row.deleted_at is not None:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
     return int(row.id)
@@ -352,12 +374,7 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
             raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
     found: dict[str, int] = {}
     for batch in _batches(sorted(sizes)):
-        result = conn.execute(
-            update(blobs)
-            .where(blobs.c.digest.in_(batch))
-            .values(touched_at=now)
-            .returning(blobs.c.digest, blobs.c.size)
-        )
+        result = conn.execute(_CLAIM_BLOBS, {"digests": list(batch), "now": now})
         found.update((digest, size) for digest, size in result)
     missing = [d for d in sizes if d not in found]
     if missing:

@@ -13,11 +13,12 @@ ACTOR_HEADER = "X-Modeldepot-Actor"
 _SERVER_ACTOR = local_actor()
 
 
-def get_registry(request: Request) -> Registry:
+# Async on purpose: FastAPI runs sync dependencies in a worker thread, a hop each.
+async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-def get_actor(
+async def get_actor(
     declared: Annotated[str | None, Header(alias=ACTOR_HEADER)] = None,
 ) -> Actor:
     """The actor of this request: the declared local user until authentication exists."""

@@ -1,0 +1,137 @@
+"""Version-create and alias-resolution latency against a real server.
+
+    python -m bench.metadata [--creates 2000] [--clients 16] [--database-url URL]
+
+A "version create" is one commit (``POST /models/{name}/-/versions``) of a manifest
+whose blob is already stored, with a few params and metrics: the metadata path of a
+push. Prints JSON: creates/s and p50/p99 latency sequentially and with N concurrent
+clients, and p50/p99 of resolving ``name@alias``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.server import BenchServer, percentile
+from modeldepot.digest import digest_bytes
+
+
+def http_client(url: str) -> httpx.Client:
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(base_url=url + "/api/v1", transport=transport, timeout=60)
+
+
+def commit_body(digest: str, i: int) -> dict:
+    return {
+        "files": [{"path": "model.bin", "size": 4, "digest": digest}],
+        "params": {"lr": 0.01, "seed": i},
+        "metrics": {"auc": 0.9},
+    }
+
+
+def create_versions(url: str, name: str, digest: str, count: int, out: list[float]) -> None:
+    with http_client(url) as http:
+        for i in range(count):
+            start = time.perf_counter()
+            response = http.post(f"/models/{name}/-/versions", json=commit_body(digest, i))
+            out.append(time.perf_counter() - start)
+            response.raise_for_status()
+
+
+def summary(latencies: list[float], seconds: float) -> dict:
+    return {
+        "count": len(latencies),
+        "per_second": round(len(latencies) / seconds, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--creates", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--resolves", type=int, default=2000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="md-meta-"))
+    server = BenchServer(work / "data", args.database_url)
+    suffix = str(int(time.time()))
+    try:
+        with http_client(server.url) as http:
+            digest = digest_bytes(b"blob")
+            http.put(f"/blobs/{digest}", content=b"blob").raise_for_status()
+            create_versions(server.url, f"bench/warm-{suffix}", digest, 50, [])
+
+            sequential: list[float] = []
+            start = time.perf_counter()
+            create_versions(server.url, f"bench/seq-{suffix}", digest, args.creates, sequential)
+            seq = summary(sequential, time.perf_counter() - start)
+
+            concurrent: list[float] = []
+            per_client = args.creates // args.clients
+            threads = [
+                threading.Thread(
+                    target=create_versions,
+                    args=(server.url, f"bench/conc-{suffix}", digest, per_client, concurrent),
+                )
+                for _ in range(args.clients)
+            ]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            conc = summary(concurrent, time.perf_counter() - start)
+            numbers = [v["number"] for v in _all_versions(http, f"bench/conc-{suffix}")]
+            contiguous = sorted(numbers) == list(range(1, per_client * args.clients + 1))
+
+            http.put(f"/models/bench/seq-{suffix}/-/aliases/production", json={"version": 7})
+            resolves: list[float] = []
+            for _ in range(args.resolves):
+                t = time.perf_counter()
+                http.get(
+                    "/resolve", params={"ref": f"bench/seq-{suffix}@production"}
+                ).raise_for_status()
+                resolves.append(time.perf_counter() - t)
+        print(
+            json.dumps(
+                {
+                    "database": "postgresql" if args.database_url else "sqlite",
+                    "sequential_creates": seq,
+                    f"concurrent_creates_{args.clients}_clients": conc,
+                    "concurrent_numbers_contiguous": contiguous,
+                    "resolve_alias": {
+                        "p50_ms": round(percentile(resolves, 50) * 1000, 2),
+                        "p99_ms": round(percentile(resolves, 99) * 1000, 2),
+                    },
+                },
+                indent=2,
+            )
+        )
+    finally:
+        server.stop()
+
+
+def _all_versions(http: httpx.Client, name: str) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = http.get(f"/models/{name}/-/versions", params=params).json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+if __name__ == "__main__":
+    main()
