@@ -129,8 +129,9 @@ def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
 
 @db.command("current")
 @with_storage
+@json_option
 @handle_errors
-def db_current(data_dir: Path | None, database_url: str | None) -> None:
+def db_current(data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
     """Print the schema revision of the database and the one this version expects."""
     from modeldepot.config import ServerSettings
     from modeldepot.db.engine import Database
@@ -139,8 +140,10 @@ def db_current(data_dir: Path | None, database_url: str | None) -> None:
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
     database = Database(settings.resolved_database_url)
     try:
-        click.echo(
-            f"current: {current_revision(database.engine) or 'empty'}; expected: {head_revision()}"
-        )
+        current, expected = current_revision(database.engine), head_revision()
     finally:
         database.dispose()
+    if as_json:
+        emit_json({"current": current, "expected": expected, "up_to_date": current == expected})
+        return
+    click.echo(f"current: {current or 'empty'}; expected: {expected}")
