@@ -33,6 +33,7 @@ def check_description(description: str | None) -> str:
         raise MetadataInvalid("description must be a string")
     if len(description) > MAX_DESCRIPTION:
         raise MetadataTooLarge(f"description is longer than {MAX_DESCRIPTION} characters")
+    _check_no_nul("description", description)
     return description
 
 
@@ -53,6 +54,7 @@ def check_tag_value(key: str, value: str) -> str:
         raise MetadataInvalid(f"tag {key!r}: value must be a string")
     if len(value) > MAX_TAG_VALUE:
         raise MetadataTooLarge(f"tag {key!r}: value is longer than {MAX_TAG_VALUE} characters")
+    _check_no_nul(f"tag {key!r}", value)
     return value
 
 
@@ -73,6 +75,7 @@ def check_params(params: Mapping[str, Scalar] | None) -> dict[str, Scalar]:
         if isinstance(value, str):
             if len(value) > MAX_PARAM_STRING:
                 raise MetadataTooLarge(f"param {key!r}: value is longer than {MAX_PARAM_STRING}")
+            _check_no_nul(f"param {key!r}", value)
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise MetadataInvalid(f"param {key!r}: value must be finite, got {value}")
@@ -105,6 +108,12 @@ def check_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
             raise MetadataInvalid(f"metric {key!r}: value must be finite, got {value}")
         out[key] = number
     return out
+
+
+def _check_no_nul(what: str, text: str) -> None:
+    # PostgreSQL text cannot hold NUL, and no sane metadata needs it: refuse everywhere.
+    if "\x00" in text:
+        raise MetadataInvalid(f"{what} contains a NUL character")
 
 
 def parse_scalar(text: str) -> Scalar:

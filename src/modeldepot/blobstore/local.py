@@ -29,7 +29,7 @@ from modeldepot.errors import (
     UploadOffsetMismatch,
 )
 
-READ_CHUNK = CHUNK_SIZE
+READ_CHUNK = 4 * CHUNK_SIZE
 
 
 class LocalBlobStore:

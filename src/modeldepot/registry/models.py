@@ -8,7 +8,7 @@ from modeldepot.actor import Actor
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import model_tags, models
 from modeldepot.db.types import utcnow
-from modeldepot.errors import ModelExists, TagNotFound
+from modeldepot.errors import InvalidInput, ModelExists, TagNotFound
 from modeldepot.metadata import check_description, check_key, check_tag_value, check_tags
 from modeldepot.refs import validate_name
 from modeldepot.registry.lookup import model_row, to_model_read
@@ -48,6 +48,8 @@ class ModelService:
         limit = check_limit(limit)
         query = select(models).order_by(models.c.name).limit(limit + 1)
         if prefix:
+            if "\x00" in prefix:
+                raise InvalidInput("prefix contains a NUL character")
             query = query.where(models.c.name.startswith(prefix, autoescape=True))
         if not include_deleted:
             query = query.where(models.c.deleted_at.is_(None))

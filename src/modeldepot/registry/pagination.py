@@ -10,6 +10,8 @@ from typing import Any
 from modeldepot.errors import CursorInvalid
 from modeldepot.schemas.common import DEFAULT_LIMIT, MAX_LIMIT
 
+MAX_KEY = 2**31 - 1  # integer keys are 32-bit columns
+
 
 def encode_cursor(*key: Any) -> str:
     raw = json.dumps(list(key), separators=(",", ":")).encode()
@@ -25,10 +27,13 @@ def decode_cursor(cursor: str, *types: type) -> list[Any]:
         raise CursorInvalid("pagination cursor is malformed") from None
     if not isinstance(values, list) or len(values) != len(types):
         raise CursorInvalid("pagination cursor is malformed")
-    if not all(
-        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
-    ):
-        raise CursorInvalid("pagination cursor is malformed")
+    for value, kind in zip(values, types, strict=True):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CursorInvalid("pagination cursor is malformed")
+        if isinstance(value, int) and not 0 <= value <= MAX_KEY:
+            raise CursorInvalid("pagination cursor is out of range")
+        if isinstance(value, str) and "\x00" in value:
+            raise CursorInvalid("pagination cursor is malformed")
     return values
 
 

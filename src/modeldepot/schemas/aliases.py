@@ -6,11 +6,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+MAX_VERSION = 2**31 - 1
+
 
 class AliasSet(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION, strict=True)
     expected_version: int | None = Field(
         default=None,
+        ge=0,
+        le=MAX_VERSION,
+        strict=True,
         description="Move only if the alias currently points here (0: only if it is unset)",
     )
 

@@ -19,7 +19,7 @@ class BlobsMissing(BaseModel):
 
 class UploadCreate(BaseModel):
     digest: str
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, strict=True)
 
 
 class UploadRead(BaseModel):

@@ -11,7 +11,7 @@ from modeldepot.manifest import ManifestEntry
 
 class FileEntry(BaseModel):
     path: str
-    size: int
+    size: int = Field(strict=True)
     digest: str = Field(examples=["sha256:" + "0" * 64])
     media_type: str | None = None
 
@@ -30,6 +30,7 @@ class VersionCreate(BaseModel):
     push_id: str | None = Field(
         default=None,
         max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
         description="Client-chosen id; repeating a commit with the same id returns the "
         "version it created instead of creating another.",
     )

@@ -34,7 +34,7 @@ def serve_blob(
     }
     if filename:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     try:
         window = parse_range(request.headers.get("range"), size)
@@ -59,6 +59,17 @@ def serve_blob(
         headers=headers,
         media_type=content_type,
     )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match header with our (strong) ETag."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 def _quote(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 
 from modeldepot.actor import Actor, local_actor, parse_actor
 from modeldepot.registry import Registry
@@ -30,3 +30,4 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 CursorQ = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 LimitQ = Annotated[int | None, Query(description="Page size, 1 to 1000 (default 50)")]
 DeletedQ = Annotated[bool, Query(description="Include soft-deleted items")]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="Version number")]

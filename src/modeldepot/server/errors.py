@@ -7,6 +7,7 @@ codes are listed in the README and never change meaning.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,7 +49,15 @@ def status_for(exc: e.ModeldepotError) -> int:
     return 500
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -57,7 +66,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
         "code": code,
     }
     body.update({k: v for k, v in extra.items() if k not in body})
-    headers = {}
+    headers = dict(headers or {})
     if code == e.UploadOffsetMismatch.code and "offset" in extra:
         headers["Upload-Offset"] = str(extra["offset"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -81,7 +90,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        return problem(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))
+        title = code.replace("_", " ").capitalize()
+        detail = str(exc.detail)
+        return problem(exc.status_code, code, title, detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modeldepot.server.errors import problem
@@ -53,5 +54,8 @@ class JsonBodyLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive``: FastAPI re-raises HTTPExceptions from body parsing."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "JSON body too large")

@@ -33,14 +33,14 @@ def restore_model(name: str, registry: RegistryDep, actor: ActorDep) -> ModelRea
     return registry.models.restore_model(name, actor)
 
 
-@router.put("/models/{name:path}/-/tags/{key}", response_model=ModelRead)
+@router.put("/models/{name:path}/-/tags/{key:path}", response_model=ModelRead)
 def set_model_tag(
     name: str, key: str, data: TagSet, registry: RegistryDep, actor: ActorDep
 ) -> ModelRead:
     return registry.models.set_tag(name, key, data.value, actor)
 
 
-@router.delete("/models/{name:path}/-/tags/{key}", response_model=ModelRead)
+@router.delete("/models/{name:path}/-/tags/{key:path}", response_model=ModelRead)
 def delete_model_tag(name: str, key: str, registry: RegistryDep, actor: ActorDep) -> ModelRead:
     return registry.models.delete_tag(name, key, actor)
 

@@ -6,8 +6,15 @@ from fastapi import APIRouter, Request, Response, status
 
 from modeldepot.refs import parse_ref
 from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, VersionRead
-from modeldepot.server.blobs import serve_blob
-from modeldepot.server.deps import ActorDep, CursorQ, DeletedQ, LimitQ, RegistryDep
+from modeldepot.server.blobs import etag_matches, serve_blob
+from modeldepot.server.deps import (
+    ActorDep,
+    CursorQ,
+    DeletedQ,
+    LimitQ,
+    RegistryDep,
+    VersionNumber,
+)
 
 router = APIRouter(tags=["versions"])
 PREFIX = "/models/{name:path}/-/versions"
@@ -42,7 +49,7 @@ def create_version(
 @router.get(PREFIX + "/{number}", response_model=VersionRead)
 def get_version(
     name: str,
-    number: int,
+    number: VersionNumber,
     registry: RegistryDep,
     request: Request,
     include_deleted: DeletedQ = False,
@@ -52,25 +59,29 @@ def get_version(
 
 
 @router.delete(PREFIX + "/{number}", response_model=VersionRead)
-def delete_version(name: str, number: int, registry: RegistryDep, actor: ActorDep) -> VersionRead:
+def delete_version(
+    name: str, number: VersionNumber, registry: RegistryDep, actor: ActorDep
+) -> VersionRead:
     return registry.versions.delete_version(name, number, actor)
 
 
 @router.post(PREFIX + "/{number}/restore", response_model=VersionRead)
-def restore_version(name: str, number: int, registry: RegistryDep, actor: ActorDep) -> VersionRead:
+def restore_version(
+    name: str, number: VersionNumber, registry: RegistryDep, actor: ActorDep
+) -> VersionRead:
     return registry.versions.restore_version(name, number, actor)
 
 
 @router.get(PREFIX + "/{number}/manifest", response_model=ManifestRead)
 def get_manifest(
-    name: str, number: int, registry: RegistryDep, include_deleted: DeletedQ = False
+    name: str, number: VersionNumber, registry: RegistryDep, include_deleted: DeletedQ = False
 ) -> ManifestRead:
     return registry.versions.get_manifest(f"{name}:{number}", include_deleted=include_deleted)
 
 
 @router.get(PREFIX + "/{number}/files/{path:path}", response_class=Response)
 def download_file(
-    name: str, number: int, path: str, registry: RegistryDep, request: Request
+    name: str, number: VersionNumber, path: str, registry: RegistryDep, request: Request
 ) -> Response:
     """One file of a version, with Range support (HEAD for headers only)."""
     entry = registry.versions.get_file(f"{name}:{number}", path)
@@ -88,16 +99,16 @@ router.add_api_route(
 )
 
 
-@router.put(PREFIX + "/{number}/tags/{key}", response_model=VersionRead)
+@router.put(PREFIX + "/{number}/tags/{key:path}", response_model=VersionRead)
 def set_version_tag(
-    name: str, number: int, key: str, data: TagSet, registry: RegistryDep, actor: ActorDep
+    name: str, number: VersionNumber, key: str, data: TagSet, registry: RegistryDep, actor: ActorDep
 ) -> VersionRead:
     return registry.versions.set_tag(name, number, key, data.value, actor)
 
 
-@router.delete(PREFIX + "/{number}/tags/{key}", response_model=VersionRead)
+@router.delete(PREFIX + "/{number}/tags/{key:path}", response_model=VersionRead)
 def delete_version_tag(
-    name: str, number: int, key: str, registry: RegistryDep, actor: ActorDep
+    name: str, number: VersionNumber, key: str, registry: RegistryDep, actor: ActorDep
 ) -> VersionRead:
     return registry.versions.delete_tag(name, number, key, actor)
 
@@ -116,7 +127,7 @@ def resolve(
 def _with_etag(version: VersionRead, request: Request) -> VersionRead | Response:
     """Versions carry their digest as ETag; a matching If-None-Match gets 304."""
     etag = f'"{version.digest}"'
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
     body = version.model_dump_json()
     return Response(body, media_type="application/json", headers={"ETag": etag})
