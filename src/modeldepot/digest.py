@@ -5,9 +5,11 @@ Hashing streams: nothing here reads a whole file into memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,6 +44,37 @@ def from_hasher(hasher: hashlib._Hash) -> str:
 
 def digest_bytes(data: bytes) -> str:
     return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+class PipelinedHasher:
+    """sha256 of a stream, computed in a helper thread one chunk behind the caller.
+
+    hashlib releases the GIL on large buffers, so the caller's I/O on chunk N+1 runs
+    while chunk N is hashed. Chunks are hashed in the order given. Not thread-safe.
+    """
+
+    def __init__(self, hasher: hashlib._Hash | None = None) -> None:
+        self.hasher = hasher if hasher is not None else hashlib.sha256()
+        self._pending: Future[None] | None = None
+
+    def update(self, data: bytes) -> None:
+        self.wait()
+        self._pending = _hash_pool().submit(self.hasher.update, data)
+
+    def wait(self) -> hashlib._Hash:
+        """Finish hashing what was given; return the underlying hashlib object."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+        return self.hasher
+
+    def digest(self) -> str:
+        return from_hasher(self.wait())
+
+
+@functools.cache
+def _hash_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="modeldepot-hash")
 
 
 def digest_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:

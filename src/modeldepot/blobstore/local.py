@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from modeldepot.blobstore import paths
 from modeldepot.blobstore.base import BlobInfo, StagedInfo
-from modeldepot.digest import CHUNK_SIZE, from_hasher, parse_digest
+from modeldepot.digest import CHUNK_SIZE, PipelinedHasher, from_hasher, parse_digest
 from modeldepot.errors import (
     BlobNotFound,
     DigestMismatch,
@@ -218,23 +216,17 @@ class _LocalUploadWriter:
         self._upload_id = upload_id
         self._fd: int | None = fd
         self._size = size
-        self._hasher = hasher
+        self._hasher = PipelinedHasher(hasher) if hasher is not None else None
 
     def write(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError("writer is closed")
-        hashing = None
         if self._hasher is not None:
-            # Both release the GIL: hash in a helper thread while this one writes.
-            hashing = _hash_pool().submit(self._hasher.update, data)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-        finally:
-            if hashing is not None:
-                hashing.result()
+            self._hasher.update(data)  # hashed in a helper thread while we write
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
         self._size += len(data)
 
     def close(self) -> int:
@@ -242,16 +234,12 @@ class _LocalUploadWriter:
             identity = _identity(os.fstat(self._fd))
             os.close(self._fd)  # releases the flock
             self._fd = None
-            self._store._remember_hash(self._upload_id, identity, self._hasher)
+            hasher = self._hasher.wait() if self._hasher is not None else None
+            self._store._remember_hash(self._upload_id, identity, hasher)
         return self._size
 
 
 _Identity = tuple[int, int, int]
-
-
-@functools.cache
-def _hash_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="blob-hash")
 
 
 def _identity(st: os.stat_result) -> _Identity:

@@ -8,7 +8,6 @@ Range request after a broken connection, and kept only if its digest matches.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
-from modeldepot.digest import from_hasher
+from modeldepot.digest import PipelinedHasher
 from modeldepot.errors import DigestMismatch, PathInvalid, ServerUnreachable, SizeMismatch
 from modeldepot.manifest import normalize_path
 from modeldepot.schemas import ManifestRead
@@ -85,7 +84,7 @@ def safe_target(root: Path, path: str) -> Path:
 
 def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Progress) -> None:
     """Download ``digest`` into ``temp``, resuming after broken connections, verified."""
-    hasher = hashlib.sha256()
+    hasher = PipelinedHasher()
     received = 0
     try:
         with open(temp, "wb") as out:
@@ -97,7 +96,8 @@ def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Prog
                             # The server ignored the range: start over.
                             out.seek(0)
                             out.truncate()
-                            hasher = hashlib.sha256()
+                            hasher.wait()
+                            hasher = PipelinedHasher()
                             progress.advance(-received)
                             received = 0
                         for chunk in response.iter_raw(1024 * 1024):
@@ -112,7 +112,7 @@ def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Prog
                     time.sleep(min(0.2 * 2**attempt, 3.0))
         if received != size:
             raise SizeMismatch(f"blob {digest}: received {received} bytes, expected {size}")
-        actual = from_hasher(hasher)
+        actual = hasher.digest()
         if actual != digest:
             raise DigestMismatch(f"blob {digest}: received bytes hash to {actual}")
     except BaseException:
