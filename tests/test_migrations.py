@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from modeldepot.db.migrate import current_revision, head_revision
+from modeldepot.db.migrate import HEAD, current_revision, head_revision
 from modeldepot.db.tables import metadata
 
 
@@ -17,3 +17,7 @@ def test_migrated_schema_matches_table_definitions(shared_db) -> None:
 
 def test_database_is_at_head_revision(shared_db) -> None:
     assert current_revision(shared_db.engine) == head_revision()
+
+
+def test_head_constant_names_the_newest_migration() -> None:
+    assert head_revision() == HEAD

@@ -29,11 +29,11 @@ class Registry:
     def from_settings(cls, settings: ServerSettings, *, migrate: bool | None = None) -> Registry:
         """Open the configured database and blob store, migrating if asked or configured."""
         from modeldepot.blobstore.factory import create_blobstore
-        from modeldepot.db.migrate import upgrade
+        from modeldepot.db.migrate import ensure_current
 
         db = Database(settings.resolved_database_url)
         if settings.auto_migrate if migrate is None else migrate:
-            upgrade(db.engine)
+            ensure_current(db.engine)
         return cls(db, create_blobstore(settings), settings)
 
     def close(self) -> None:
