@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -60,4 +61,18 @@ def cli(url: str | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="modeldepot")
+    """Run the CLI; every failure, usage errors included, is one line on stderr."""
+    try:
+        cli.main(prog_name="modeldepot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"modeldepot: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"modeldepot: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("modeldepot: interrupted", err=True)
+        sys.exit(130)
