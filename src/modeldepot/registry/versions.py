@@ -113,7 +113,7 @@ class VersionService:
                 for e in manifest.entries
             ]
             for batch in _batches(files):
-                conn.execute(insert(version_files), batch)
+                conn.execute(_INSERTS[version_files], batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
             _insert_pairs(conn, version_metrics, version_id, metrics)
@@ -390,10 +390,15 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
             )
 
 
+_INSERTS = {
+    table: insert(table) for table in (version_files, version_tags, version_params, version_metrics)
+}
+
+
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
     if pairs:
         conn.execute(
-            insert(table),
+            _INSERTS[table],
             [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()],
         )
 

@@ -33,17 +33,28 @@ def list_versions(
     )
 
 
-@router.post(PREFIX, response_model=VersionRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    PREFIX,
+    response_model=VersionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": VersionRead, "description": "Repeated push_id: the version it made"}},
+)
 def create_version(
-    name: str, data: VersionCreate, registry: RegistryDep, actor: ActorDep, response: Response
-) -> VersionRead:
+    name: str, data: VersionCreate, registry: RegistryDep, actor: ActorDep
+) -> Response:
     """Commit a version whose blobs are uploaded; the model is created if new."""
     version, created = registry.versions.create_version(name, data, actor)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["ETag"] = f'"{version.digest}"'
-    response.headers["Location"] = f"/api/v1/models/{name}/-/versions/{version.number}"
-    return version
+    headers = {
+        "ETag": f'"{version.digest}"',
+        "Location": f"/api/v1/models/{name}/-/versions/{version.number}",
+    }
+    # Serialised here: the service built the schema, re-validating it would be waste.
+    return Response(
+        version.model_dump_json(),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.get(PREFIX + "/{number}", response_model=VersionRead)
