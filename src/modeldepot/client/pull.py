@@ -58,9 +58,15 @@ def pull(
         fetched = dict(pool.map(fetch, todo))
     progress.end()
     try:
+        placed: dict[str, Path] = {}
         for entry, target in targets:
-            source = cache.path(entry.digest) if cache is not None else fetched[entry.digest]
-            _place(source, target)
+            if cache is not None:
+                _place(cache.path(entry.digest), target)
+            elif entry.digest in placed:
+                _place(placed[entry.digest], target)  # same content twice in one version
+            else:
+                os.replace(fetched[entry.digest], target)  # no cache: each byte written once
+                placed[entry.digest] = target
     finally:
         if cache is None:
             for temp in fetched.values():

@@ -90,6 +90,32 @@ class UploadService:
             )
         return self._read(upload_id, digest, size, now, now, offset=0, complete=False)
 
+    def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
+        """Stage a blob sent whole in one request: no session record, nothing to resume.
+
+        Finish with ``finish_direct_upload``; if the request dies, the staged bytes are
+        swept by garbage collection after the grace period.
+        """
+        parse_digest(digest)
+        _check_size(size)
+        upload_id = uuid.uuid4().hex
+        self.store.begin_upload(upload_id)
+        return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+
+    def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
+        """Verify and store a directly uploaded blob (see ``complete_upload``)."""
+        received = self.store.staged_size(upload_id)
+        if received < size:
+            self.store.abort_upload(upload_id)
+            raise SizeMismatch(
+                f"received {received} of {size} bytes", expected=size, actual=received
+            )
+        self.store.finish_upload(upload_id, digest, size)
+        now = utcnow()
+        with self.db.write() as conn:
+            record_blob(conn, digest, size, now)
+        return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
+
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:
             row = _session(conn, upload_id)

@@ -45,17 +45,22 @@ async def put_blob(
     digest: str,
     request: Request,
     registry: RegistryDep,
-    actor: ActorDep,
     content_length: Annotated[int | None, Header()] = None,
 ) -> UploadRead:
     """Upload a whole blob in one request (small blobs); verified before it is stored."""
     parse_digest(digest)
     if content_length is None:
         raise InvalidInput("a monolithic blob upload needs a Content-Length header")
-    session = await run_in_threadpool(registry.uploads.create_upload, digest, content_length, actor)
-    writer = await run_in_threadpool(registry.uploads.open_writer, session.id, 0)
-    await _receive(request, writer)
-    return await run_in_threadpool(registry.uploads.complete_upload, session.id)
+    uploads = registry.uploads
+    upload_id, writer = await run_in_threadpool(uploads.begin_direct_upload, digest, content_length)
+    try:
+        await _receive(request, writer)
+        return await run_in_threadpool(
+            uploads.finish_direct_upload, upload_id, digest, content_length
+        )
+    except BaseException:
+        await run_in_threadpool(registry.store.abort_upload, upload_id)
+        raise
 
 
 @router.post("/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
