@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8470
@@ -79,15 +80,7 @@ class ServerSettings:
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
         """Defaults, then ``MODELDEPOT_*`` variables, then non-None ``overrides``."""
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = _env(f.name)
-            if raw is not None:
-                values[f.name] = _coerce(f.type, raw, f.name)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(str(values["data_dir"])).expanduser()
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**_values(cls, overrides))
 
     @property
     def resolved_database_url(self) -> str:
@@ -131,15 +124,21 @@ class ClientSettings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> ClientSettings:
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = _env(f.name)
-            if raw is not None:
-                values[f.name] = _coerce(f.type, raw, f.name)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "cache_dir" in values:
-            values["cache_dir"] = Path(str(values["cache_dir"])).expanduser()
-        return cls(**values)  # type: ignore[arg-type]
+        """Defaults, then ``MODELDEPOT_*`` variables, then non-None ``overrides``."""
+        return cls(**_values(cls, overrides))
+
+
+def _values(cls: type, overrides: dict[str, object]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        raw = _env(f.name)
+        if raw is not None:
+            values[f.name] = _coerce(f.type, raw, f.name)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for f in fields(cls):
+        if str(f.type) == "Path" and f.name in values:
+            values[f.name] = Path(str(values[f.name])).expanduser()
+    return values
 
 
 def _coerce(annotation: object, raw: str, name: str) -> object:

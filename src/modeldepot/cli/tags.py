@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from modeldepot.cli.common import client, handle_errors, parse_pairs
+
+if TYPE_CHECKING:
+    from modeldepot.refs import Ref
 
 
 @click.group()
@@ -19,12 +24,10 @@ def tag() -> None:
 @handle_errors
 def set_tags(ctx: click.Context, target: str, pairs: tuple[str, ...]) -> None:
     """Set tags on a model or a version."""
-    from modeldepot.refs import RefKind, parse_ref
-
     values = parse_pairs(pairs, "KEY=VALUE")
     md = client(ctx)
-    ref = parse_ref(target)
-    if ref.kind is RefKind.LATEST and "@" not in target:
+    ref, is_model = _target(target)
+    if is_model:
         md.update_model(ref.name, tags=values)
         click.echo(f"tagged model {ref.name}: {', '.join(values)}")
         return
@@ -40,11 +43,9 @@ def set_tags(ctx: click.Context, target: str, pairs: tuple[str, ...]) -> None:
 @handle_errors
 def remove_tags(ctx: click.Context, target: str, keys: tuple[str, ...]) -> None:
     """Remove tags from a model or a version."""
-    from modeldepot.refs import RefKind, parse_ref
-
     md = client(ctx)
-    ref = parse_ref(target)
-    if ref.kind is RefKind.LATEST and "@" not in target:
+    ref, is_model = _target(target)
+    if is_model:
         for key in keys:
             md.delete_model_tag(ref.name, key)
         click.echo(f"untagged model {ref.name}: {', '.join(keys)}")
@@ -52,3 +53,11 @@ def remove_tags(ctx: click.Context, target: str, keys: tuple[str, ...]) -> None:
     for key in keys:
         v = md.delete_version_tag(ref, key)
     click.echo(f"untagged {v.model}:{v.number}: {', '.join(keys)}")
+
+
+def _target(text: str) -> tuple[Ref, bool]:
+    """The parsed reference, and whether it names the model itself (a bare NAME)."""
+    from modeldepot.refs import RefKind, parse_ref
+
+    ref = parse_ref(text)
+    return ref, ref.kind is RefKind.LATEST and "@" not in text
