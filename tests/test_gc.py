@@ -6,9 +6,14 @@ import os
 import time
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import update
+
 from modeldepot.actor import Actor
+from modeldepot.db.tables import blobs
 from modeldepot.db.types import utcnow
 from modeldepot.digest import digest_bytes
+from modeldepot.errors import BlobNotFound, UploadNotFound
 from modeldepot.schemas import FileEntry, VersionCreate
 
 ACTOR = Actor("gc-test")
@@ -101,3 +106,53 @@ def test_gc_removes_blob_files_with_no_record(registry) -> None:
     assert registry.gc.collect(grace_seconds=3600).blobs_deleted == 0
     assert registry.gc.collect(grace_seconds=0).blobs_deleted == 1
     assert registry.store.stat(digest) is None
+
+
+def mark_collecting(registry, digest: str) -> None:
+    """What the first phase of a collection leaves behind for ``digest``."""
+    with registry.db.write() as conn:
+        conn.execute(update(blobs).where(blobs.c.digest == digest).values(collecting_at=utcnow()))
+
+
+def test_blob_marked_for_collection_counts_as_missing_until_uploaded_again(registry) -> None:
+    digest = upload(registry, b"doomed")
+    mark_collecting(registry, digest)
+    registry.store.delete(digest)  # the collector crashed after deleting the bytes
+    assert registry.uploads.missing_blobs([digest]) == [digest]
+    with pytest.raises(BlobNotFound):
+        commit(registry, "a/m", b"doomed", digest)
+    upload(registry, b"doomed")  # the client sends it again: the mark is cleared
+    assert registry.uploads.missing_blobs([digest]) == []
+    commit(registry, "a/m", b"doomed", digest)
+    assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
+    assert registry.store.stat(digest) == 6
+
+
+def test_collection_finishes_a_blob_left_marked_by_a_crash(registry) -> None:
+    digest = upload(registry, b"half-collected")
+    mark_collecting(registry, digest)
+    report = registry.gc.collect(grace_seconds=3600)  # not stale, but already marked
+    assert report.blobs_deleted == 1
+    assert registry.store.stat(digest) is None
+    assert registry.uploads.missing_blobs([digest]) == [digest]
+
+
+def test_upload_racing_a_collection_is_refused_so_the_client_sends_again(
+    registry, monkeypatch
+) -> None:
+    data = b"raced"
+    digest = digest_bytes(data)
+    finish = registry.store.finish_upload
+
+    def finish_then_collected(upload_id, digest_, size):
+        finish(upload_id, digest_, size)
+        registry.store.delete(digest_)  # a collection removed the bytes right after
+
+    monkeypatch.setattr(registry.store, "finish_upload", finish_then_collected)
+    session = registry.uploads.create_upload(digest, len(data), ACTOR)
+    writer = registry.uploads.open_writer(session.id, 0)
+    writer.write(data)
+    writer.close()
+    with pytest.raises(UploadNotFound):
+        registry.uploads.complete_upload(session.id)
+    assert registry.uploads.missing_blobs([digest]) == [digest]

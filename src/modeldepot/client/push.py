@@ -179,7 +179,8 @@ def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
                 idempotent=False,
             )
             return
-        except ServerUnreachable:
+        except (ServerUnreachable, UploadNotFound):
+            # UploadNotFound: a collection raced this upload; sending it again is safe.
             progress.advance(-sent[0])
             if attempt == MAX_ATTEMPTS:
                 raise

@@ -128,6 +128,9 @@ blobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Refreshed whenever a push relies on the blob; GC spares blobs touched recently.
     Column("touched_at", UTCDateTime, nullable=False, index=True),
+    # Set by garbage collection before it deletes the bytes: from then on the blob
+    # counts as absent, and an upload of the same bytes clears it.
+    Column("collecting_at", UTCDateTime),
 )
 
 uploads = Table(

@@ -2,16 +2,16 @@
 
 A blob is collected only when no version (live or soft-deleted) lists it and nothing
 touched it for the grace period: every missing-blob check and commit refreshes
-``touched_at``, so a push in flight never loses a blob it relies on. The database row
-goes first, then the bytes; a crash in between leaves a file with no row, which the
-next run removes once it is older than the grace period.
+``touched_at``, so a push in flight never loses a blob it relies on. Blobs are marked
+before their bytes go (see ``_sweep_unreferenced``), and files without any row are
+removed once older than the grace period.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 
 from modeldepot.blobstore.base import BlobStore
 from modeldepot.db.engine import Database
@@ -58,26 +58,49 @@ class GarbageCollector:
                 self.store.abort_upload(staged.upload_id)
         return count
 
-    def _sweep_unreferenced(self, cutoff: object, *, dry_run: bool) -> tuple[int, int]:
+    def _sweep_unreferenced(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
+        """Collect unreferenced stale blobs in two phases, so no crash or race loses data.
+
+        1. Mark each candidate (``collecting_at``) in its own transaction, re-checking
+           that it is still stale and unreferenced. From then on missing-blob checks and
+           commits treat it as absent; a new upload of the same bytes clears the mark.
+        2. With the row locked, if it is still marked, delete the bytes, then the row.
+           A crash in between leaves a marked row, which counts as absent and is
+           finished by the next run.
+        """
         unreferenced = ~exists().where(version_files.c.digest == blobs.c.digest)
         stale = blobs.c.touched_at < cutoff
+        live = blobs.c.collecting_at.is_(None)
         with self.db.read() as conn:
             candidates = conn.execute(
-                select(blobs.c.digest, blobs.c.size).where(stale, unreferenced)
+                select(blobs.c.digest, blobs.c.size).where(stale, unreferenced, live)
             ).all()
         if dry_run:
             return len(candidates), sum(c.size for c in candidates)
-        deleted = freed = 0
-        for digest, size in candidates:
-            # Re-check inside the delete: a commit may have claimed the blob meanwhile.
+        for digest, _ in candidates:
             with self.db.write() as conn:
-                gone = conn.execute(
-                    delete(blobs).where(blobs.c.digest == digest, stale, unreferenced)
-                ).rowcount
-            if gone:
+                conn.execute(
+                    update(blobs)
+                    .where(blobs.c.digest == digest, stale, unreferenced, live)
+                    .values(collecting_at=utcnow())
+                )
+        with self.db.read() as conn:
+            doomed = conn.execute(
+                select(blobs.c.digest, blobs.c.size).where(blobs.c.collecting_at.is_not(None))
+            ).all()
+        deleted = freed = 0
+        for digest, size in doomed:
+            with self.db.write() as conn:
+                marked = blobs.c.collecting_at.is_not(None)
+                locked = select(blobs.c.digest).where(blobs.c.digest == digest, marked)
+                if conn.dialect.name == "postgresql":
+                    locked = locked.with_for_update()
+                if conn.execute(locked).first() is None:
+                    continue  # an upload revived it
                 self.store.delete(digest)
-                deleted += 1
-                freed += size
+                conn.execute(delete(blobs).where(blobs.c.digest == digest))
+            deleted += 1
+            freed += size
         return deleted, freed
 
     def _sweep_unrecorded(self, cutoff: object, *, dry_run: bool) -> tuple[int, int]:

@@ -58,18 +58,12 @@ class UploadService:
                 batch = sorted(wanted[start : start + BATCH])
                 result = conn.execute(
                     update(blobs)
-                    .where(blobs.c.digest.in_(batch))
+                    .where(blobs.c.digest.in_(batch), blobs.c.collecting_at.is_(None))
                     .values(touched_at=now)
                     .returning(blobs.c.digest)
                 )
                 found.update(result.scalars())
         return [d for d in wanted if d not in found]
-
-    def has_blob(self, digest: str) -> int | None:
-        """The stored size of ``digest``, or None."""
-        parse_digest(digest)
-        with self.db.read() as conn:
-            return conn.execute(select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
 
     def create_upload(self, digest: str, size: int, actor: Actor) -> UploadRead:
         parse_digest(digest)
@@ -113,7 +107,7 @@ class UploadService:
         self.store.finish_upload(upload_id, digest, size)
         now = utcnow()
         with self.db.write() as conn:
-            record_blob(conn, digest, size, now)
+            self._record_stored(conn, digest, size, now)
         return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
 
     def get_upload(self, upload_id: str) -> UploadRead:
@@ -167,11 +161,25 @@ class UploadService:
             raise
         now = utcnow()
         with self.db.write() as conn:
-            record_blob(conn, row.digest, row.size, now)
+            self._record_stored(conn, row.digest, row.size, now)
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
         return self._read(
             row.id, row.digest, row.size, row.created_at, now, offset=row.size, complete=True
         )
+
+    def _record_stored(self, conn: Connection, digest: str, size: int, now: datetime) -> None:
+        """Record a blob just stored, and check it is still there once its row is locked.
+
+        Garbage collection deletes a blob's row and file in one transaction holding the
+        row's lock. Recording takes that lock too, so if a collection removed the file
+        between our store and our record, we see it here and refuse: the client sends
+        the blob again.
+        """
+        record_blob(conn, digest, size, now)
+        if self.store.stat(digest) != size:
+            raise UploadNotFound(
+                f"blob {digest} was garbage-collected while it was uploaded; upload it again"
+            )
 
     def abort_upload(self, upload_id: str) -> None:
         with self.db.write() as conn:
@@ -227,9 +235,8 @@ def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None
     statement = dialect.insert(blobs).values(
         digest=digest, size=size, created_at=now, touched_at=now
     )
-    conn.execute(
-        statement.on_conflict_do_update(index_elements=["digest"], set_={"touched_at": now})
-    )
+    refresh = {"touched_at": now, "collecting_at": None}  # an upload revives a doomed blob
+    conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_=refresh))
 
 
 def _session(conn: Connection, upload_id: str) -> Row[Any]:

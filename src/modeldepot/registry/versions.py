@@ -332,7 +332,9 @@ _NEXT_NUMBER = (
 _INSERT_VERSION = insert(versions).returning(versions.c.id)
 _CLAIM_BLOBS = (
     update(blobs)
-    .where(blobs.c.digest.in_(bindparam("digests", expanding=True)))
+    .where(
+        blobs.c.digest.in_(bindparam("digests", expanding=True)), blobs.c.collecting_at.is_(None)
+    )
     .values(touched_at=bindparam("now"))
     .returning(blobs.c.digest, blobs.c.size)
 )

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", modeldepot.db.types.UTCDateTime(), nullable=False),
         sa.Column("touched_at", modeldepot.db.types.UTCDateTime(), nullable=False),
+        sa.Column("collecting_at", modeldepot.db.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_blobs")),
     )
     with op.batch_alter_table("blobs", schema=None) as batch_op:
