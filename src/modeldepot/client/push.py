@@ -32,6 +32,9 @@ from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
 
 # Blobs at least this large use a resumable upload session.
 SESSION_THRESHOLD = 64 * 1024 * 1024
+# Bytes per socket write when uploading: 4 MiB sends several times faster than 1 MiB
+# on loopback here (fewer trips through httpx per byte).
+SEND_CHUNK = 4 * 1024 * 1024
 MAX_ATTEMPTS = 8
 
 
@@ -243,7 +246,7 @@ def _session_state(http: Http, upload_id: str) -> UploadRead:
 def _read(source: Path, offset: int, progress: Progress, sent: list[int]) -> Iterator[bytes]:
     with open(source, "rb", buffering=0) as fileobj:
         fileobj.seek(offset)
-        while chunk := fileobj.read(CHUNK_SIZE):
+        while chunk := fileobj.read(SEND_CHUNK):
             sent[0] += len(chunk)
             progress.advance(len(chunk))
             yield chunk
