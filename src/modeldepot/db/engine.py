@@ -58,6 +58,9 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
         echo=echo,
         pool_size=10,
         max_overflow=30,
+        # LIFO: reuse the most recent connection, whose page cache is warm; FIFO would
+        # rotate through all of them, each re-reading pages the others changed.
+        pool_use_lifo=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 
