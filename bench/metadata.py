@@ -6,13 +6,20 @@ A "version create" is one commit (``POST /models/{name}/-/versions``) of a manif
 whose blob is already stored, with a few params and metrics: the metadata path of a
 push. Prints JSON: creates/s and p50/p99 latency sequentially and with N concurrent
 clients, and p50/p99 of resolving ``name@alias``.
+
+Measured twice: with Python clients (httpx, as the SDK uses: what a user sees, client
+overhead included) and, if ``wrk`` is installed (``apt-get install wrk``), with wrk
+(what the server sustains; a C client costs next to nothing).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -53,6 +60,57 @@ def summary(latencies: list[float], seconds: float) -> dict:
         "p50_ms": round(percentile(latencies, 50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
     }
+
+
+WRK_SECONDS = 5
+
+
+def wrk(url: str, connections: int, script: Path | None = None) -> dict:
+    """Requests/s and p50/p99 (ms) of ``wrk`` against ``url``."""
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{WRK_SECONDS}s",
+        "--latency",
+    ]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(pct: str) -> float:
+        match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        assert match, out
+        return round(float(match.group(1)) * scale[match.group(2)], 2)
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rate, out
+    return {"per_second": float(rate.group(1)), "p50_ms": latency("50"), "p99_ms": latency("99")}
+
+
+def wrk_figures(base: str, name: str, digest: str, clients: int, work: Path) -> dict:
+    script = work / "create.lua"
+    body = json.dumps(commit_body(digest, 0))
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    models = f"{base}/api/v1/models"
+    figures = {
+        "sequential_creates": wrk(f"{models}/{name}-seq/-/versions", 1, script),
+        f"concurrent_creates_{clients}_clients": wrk(
+            f"{models}/{name}-conc/-/versions", clients, script
+        ),
+    }
+    with http_client(base) as http:
+        http.put(f"/models/{name}-seq/-/aliases/production", json={"version": 1}).raise_for_status()
+        numbers = [v["number"] for v in _all_versions(http, f"{name}-conc")]
+    figures["concurrent_numbers_contiguous"] = sorted(numbers) == list(range(1, len(numbers) + 1))
+    figures["resolve_alias"] = wrk(f"{base}/api/v1/resolve?ref={name}-seq@production", 1)
+    return figures
 
 
 def main() -> None:
@@ -102,21 +160,23 @@ def main() -> None:
                     "/resolve", params={"ref": f"bench/seq-{suffix}@production"}
                 ).raise_for_status()
                 resolves.append(time.perf_counter() - t)
-        print(
-            json.dumps(
-                {
-                    "database": "postgresql" if args.database_url else "sqlite",
-                    "sequential_creates": seq,
-                    f"concurrent_creates_{args.clients}_clients": conc,
-                    "concurrent_numbers_contiguous": contiguous,
-                    "resolve_alias": {
-                        "p50_ms": round(percentile(resolves, 50) * 1000, 2),
-                        "p99_ms": round(percentile(resolves, 99) * 1000, 2),
-                    },
+        results: dict = {
+            "database": "postgresql" if args.database_url else "sqlite",
+            "python_clients": {
+                "sequential_creates": seq,
+                f"concurrent_creates_{args.clients}_clients": conc,
+                "concurrent_numbers_contiguous": contiguous,
+                "resolve_alias": {
+                    "p50_ms": round(percentile(resolves, 50) * 1000, 2),
+                    "p99_ms": round(percentile(resolves, 99) * 1000, 2),
                 },
-                indent=2,
+            },
+        }
+        if shutil.which("wrk"):
+            results["wrk"] = wrk_figures(
+                server.url, f"bench/wrk-{suffix}", digest, args.clients, work
             )
-        )
+        print(json.dumps(results, indent=2))
     finally:
         server.stop()
 

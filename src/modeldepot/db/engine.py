@@ -8,6 +8,7 @@ with a lock upgrade error. ``Database.read()`` is a plain read transaction.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -27,8 +28,9 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(url, echo=echo)
         # SQLite admits one writer at a time; queueing writers of this process on a
-        # lock is fair and fast, where SQLite's busy handler sleeps up to 100 ms a try.
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        # FIFO lock is fair and fast, where SQLite's busy handler sleeps up to 100 ms a
+        # try and a plain lock lets late writers overtake early ones (a long tail).
+        self._write_lock = FairLock() if self.is_sqlite else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -45,6 +47,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class FairLock:
+    """A mutex granted in arrival order: under load no waiter is overtaken."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    def __enter__(self) -> FairLock:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return self
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by the holder before us, which hands the lock over
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._held = False
 
 
 def _create_engine(url: str, *, echo: bool) -> Engine:
