@@ -156,3 +156,12 @@ def test_upload_racing_a_collection_is_refused_so_the_client_sends_again(
     with pytest.raises(UploadNotFound):
         registry.uploads.complete_upload(session.id)
     assert registry.uploads.missing_blobs([digest]) == [digest]
+
+
+def test_collection_keeps_a_marked_blob_that_a_version_references(registry) -> None:
+    digest = upload(registry, b"claimed")
+    commit(registry, "a/m", b"claimed", digest)
+    mark_collecting(registry, digest)  # as if marked just before the commit landed
+    assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
+    assert registry.store.stat(digest) == 7
+    assert registry.uploads.missing_blobs([digest]) == []

@@ -97,6 +97,13 @@ class GarbageCollector:
                     locked = locked.with_for_update()
                 if conn.execute(locked).first() is None:
                     continue  # an upload revived it
+                referenced = select(exists().where(version_files.c.digest == digest))
+                if conn.execute(referenced).scalar():
+                    # A version claimed it after it was marked: keep it, unmarked.
+                    conn.execute(
+                        update(blobs).where(blobs.c.digest == digest).values(collecting_at=None)
+                    )
+                    continue
                 self.store.delete(digest)
                 conn.execute(delete(blobs).where(blobs.c.digest == digest))
             deleted += 1
