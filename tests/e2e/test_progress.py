@@ -1,0 +1,65 @@
+"""Push and pull draw progress bars (bytes, rate, time left) on a terminal, and
+nothing of the sort when output goes to a pipe."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+from pathlib import Path
+
+from tests.e2e.conftest import MODELDEPOT, Cli, ok, unique_files, unique_name
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_on_terminal(cli: Cli, *args: str) -> tuple[int, str]:
+    """Run ``modeldepot ARGS`` with a pseudo-terminal as stdout and stderr."""
+    leader, follower = pty.openpty()
+    env = cli.env | {"TERM": "xterm", "COLUMNS": "120"}
+    process = subprocess.Popen(
+        [MODELDEPOT, *args], cwd=cli.cwd, env=env, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    output = bytearray()
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            process.kill()
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(30), ANSI.sub("", output.decode(errors="replace"))
+
+
+def test_push_and_pull_show_bytes_rate_and_time_left_on_a_terminal(
+    cli: Cli, tmp_path: Path
+) -> None:
+    unique_files(tmp_path / "model", {"weights.bin": os.urandom(3 * 1024 * 1024)})
+    name = unique_name()
+    status, screen = run_on_terminal(cli, "push", "model", name)
+    assert status == 0, screen
+    for label in ("hashing", "uploading"):
+        assert label in screen, screen
+    assert re.search(r"\d+(\.\d+)? MiB/s|\d+(\.\d+)? [KMG]iB/s|B/s", screen), screen
+    assert re.search(r"\d:\d\d:\d\d|-:--:--", screen), screen  # time left column
+    assert "3.0/3.0 MiB" in screen, screen
+
+    status, screen = run_on_terminal(cli, "pull", name, "-o", "out")
+    assert status == 0, screen
+    assert "downloading" in screen and "3.0/3.0 MiB" in screen, screen
+
+
+def test_piped_output_has_no_progress_bars(cli: Cli, tmp_path: Path) -> None:
+    unique_files(tmp_path / "model")
+    result = cli("push", "model", unique_name())
+    ok(result)
+    assert "uploading" not in result.stderr and "hashing" not in result.stderr
