@@ -110,6 +110,10 @@ class UploadService:
             self._record_stored(conn, digest, size, now)
         return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
 
+    def discard_direct_upload(self, upload_id: str) -> None:
+        """Drop what a failed direct upload staged. Idempotent."""
+        self.store.abort_upload(upload_id)
+
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:
             row = _session(conn, upload_id)

@@ -59,7 +59,7 @@ async def put_blob(
             uploads.finish_direct_upload, upload_id, digest, content_length
         )
     except BaseException:
-        await run_in_threadpool(registry.store.abort_upload, upload_id)
+        await run_in_threadpool(uploads.discard_direct_upload, upload_id)
         raise
 
 
