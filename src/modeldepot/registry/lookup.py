@@ -26,10 +26,15 @@ _MODEL = select(models).where(models.c.name == bindparam("name"))
 _VERSION = select(versions).where(
     versions.c.model_id == bindparam("model_id"), versions.c.number == bindparam("number")
 )
-_LATEST_NUMBER = select(func.max(versions.c.number)).where(
-    versions.c.model_id == bindparam("model_id"), versions.c.deleted_at.is_(None)
-)
 _IDS = bindparam("ids", expanding=True)
+_MODEL_TAGS = select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value).where(
+    model_tags.c.model_id.in_(_IDS)
+)
+_LATEST_NUMBERS = (
+    select(versions.c.model_id, func.max(versions.c.number))
+    .where(versions.c.model_id.in_(_IDS), versions.c.deleted_at.is_(None))
+    .group_by(versions.c.model_id)
+)
 _TAGS = select(version_tags.c.version_id, version_tags.c.key, version_tags.c.value).where(
     version_tags.c.version_id.in_(_IDS)
 )
@@ -74,29 +79,34 @@ def version_row(
     return row
 
 
-def latest_number(conn: Connection, model_id: int) -> int | None:
-    return conn.execute(_LATEST_NUMBER, {"model_id": model_id}).scalar()
-
-
 def to_model_read(conn: Connection, row: Row[Any]) -> ModelRead:
-    tags = {
-        key: value
-        for key, value in conn.execute(
-            select(model_tags.c.key, model_tags.c.value).where(model_tags.c.model_id == row.id)
+    return to_model_reads(conn, [row])[0]
+
+
+def to_model_reads(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelRead]:
+    """Convert model rows, loading tags and latest versions in two queries for all."""
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    for model_id, key, value in conn.execute(_MODEL_TAGS, {"ids": ids}):
+        tags[model_id][key] = value
+    latest = {model_id: number for model_id, number in conn.execute(_LATEST_NUMBERS, {"ids": ids})}
+    return [
+        ModelRead(
+            name=row.name,
+            description=row.description,
+            tags=tags[row.id],
+            latest_version=latest.get(row.id),
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+            deleted_at=row.deleted_at,
+            deleted_by=row.deleted_by,
         )
-    }
-    return ModelRead(
-        name=row.name,
-        description=row.description,
-        tags=tags,
-        latest_version=latest_number(conn, row.id),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-        deleted_at=row.deleted_at,
-        deleted_by=row.deleted_by,
-    )
+        for row in rows
+    ]
 
 
 def to_version_reads(

@@ -11,7 +11,7 @@ from modeldepot.db.types import utcnow
 from modeldepot.errors import InvalidInput, ModelExists, TagNotFound
 from modeldepot.metadata import check_description, check_key, check_tag_value, check_tags
 from modeldepot.refs import validate_name
-from modeldepot.registry.lookup import model_row, to_model_read
+from modeldepot.registry.lookup import model_row, to_model_read, to_model_reads
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 from modeldepot.schemas import ModelCreate, ModelRead, ModelUpdate, Page
 
@@ -58,7 +58,7 @@ class ModelService:
             query = query.where(models.c.name > after)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-            items = [to_model_read(conn, r) for r in rows[:limit]]
+            items = to_model_reads(conn, rows[:limit])
         next_cursor = encode_cursor(rows[limit - 1].name) if len(rows) > limit else None
         return Page[ModelRead](items=items, next_cursor=next_cursor)
 

@@ -77,9 +77,7 @@ class VersionService:
             model_id = _ensure_model(conn, name, actor)
             if data.push_id:
                 existing = conn.execute(
-                    select(versions).where(
-                        versions.c.model_id == model_id, versions.c.push_id == data.push_id
-                    )
+                    _BY_PUSH_ID, {"model_id": model_id, "push_id": data.push_id}
                 ).first()
                 if existing is not None:
                     return to_version_read(conn, name, existing), False
@@ -330,6 +328,9 @@ _NEXT_NUMBER = (
     .returning(models.c.last_version_number)
 )
 _INSERT_VERSION = insert(versions).returning(versions.c.id)
+_BY_PUSH_ID = select(versions).where(
+    versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
+)
 _CLAIM_BLOBS = (
     update(blobs)
     .where(
