@@ -5,14 +5,13 @@ Hashing streams: nothing here reads a whole file into memory.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from modeldepot.behind import Behind
 from modeldepot.errors import DigestInvalid
 
 ALGORITHM = "sha256"
@@ -55,26 +54,18 @@ class PipelinedHasher:
 
     def __init__(self, hasher: hashlib._Hash | None = None) -> None:
         self.hasher = hasher if hasher is not None else hashlib.sha256()
-        self._pending: Future[None] | None = None
+        self._behind = Behind(self.hasher.update)
 
     def update(self, data: bytes) -> None:
-        self.wait()
-        self._pending = _hash_pool().submit(self.hasher.update, data)
+        self._behind(data)
 
     def wait(self) -> hashlib._Hash:
         """Finish hashing what was given; return the underlying hashlib object."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        self._behind.wait()
         return self.hasher
 
     def digest(self) -> str:
         return from_hasher(self.wait())
-
-
-@functools.cache
-def _hash_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="modeldepot-hash")
 
 
 def digest_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:

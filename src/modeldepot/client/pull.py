@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from modeldepot.behind import Behind
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
@@ -89,33 +90,42 @@ def safe_target(root: Path, path: str) -> Path:
 
 
 def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Progress) -> None:
-    """Download ``digest`` into ``temp``, resuming after broken connections, verified."""
+    """Download ``digest`` into ``temp``, resuming after broken connections, verified.
+
+    Receiving, writing and hashing overlap: each chunk is written and hashed in helper
+    threads while the next one arrives.
+    """
     hasher = PipelinedHasher()
     received = 0
     try:
         with open(temp, "wb") as out:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                headers = {"Range": f"bytes={received}-"} if received else None
-                try:
-                    with http.stream(f"/blobs/{digest}", headers=headers) as response:
-                        if received and response.status_code != 206:
-                            # The server ignored the range: start over.
-                            out.seek(0)
-                            out.truncate()
-                            hasher.wait()
-                            hasher = PipelinedHasher()
-                            progress.advance(-received)
-                            received = 0
-                        for chunk in response.iter_raw(1024 * 1024):
-                            out.write(chunk)
-                            hasher.update(chunk)
-                            received += len(chunk)
-                            progress.advance(len(chunk))
-                    break
-                except ServerUnreachable:
-                    if attempt == MAX_ATTEMPTS:
-                        raise
-                    time.sleep(min(0.2 * 2**attempt, 3.0))
+            write = Behind(out.write)
+            try:
+                for attempt in range(1, MAX_ATTEMPTS + 1):
+                    headers = {"Range": f"bytes={received}-"} if received else None
+                    try:
+                        with http.stream(f"/blobs/{digest}", headers=headers) as response:
+                            if received and response.status_code != 206:
+                                # The server ignored the range: start over.
+                                write.wait()
+                                out.seek(0)
+                                out.truncate()
+                                hasher.wait()
+                                hasher = PipelinedHasher()
+                                progress.advance(-received)
+                                received = 0
+                            for chunk in response.iter_raw(1024 * 1024):
+                                write(chunk)
+                                hasher.update(chunk)
+                                received += len(chunk)
+                                progress.advance(len(chunk))
+                        break
+                    except ServerUnreachable:
+                        if attempt == MAX_ATTEMPTS:
+                            raise
+                        time.sleep(min(0.2 * 2**attempt, 3.0))
+            finally:
+                write.wait()  # never close the file under a pending write
         if received != size:
             raise SizeMismatch(f"blob {digest}: received {received} bytes, expected {size}")
         actual = hasher.digest()
