@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from modeldepot.behind import Behind
 from modeldepot.errors import DigestInvalid
+from modeldepot.overlap import Behind, Chunk
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1024 * 1024
@@ -56,7 +56,8 @@ class PipelinedHasher:
         self.hasher = hasher if hasher is not None else hashlib.sha256()
         self._behind = Behind(self.hasher.update)
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: Chunk) -> None:
+        """Hash ``data`` after what came before; it must stay unchanged until hashed."""
         self._behind(data)
 
     def wait(self) -> hashlib._Hash:

@@ -15,13 +15,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from modeldepot.behind import Behind
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
 from modeldepot.digest import PipelinedHasher
 from modeldepot.errors import DigestMismatch, PathInvalid, ServerUnreachable, SizeMismatch
 from modeldepot.manifest import normalize_path
+from modeldepot.overlap import Behind
 from modeldepot.schemas import ManifestRead
 
 MAX_ATTEMPTS = 8

@@ -8,7 +8,6 @@ server before it is stored; the version appears only when the manifest commits.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import time
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from modeldepot.client.http import Http, segment
 from modeldepot.client.progress import Progress
-from modeldepot.digest import CHUNK_SIZE, from_hasher
+from modeldepot.digest import PipelinedHasher
 from modeldepot.errors import (
     BlobNotFound,
     InvalidInput,
@@ -28,6 +27,7 @@ from modeldepot.errors import (
     UploadOffsetMismatch,
 )
 from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
+from modeldepot.overlap import read_ahead
 from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
 
 # Blobs at least this large use a resumable upload session.
@@ -74,16 +74,18 @@ def hash_files(files: list[tuple[str, Path]], workers: int, progress: Progress) 
 
     def one(item: tuple[str, Path]) -> LocalFile:
         path, source = item
-        hasher = hashlib.sha256()
+        hasher = PipelinedHasher()
         size = 0
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
+        # Two buffers: one is hashed in a helper while the next is read into the other.
+        buffers = [memoryview(bytearray(SEND_CHUNK)) for _ in range(2)]
+        turn = 0
         with open(source, "rb", buffering=0) as fileobj:
-            while n := fileobj.readinto(buffer):
-                hasher.update(view[:n])
+            while n := fileobj.readinto(buffers[turn]):
+                hasher.update(buffers[turn][:n])
                 size += n
                 progress.advance(n)
-        return LocalFile(path, source, size, from_hasher(hasher))
+                turn ^= 1
+        return LocalFile(path, source, size, hasher.digest())
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         hashed = list(pool.map(one, files))
@@ -246,7 +248,7 @@ def _session_state(http: Http, upload_id: str) -> UploadRead:
 def _read(source: Path, offset: int, progress: Progress, sent: list[int]) -> Iterator[bytes]:
     with open(source, "rb", buffering=0) as fileobj:
         fileobj.seek(offset)
-        while chunk := fileobj.read(SEND_CHUNK):
+        for chunk in read_ahead(fileobj, SEND_CHUNK):
             sent[0] += len(chunk)
             progress.advance(len(chunk))
             yield chunk

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from modeldepot.behind import Behind
+from modeldepot.overlap import Behind
 
 
 def test_steps_run_in_the_order_given() -> None:
