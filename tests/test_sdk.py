@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modeldepot.client import push as push_mod
@@ -193,3 +195,32 @@ def test_listing_paginates_through_every_model(client) -> None:
     ]
     assert names == [f"ns/m{i}" for i in range(7)]
     assert [m.name for m in client.list_models(limit=3)] == ["ns/m0", "ns/m1", "ns/m2"]
+
+
+def test_pull_resumes_a_broken_download_with_a_range_request(client, tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    client.push(make_model_dir(tmp_path / "m", {"big.bin": data}), "a/m")
+    real_stream = client.http.client.stream
+    requests: list[dict[str, str]] = []
+
+    @contextlib.contextmanager
+    def breaking_once(method, url, headers=None, **kwargs):
+        requests.append(dict(headers or {}))
+        with real_stream(method, url, headers=headers, **kwargs) as response:
+            if len(requests) == 1:
+                whole = response.iter_raw
+
+                def cut_after_first_chunk(chunk_size=None):
+                    for chunk in whole(chunk_size):
+                        yield chunk
+                        raise httpx.ReadError("connection reset by peer")
+
+                response.iter_raw = cut_after_first_chunk
+            yield response
+
+    client.http.client.stream = breaking_once
+    client.pull("a/m", tmp_path / "out", use_cache=False)
+    assert len(requests) == 2
+    assert "Range" not in requests[0]
+    assert requests[1]["Range"].startswith("bytes=") and requests[1]["Range"] != "bytes=0-"
+    assert (tmp_path / "out" / "big.bin").read_bytes() == data
