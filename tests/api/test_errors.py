@@ -148,6 +148,16 @@ def test_docs_page_is_html(api) -> None:
     assert f"{API}/openapi.json" in response.text
 
 
+def test_docs_page_works_offline_with_assets_served_locally(api) -> None:
+    page = api.get(f"{API}/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(url.startswith(f"{API}/docs/static/") for url in assets), assets
+    assert "cdn" not in page
+    for url in assets:
+        response = api.get(url)
+        assert response.status_code == 200 and len(response.content) > 0, url
+
+
 def test_root_redirects_to_the_docs(api) -> None:
     response = api.get("/", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (307, f"{API}/docs")

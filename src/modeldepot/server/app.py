@@ -17,6 +17,7 @@ from modeldepot.config import ServerSettings
 from modeldepot.registry import Registry
 from modeldepot.server import errors
 from modeldepot.server.api import aliases, blobs, models, versions
+from modeldepot.server.docs import install_docs
 from modeldepot.server.limits import JsonBodyLimit
 
 API = "/api/v1"
@@ -47,7 +48,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         version=__version__,
         summary="A self-hosted ML model registry",
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served by install_docs, with local assets
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -60,6 +61,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         api.include_router(module.router)
     final = APIRouter(prefix=API)
     models.register_model_routes(final)
+    install_docs(app, API)
     app.include_router(api)
     app.include_router(final)
 
