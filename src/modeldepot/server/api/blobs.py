@@ -36,7 +36,12 @@ def get_blob(digest: str, registry: RegistryDep, request: Request) -> Response:
 
 
 router.add_api_route(
-    "/blobs/{digest}", get_blob, methods=["HEAD"], response_class=Response, operation_id="head_blob"
+    "/blobs/{digest}",
+    get_blob,
+    methods=["HEAD"],
+    response_class=Response,
+    operation_id="head_blob",
+    summary="Blob Headers",
 )
 
 

@@ -107,6 +107,7 @@ router.add_api_route(
     methods=["HEAD"],
     response_class=Response,
     operation_id="head_file",
+    summary="File Headers",
 )
 
 
