@@ -187,3 +187,11 @@ def test_error_statuses_match_the_readme_table() -> None:
     }
     assert actual == {code: documented[code] for code in actual}
     assert len(actual) >= len(all_error_classes()) - 2  # INVALID_INPUT (400/422), SDK-only
+
+
+def test_openapi_documents_problem_responses_on_every_operation(api) -> None:
+    spec = api.get(f"{API}/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            problem = operation["responses"]["400"]["content"]["application/problem+json"]
+            assert "code" in problem["schema"]["properties"], (method, path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,11 @@ class Page(BaseModel, Generic[T]):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document; ``code`` is stable and documented."""
+    """An RFC 9457 problem document; ``code`` is stable and documented.
+
+    Some problems carry more members, e.g. ``missing`` (BLOB_UNKNOWN at commit) or
+    ``offset`` (UPLOAD_OFFSET_MISMATCH, UPLOAD_INCOMPLETE).
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -28,5 +32,4 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable UPPER_SNAKE error code")
-    extra: dict[str, Any] | None = None
+    code: str = Field(description="Stable UPPER_SNAKE error code", examples=["MODEL_NOT_FOUND"])

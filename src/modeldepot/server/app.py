@@ -56,10 +56,10 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         app.state.registry = registry
     app.add_middleware(JsonBodyLimit)
     errors.install(app)
-    api = APIRouter(prefix=API)
+    api = APIRouter(prefix=API, responses=errors.problem_responses())
     for module in (blobs, versions, aliases, models):
         api.include_router(module.router)
-    final = APIRouter(prefix=API)
+    final = APIRouter(prefix=API, responses=errors.problem_responses())
     models.register_model_routes(final)
     install_docs(app, API)
     app.include_router(api)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modeldepot import errors as e
+from modeldepot.schemas import Problem
 
 log = logging.getLogger("modeldepot.server")
 
@@ -40,6 +41,18 @@ HTTP_CODES = {
     413: "REQUEST_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
+
+
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI descriptions of the problem responses every API route may give."""
+    documented = {400: "Invalid input", 404: "Not found", 409: "Conflict", 413: "Too large"}
+    return {
+        status: {
+            "description": f"{text} (see `code`)",
+            "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+        }
+        for status, text in documented.items()
+    }
 
 
 def status_for(exc: e.ModeldepotError) -> int:
