@@ -11,6 +11,9 @@ Protocol (modelled on the OCI distribution spec):
    under its digest and records it. A mismatch discards the bytes.
 4. The version is committed by ``VersionService.create_version``.
 
+A small blob can instead go up in one request (``begin_direct_upload`` then
+``finish_direct_upload``): same verification, no session record, nothing to resume.
+
 Sessions untouched for ``upload_expiry_seconds`` are swept by ``expire_uploads``.
 """
 
