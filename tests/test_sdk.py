@@ -224,3 +224,16 @@ def test_pull_resumes_a_broken_download_with_a_range_request(client, tmp_path: P
     assert "Range" not in requests[0]
     assert requests[1]["Range"].startswith("bytes=") and requests[1]["Range"] != "bytes=0-"
     assert (tmp_path / "out" / "big.bin").read_bytes() == data
+
+
+def test_pull_leaves_only_the_versions_files_and_fills_the_cache(client, tmp_path: Path) -> None:
+    files = {"a.bin": b"same", "sub/b.bin": b"same", "c.bin": os.urandom(10_000)}
+    client.push(make_model_dir(tmp_path / "m", files), "a/m")
+    out = tmp_path / "out"
+    client.pull("a/m", out)
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == sorted(files)
+    assert all((out / name).read_bytes() == data for name, data in files.items())
+    cached = [p for p in (tmp_path / "cache" / "blobs").rglob("*") if p.is_file()]
+    assert len(cached) == 2  # one blob per distinct content
+    assert not list((tmp_path / "cache" / "tmp").iterdir())

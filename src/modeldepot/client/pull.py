@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,33 +47,39 @@ def pull(
     else:
         todo = dict(sizes)
     progress.begin("download", sum(todo.values()))
-    staging = (
-        cache.temp_path if cache is not None else (lambda: root / f".modeldepot-{uuid.uuid4().hex}")
-    )
+    first: dict[str, Path] = {}
+    for entry, target in targets:
+        first.setdefault(entry.digest, target)
 
     def fetch(digest: str) -> tuple[str, Path]:
-        temp = staging()
-        download_blob(http, digest, todo[digest], temp, progress)
-        return digest, cache.adopt(temp, digest) if cache is not None else temp
+        """Download into a temp beside the digest's first target, and into the cache
+        at the same time (each chunk goes to both files): no second pass to copy."""
+        beside = _part_path(first[digest])
+        staged = [beside] if cache is None else [beside, cache.temp_path()]
+        download_blob(http, digest, todo[digest], staged, progress)
+        if cache is not None:
+            cache.adopt(staged[1], digest)
+        return digest, beside
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        fetched = dict(pool.map(fetch, todo))
-    progress.end()
+    fetched: dict[str, Path] = {}
     try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            fetched = dict(pool.map(fetch, todo))
+        progress.end()
         placed: dict[str, Path] = {}
         for entry, target in targets:
-            if cache is not None:
-                _place(cache.path(entry.digest), target)
-            elif entry.digest in placed:
-                _place(placed[entry.digest], target)  # same content twice in one version
+            digest = entry.digest
+            if digest in fetched and digest not in placed:
+                os.replace(fetched[digest], target)
+                placed[digest] = target
+            elif cache is not None:
+                _place(cache.path(digest), target)
             else:
-                os.replace(fetched[entry.digest], target)  # no cache: each byte written once
-                placed[entry.digest] = target
+                _place(placed[digest], target)  # same content twice in one version
     finally:
-        if cache is None:
-            for temp in fetched.values():
-                with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
+        for temp in fetched.values():
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
     return [target for _, target in targets]
 
 
@@ -89,17 +96,21 @@ def safe_target(root: Path, path: str) -> Path:
     return target
 
 
-def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Progress) -> None:
-    """Download ``digest`` into ``temp``, resuming after broken connections, verified.
+def download_blob(
+    http: Http, digest: str, size: int, temps: Sequence[Path], progress: Progress
+) -> None:
+    """Download ``digest`` into every file of ``temps``, resuming after broken
+    connections, verified; on any failure none of them is left behind.
 
-    Receiving, writing and hashing overlap: each chunk is written and hashed in helper
-    threads while the next one arrives.
+    Receiving, writing and hashing overlap: each chunk is written (to each file) and
+    hashed in helper threads while the next one arrives.
     """
     hasher = PipelinedHasher()
     received = 0
-    try:
-        with open(temp, "wb") as out:
-            write = Behind(out.write)
+    with contextlib.ExitStack() as files:
+        try:
+            outs = [files.enter_context(open(temp, "wb")) for temp in temps]
+            writers = [Behind(out.write) for out in outs]
             try:
                 for attempt in range(1, MAX_ATTEMPTS + 1):
                     headers = {"Range": f"bytes={received}-"} if received else None
@@ -107,15 +118,17 @@ def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Prog
                         with http.stream(f"/blobs/{digest}", headers=headers) as response:
                             if received and response.status_code != 206:
                                 # The server ignored the range: start over.
-                                write.wait()
-                                out.seek(0)
-                                out.truncate()
+                                for write, out in zip(writers, outs, strict=True):
+                                    write.wait()
+                                    out.seek(0)
+                                    out.truncate()
                                 hasher.wait()
                                 hasher = PipelinedHasher()
                                 progress.advance(-received)
                                 received = 0
                             for chunk in response.iter_raw(1024 * 1024):
-                                write(chunk)
+                                for write in writers:
+                                    write(chunk)
                                 hasher.update(chunk)
                                 received += len(chunk)
                                 progress.advance(len(chunk))
@@ -125,21 +138,28 @@ def download_blob(http: Http, digest: str, size: int, temp: Path, progress: Prog
                             raise
                         time.sleep(min(0.2 * 2**attempt, 3.0))
             finally:
-                write.wait()  # never close the file under a pending write
-        if received != size:
-            raise SizeMismatch(f"blob {digest}: received {received} bytes, expected {size}")
-        actual = hasher.digest()
-        if actual != digest:
-            raise DigestMismatch(f"blob {digest}: received bytes hash to {actual}")
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
+                for write in writers:
+                    write.wait()  # never close a file under a pending write
+            if received != size:
+                raise SizeMismatch(f"blob {digest}: received {received} bytes, expected {size}")
+            actual = hasher.digest()
+            if actual != digest:
+                raise DigestMismatch(f"blob {digest}: received bytes hash to {actual}")
+        except BaseException:
+            files.close()
+            for temp in temps:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+            raise
+
+
+def _part_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
 
 
 def _place(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` atomically, replacing a file or link there."""
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    temp = _part_path(target)
     try:
         shutil.copyfile(source, temp)
         os.replace(temp, target)
