@@ -56,14 +56,12 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         app.state.registry = registry
     app.add_middleware(JsonBodyLimit)
     errors.install(app)
-    api = APIRouter(prefix=API, responses=errors.problem_responses())
-    for module in (blobs, versions, aliases, models):
-        api.include_router(module.router)
-    final = APIRouter(prefix=API, responses=errors.problem_responses())
-    models.register_model_routes(final)
     install_docs(app, API)
-    app.include_router(api)
-    app.include_router(final)
+    # The bare /models/{name} routes match any path below them, so they come last.
+    final = APIRouter()
+    models.register_model_routes(final)
+    for router in (blobs.router, versions.router, aliases.router, models.router, final):
+        app.include_router(router, prefix=API, responses=errors.problem_responses())
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
