@@ -1,4 +1,8 @@
-"""Bound the size of JSON request bodies; blob bodies stream and are bounded by size."""
+"""Bound the size of JSON request bodies; blob bodies stream and are bounded by size.
+
+FastAPI's own ``max_body_size`` answers from outside the app's exception handlers, as
+a text/plain 413, so it would break the problem+json contract; hence this middleware.
+"""
 
 from __future__ import annotations
 
