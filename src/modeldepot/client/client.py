@@ -19,7 +19,6 @@ from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http, segment
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
-from modeldepot.errors import InvalidInput
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_alias, validate_name
 from modeldepot.schemas import (
     AliasEventRead,
@@ -288,8 +287,4 @@ def _model(name: str) -> str:
 
 
 def _alias(name: str, alias: str) -> str:
-    try:
-        validate_alias(alias)
-    except InvalidInput:
-        raise
-    return f"{_model(name)}/-/aliases/{alias}"
+    return f"{_model(name)}/-/aliases/{validate_alias(alias)}"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -19,8 +19,9 @@ from modeldepot import __version__
 from modeldepot.errors import ModeldepotError, ServerUnreachable, error_class_for
 
 ACTOR_HEADER = "X-Modeldepot-Actor"
-T = TypeVar("T")
-RETRIES = 5
+# Idempotent requests are retried this many times with backoff (0.4 s doubling to 3 s,
+# about 15 s in all): long enough to ride out a server restart.
+RETRIES = 8
 
 
 class Http:
@@ -97,17 +98,6 @@ class Http:
         return ServerUnreachable(
             f"cannot reach modeldepot at {self.base_url}: {exc or type(exc).__name__}"
         )
-
-    def retrying(self, action: Callable[[], T], *, attempts: int = RETRIES) -> T:
-        """Run ``action`` again after ServerUnreachable, with backoff."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return action()
-            except ServerUnreachable:
-                if attempt == attempts:
-                    raise
-                time.sleep(min(0.2 * 2**attempt, 3.0))
-        raise AssertionError("unreachable")
 
 
 def raise_for_problem(response: httpx.Response) -> None:

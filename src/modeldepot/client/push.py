@@ -124,10 +124,8 @@ def commit(http: Http, name: str, manifest: Manifest, data: VersionCreate) -> Ve
         }
     )
     payload = body.model_dump(mode="json")
-    response = http.retrying(
-        lambda: http.request(
-            "POST", f"/models/{segment(name)}/-/versions", json=payload, idempotent=True
-        )
+    response = http.request(
+        "POST", f"/models/{segment(name)}/-/versions", json=payload, idempotent=True
     )
     return VersionRead.model_validate(response.json())
 
@@ -225,8 +223,7 @@ def _upload_resumable(http: Http, file: LocalFile, progress: Progress) -> None:
             if attempt == MAX_ATTEMPTS:
                 raise
             time.sleep(min(0.2 * 2**attempt, 3.0))
-            upload_id = session.id
-            state = http.retrying(lambda: _session_state(http, upload_id))  # noqa: B023
+            state = _session_state(http, session.id)
             offset = state.offset
         # Count only the bytes the server kept.
         progress.advance(offset - sent_total)

@@ -46,12 +46,12 @@ class GarbageCollector:
             staged_removed=staged,
         )
 
-    def _sweep_staged(self, cutoff: object, *, dry_run: bool) -> int:
+    def _sweep_staged(self, cutoff: datetime, *, dry_run: bool) -> int:
         with self.db.read() as conn:
             live = set(conn.execute(select(uploads.c.id)).scalars())
         count = 0
         for staged in self.store.iter_staged():
-            if staged.upload_id in live or staged.modified_at >= cutoff:  # type: ignore[operator]
+            if staged.upload_id in live or staged.modified_at >= cutoff:
                 continue
             count += 1
             if not dry_run:
@@ -110,12 +110,12 @@ class GarbageCollector:
             freed += size
         return deleted, freed
 
-    def _sweep_unrecorded(self, cutoff: object, *, dry_run: bool) -> tuple[int, int]:
+    def _sweep_unrecorded(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
         with self.db.read() as conn:
             recorded = set(conn.execute(select(blobs.c.digest)).scalars())
         count = freed = 0
         for blob in self.store.iter_blobs():
-            if blob.digest in recorded or blob.modified_at >= cutoff:  # type: ignore[operator]
+            if blob.digest in recorded or blob.modified_at >= cutoff:
                 continue
             count += 1
             freed += blob.size
