@@ -6,12 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from modeldepot.db.migrate import HEAD, current_revision, head_revision
-from modeldepot.db.tables import metadata
+from modeldepot.db.tables import include_object, metadata
 
 
 def test_migrated_schema_matches_table_definitions(shared_db) -> None:
     with shared_db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_object": include_object}), metadata
+        )
     assert diff == []
 
 

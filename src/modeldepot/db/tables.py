@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -42,7 +43,14 @@ models = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("description", Text, nullable=False, default=""),
     Column("last_version_number", Integer, nullable=False, default=0),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("owner", String(128), index=True),
+    Column("contacts", JSON, nullable=False, default=list),
+    Column("risk_level", String(16), index=True),
+    Column("risk_reason", Text, nullable=False, default=""),
+    # The model card (Markdown, optional YAML front matter) and its completeness, 0 to 1.
+    Column("card", Text),
+    Column("card_completeness", Float),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("created_by", ACTOR, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("updated_by", ACTOR, nullable=False),
@@ -78,9 +86,17 @@ versions = Table(
     # Client-chosen id of the push that created the version: retrying a commit whose
     # answer was lost returns the version it made instead of making a second one.
     Column("push_id", String(64)),
+    # Detected or declared model format (``sklearn``, ``onnx``, ``safetensors`` …).
+    Column("format", String(32), index=True),
+    # Lineage that is read whole, never searched: code, environment, format details,
+    # signature, input example and its expected output.
+    Column("lineage", JSON, nullable=False, default=dict),
+    Column("card", Text),
+    Column("card_completeness", Float),
     UniqueConstraint("model_id", "number"),
     UniqueConstraint("model_id", "push_id"),
     Index(None, "digest"),
+    Index(None, "created_at"),
 )
 
 version_tags = Table(
@@ -97,7 +113,25 @@ version_params = Table(
     metadata,
     Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(128), primary_key=True),
+    # A scalar, or nested JSON objects and lists (the configuration as the user wrote it).
     Column("value", JSON, nullable=False),
+)
+
+# Every scalar leaf of a version's params under its dotted path (``optimizer.lr``), typed
+# so that search compares numbers as numbers: the index search uses, derived from
+# ``version_params`` in the same transaction. Strings longer than PARAM_INDEX_TEXT are
+# not indexed (an index entry must stay small on PostgreSQL).
+PARAM_INDEX_TEXT = 500
+version_param_leaves = Table(
+    "version_param_leaves",
+    metadata,
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(512), primary_key=True),
+    Column("kind", String(8), nullable=False),  # number | string | boolean
+    Column("num", Float),
+    Column("text", String(PARAM_INDEX_TEXT)),
+    Index(None, "path", "num"),
+    Index(None, "path", "text"),
 )
 
 version_metrics = Table(
@@ -105,8 +139,11 @@ version_metrics = Table(
     metadata,
     Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(128), primary_key=True),
+    # "" for the headline value; otherwise the slice it was computed on ("sex=female").
+    Column("slice", String(200), primary_key=True, default=""),
     Column("value", Float, nullable=False),
-    Index(None, "key", "value"),
+    Column("dataset_id", ForeignKey("datasets.id"), index=True),
+    Index(None, "key", "slice", "value"),
 )
 
 version_files = Table(
@@ -168,3 +205,79 @@ alias_events = Table(
     Column("actor", ACTOR, nullable=False),
     Index(None, "model_id", "alias", "at"),
 )
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uri", String(1000), nullable=False),
+    # "sha256:…" (or another algorithm's digest) of the data; "" when none was given.
+    Column("digest", String(200), nullable=False, default=""),
+    Column("name", String(200), nullable=False, default=""),
+    Column("size", BigInteger),
+    Column("personal_data", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    UniqueConstraint("uri", "digest"),
+)
+
+version_datasets = Table(
+    "version_datasets",
+    metadata,
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("dataset_id", ForeignKey("datasets.id"), primary_key=True, index=True),
+    Column("role", String(16), primary_key=True),  # train | validation | test | other
+)
+
+# Edges from a version to the versions it came from (derived_from) or uses (depends_on).
+version_relations = Table(
+    "version_relations",
+    metadata,
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("target_id", ForeignKey("versions.id"), primary_key=True, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+version_pulls = Table(
+    "version_pulls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", ACTOR, nullable=False),
+    Index(None, "version_id", "actor"),
+)
+
+# The text free-text search reads: one row per model (version_id NULL) and per version.
+# SQLite indexes ``body`` in the FTS5 table ``search_fts`` (kept in step by triggers),
+# PostgreSQL in a GIN index on its ``tsvector``; migration 0002 creates both, which are
+# dialect-specific and so not declared here (see DIALECT_OBJECTS).
+search_documents = Table(
+    "search_documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("version_id", ForeignKey("versions.id", ondelete="CASCADE"), unique=True),
+    Column("body", Text, nullable=False),
+)
+
+FTS_CONFIG = "english"  # PostgreSQL text-search configuration; SQLite uses porter.
+DIALECT_OBJECTS = frozenset(
+    {
+        "search_fts",
+        "search_fts_data",
+        "search_fts_idx",
+        "search_fts_docsize",
+        "search_fts_config",
+        "ix_search_documents_tsv",
+    }
+)
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic filter: leave the dialect-specific search objects to the migrations."""
+    return name not in DIALECT_OBJECTS

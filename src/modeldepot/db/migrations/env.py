@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from modeldepot.db.tables import metadata
+from modeldepot.db.tables import include_object, metadata
 
 config = context.config
 
@@ -26,6 +26,7 @@ def _run_on(connection: object) -> None:
         target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
