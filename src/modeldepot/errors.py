@@ -77,6 +77,43 @@ class AliasInvalid(InvalidInput):
     title = "Invalid alias"
 
 
+class QueryInvalid(InvalidInput):
+    """A search query that cannot be parsed; ``position`` is the 0-based offset."""
+
+    code = "QUERY_SYNTAX"
+    title = "Search query syntax error"
+
+
+class QueryFieldUnknown(InvalidInput):
+    code = "QUERY_FIELD_UNKNOWN"
+    title = "Search query names an unknown field"
+
+
+class QueryTypeMismatch(InvalidInput):
+    code = "QUERY_TYPE_MISMATCH"
+    title = "Search query compares a field with a value of the wrong type"
+
+
+class QueryTooLarge(InvalidInput):
+    code = "QUERY_TOO_LARGE"
+    title = "Search query is too long or too deeply nested"
+
+
+class LineageInvalid(InvalidInput):
+    code = "LINEAGE_INVALID"
+    title = "Invalid lineage"
+
+
+class CardInvalid(InvalidInput):
+    code = "CARD_INVALID"
+    title = "Invalid model card"
+
+
+class TimeInvalid(InvalidInput):
+    code = "TIME_INVALID"
+    title = "Invalid point in time"
+
+
 class NotFound(ModeldepotError):
     code = "NOT_FOUND"
     title = "Not found"
@@ -117,6 +154,21 @@ class FileNotInVersion(NotFound):
     title = "File not in version"
 
 
+class DatasetNotFound(NotFound):
+    code = "DATASET_NOT_FOUND"
+    title = "Dataset not found"
+
+
+class RelationTargetNotFound(NotFound):
+    code = "RELATION_TARGET_NOT_FOUND"
+    title = "A related version does not exist"
+
+
+class RelationNotFound(NotFound):
+    code = "RELATION_NOT_FOUND"
+    title = "Relation not found"
+
+
 class Conflict(ModeldepotError):
     code = "CONFLICT"
     title = "Conflict"
@@ -145,6 +197,11 @@ class VersionInUse(Conflict):
 class AliasConflict(Conflict):
     code = "ALIAS_CONFLICT"
     title = "Alias changed concurrently"
+
+
+class RelationCycle(Conflict):
+    code = "RELATION_CYCLE"
+    title = "Relation would make a cycle"
 
 
 class DigestMismatch(ModeldepotError):

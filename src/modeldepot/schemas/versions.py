@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from modeldepot.manifest import ManifestEntry
+from modeldepot.schemas.lineage import LineageWrite
+
+# A parameter: a scalar, or nested JSON objects and lists (the configuration as written).
+ParamValue = Any
 
 
 class FileEntry(BaseModel):
@@ -25,8 +30,14 @@ class VersionCreate(BaseModel):
     files: list[FileEntry]
     description: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
-    params: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(
+        default_factory=dict,
+        description="Configuration: scalars or nested JSON; search reaches every scalar leaf "
+        "by its dotted path (`params.optimizer.lr`)",
+    )
     metrics: dict[str, float] = Field(default_factory=dict)
+    lineage: LineageWrite = Field(default_factory=LineageWrite)
+    card: str | None = Field(default=None, description="The version's own model card (Markdown)")
     push_id: str | None = Field(
         default=None,
         max_length=64,
@@ -42,11 +53,13 @@ class VersionRead(BaseModel):
     digest: str = Field(description="sha256 of the manifest's canonical serialisation")
     description: str
     tags: dict[str, str]
-    params: dict[str, str | bool | int | float]
+    params: dict[str, ParamValue]
     metrics: dict[str, float]
     aliases: list[str]
     total_size: int
     file_count: int
+    format: str | None = None
+    card_completeness: float | None = None
     created_at: datetime
     created_by: str
     updated_at: datetime
