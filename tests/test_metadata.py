@@ -11,6 +11,8 @@ from modeldepot.metadata import (
     MAX_DESCRIPTION,
     MAX_KEY,
     MAX_METRICS,
+    MAX_PARAM_DEPTH,
+    MAX_PARAM_LEAVES,
     MAX_PARAM_STRING,
     MAX_PARAMS,
     MAX_TAG_VALUE,
@@ -20,6 +22,7 @@ from modeldepot.metadata import (
     check_metrics,
     check_params,
     check_tags,
+    param_leaves,
     parse_scalar,
 )
 
@@ -134,10 +137,44 @@ def test_non_finite_float_param_is_invalid(value):
         check_params({"p": value})
 
 
-@pytest.mark.parametrize("value", [None, [1], {"a": 1}, b"x", (1,), 1j])
-def test_param_that_is_not_a_scalar_is_invalid(value):
+@pytest.mark.parametrize("value", [None, b"x", (1,), 1j, [None], {"a": b"x"}, {"a": [1j]}])
+def test_param_that_is_not_json_of_scalars_is_invalid(value):
     with pytest.raises(MetadataInvalid):
         check_params({"p": value})
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+def test_non_finite_float_nested_in_a_param_is_invalid(value):
+    with pytest.raises(MetadataInvalid, match=r"p\.a\.1"):
+        check_params({"p": {"a": [1.0, value]}})
+
+
+def test_nested_params_are_kept_and_their_leaves_have_dotted_paths():
+    params = {"opt": {"name": "adam", "betas": [0.9, 0.99]}, "seed": 1, "bn": True}
+    assert check_params(params) == params
+    assert list(param_leaves(params)) == [
+        ("opt.name", "adam"),
+        ("opt.betas.0", 0.9),
+        ("opt.betas.1", 0.99),
+        ("seed", 1),
+        ("bn", True),
+    ]
+
+
+def test_params_nested_too_deep_or_with_too_many_values_are_too_large():
+    deep: dict = {"x": 1}
+    for _ in range(MAX_PARAM_DEPTH):
+        deep = {"d": deep}
+    with pytest.raises(MetadataTooLarge, match="deeper"):
+        check_params({"p": deep})
+    with pytest.raises(MetadataTooLarge, match="values"):
+        check_params({"p": list(range(MAX_PARAM_LEAVES + 1))})
+
+
+@pytest.mark.parametrize("key", ["", "x" * 129, "bad\x00key", 3])
+def test_nested_param_keys_are_bounded(key):
+    with pytest.raises(MetadataInvalid):
+        check_params({"p": {key: 1}})
 
 
 def test_param_string_within_the_limit_is_kept():

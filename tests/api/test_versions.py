@@ -256,9 +256,6 @@ def test_non_finite_numbers_are_400_metadata_invalid(api) -> None:
 def test_metadata_of_the_wrong_type_is_422_invalid_input(api) -> None:
     put_blob(api, b"w")
     wrong = {
-        "param list": {"params": {"p": [1, 2]}},
-        "param object": {"params": {"p": {"a": 1}}},
-        "param null": {"params": {"p": None}},
         "metric string": {"metrics": {"m": "high"}},
         "params as list": {"params": ["p"]},
         "tag number": {"tags": {"k": 1}},
@@ -267,6 +264,32 @@ def test_metadata_of_the_wrong_type_is_422_invalid_input(api) -> None:
         response = commit(api, NAME, [entry("w", b"w")], **fields)
         body = assert_problem(response, 422, "INVALID_INPUT", case)
         assert body["errors"][0]["loc"][:2] == ["body", next(iter(fields))]
+    assert_problem(api.get(model_url(NAME)), 404, "MODEL_NOT_FOUND")
+
+
+def test_nested_params_are_kept_as_written(api) -> None:
+    put_blob(api, b"n")
+    params = {"optimizer": {"name": "adam", "lr": 0.01, "betas": [0.9, 0.999]}, "seed": 7}
+    response = commit(api, NAME, [entry("n", b"n")], params=params)
+    assert response.status_code == 201, response.text
+    assert response.json()["params"] == params
+    assert api.get(model_url(NAME, "versions", "1")).json()["params"] == params
+
+
+def test_params_that_are_null_too_deep_or_too_many_are_refused(api) -> None:
+    put_blob(api, b"n")
+    deep: dict = {"leaf": 1}
+    for _ in range(10):
+        deep = {"d": deep}
+    cases = {
+        "null": ({"p": None}, 400, "METADATA_INVALID"),
+        "null inside": ({"p": {"q": None}}, 400, "METADATA_INVALID"),
+        "too deep": ({"p": deep}, 413, "METADATA_TOO_LARGE"),
+        "too many leaves": ({"p": list(range(10_001))}, 413, "METADATA_TOO_LARGE"),
+    }
+    for case, (params, status, code) in cases.items():
+        response = commit(api, NAME, [entry("n", b"n")], params=params)
+        assert_problem(response, status, code, case)
     assert_problem(api.get(model_url(NAME)), 404, "MODEL_NOT_FOUND")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from modeldepot.cli.common import (
@@ -70,6 +72,20 @@ def show_model(ctx: click.Context, name: str, deleted: bool, as_json: bool) -> N
             ("description", model.description),
             ("tags", model.tags),
             ("latest", model.latest_version),
+            ("owner", model.owner),
+            ("contacts", model.contacts),
+            (
+                "risk",
+                f"{model.risk_level} ({model.risk_reason})"
+                if model.risk_reason
+                else model.risk_level,
+            ),
+            (
+                "card",
+                f"{model.card_completeness:.0%} complete"
+                if model.card_completeness is not None
+                else None,
+            ),
             ("aliases", [f"{a.name}={a.version}" for a in aliases]),
             ("created", f"{when(model.created_at)} by {model.created_by}"),
             ("updated", f"{when(model.updated_at)} by {model.updated_by}"),
@@ -81,31 +97,136 @@ def show_model(ctx: click.Context, name: str, deleted: bool, as_json: bool) -> N
     )
 
 
+RISK = click.Choice(["minimal", "limited", "high", "unacceptable"])
+owner_option = click.option("--owner", help="Team or person that owns the model.")
+contact_option = click.option(
+    "--contact", "contacts", multiple=True, help="Contact (e-mail, channel); repeatable."
+)
+risk_option = click.option("--risk", "risk_level", type=RISK, help="EU AI Act risk tier.")
+reason_option = click.option("--risk-reason", help="Why the model has this risk level.")
+
+
 @models.command("create")
 @click.argument("name")
 @click.option("-d", "--description", default="")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@owner_option
+@contact_option
+@risk_option
+@reason_option
 @json_option
 @click.pass_context
 @handle_errors
 def create_model(
-    ctx: click.Context, name: str, description: str, tags: tuple[str, ...], as_json: bool
+    ctx: click.Context,
+    name: str,
+    description: str,
+    tags: tuple[str, ...],
+    owner: str | None,
+    contacts: tuple[str, ...],
+    risk_level: str | None,
+    risk_reason: str | None,
+    as_json: bool,
 ) -> None:
     """Create an empty model (pushing creates it too)."""
-    model = client(ctx).create_model(name, description=description, tags=parse_pairs(tags, "--tag"))
+    model = client(ctx).create_model(
+        name,
+        description=description,
+        tags=parse_pairs(tags, "--tag"),
+        owner=owner,
+        contacts=contacts,
+        risk_level=risk_level,
+        risk_reason=risk_reason or "",
+    )
     emit_json(model) if as_json else click.echo(f"created {model.name}")
 
 
 @models.command("update")
 @click.argument("name")
 @click.option("-d", "--description", default=None)
+@owner_option
+@contact_option
+@risk_option
+@reason_option
 @json_option
 @click.pass_context
 @handle_errors
-def update_model(ctx: click.Context, name: str, description: str | None, as_json: bool) -> None:
-    """Change a model's description."""
-    model = client(ctx).update_model(name, description=description)
+def update_model(
+    ctx: click.Context,
+    name: str,
+    description: str | None,
+    owner: str | None,
+    contacts: tuple[str, ...],
+    risk_level: str | None,
+    risk_reason: str | None,
+    as_json: bool,
+) -> None:
+    """Change a model's description, owner, contacts or risk (what is given)."""
+    model = client(ctx).update_model(
+        name,
+        description=description,
+        owner=owner,
+        contacts=contacts or None,
+        risk_level=risk_level,
+        risk_reason=risk_reason,
+    )
     emit_json(model) if as_json else click.echo(f"updated {model.name}")
+
+
+@models.group("card")
+def card() -> None:
+    """The model card: show, set, init, rm."""
+
+
+@card.command("show")
+@click.argument("name")
+@json_option
+@click.pass_context
+@handle_errors
+def show_card(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Print the card of NAME (and on stderr its completeness)."""
+    found = client(ctx).get_card(name)
+    if as_json:
+        emit_json(found)
+        return
+    if found.card is None:
+        raise click.ClickException(
+            f"{name} has no card (write one with: modeldepot model card init)"
+        )
+    click.echo(found.card, nl=not found.card.endswith("\n"))
+    missing = ", ".join(found.missing) or "none"
+    click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)
+
+
+@card.command("set")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@handle_errors
+def set_card(ctx: click.Context, name: str, file: Path) -> None:
+    """Replace the card of NAME with the Markdown FILE."""
+    found = client(ctx).set_card(name, file)
+    missing = ", ".join(found.missing) or "none"
+    click.echo(f"card of {name} set: {found.completeness:.0%} complete; missing: {missing}")
+
+
+@card.command("init")
+@click.argument("name")
+def init_card(name: str) -> None:
+    """Print a starter card for NAME with every known section."""
+    from modeldepot.cards import card_template
+
+    click.echo(card_template(name), nl=False)
+
+
+@card.command("rm")
+@click.argument("name")
+@click.pass_context
+@handle_errors
+def remove_card(ctx: click.Context, name: str) -> None:
+    """Remove the card of NAME."""
+    client(ctx).delete_card(name)
+    click.echo(f"card of {name} removed")
 
 
 @models.command("delete")

@@ -48,6 +48,35 @@ from modeldepot.cli.common import (
     metavar="ALIAS",
     help="Point this alias at the new version (repeatable).",
 )
+@click.option(
+    "--params-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Configuration as nested JSON or YAML (merged under the --param values).",
+)
+@click.option(
+    "--dataset",
+    "dataset_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Dataset used: 'uri=s3://b/train,role=train[,digest=sha256:…][,name=…]"
+    "[,size=N][,personal]' (repeatable).",
+)
+@click.option("--derived-from", multiple=True, metavar="REF", help="Version this one comes from.")
+@click.option("--depends-on", multiple=True, metavar="REF", help="Version this one uses.")
+@click.option(
+    "--lineage",
+    "lineage_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="More lineage as JSON or YAML (code, environment, datasets, signature, …).",
+)
+@click.option(
+    "--card",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The version's model card (Markdown).",
+)
+@click.option("--entry-point", help="Script or module that produced the model.")
+@click.option("--image", "container_image", help="Container image the model was made in.")
+@click.option("--no-capture", is_flag=True, help="Do not capture git, environment and format.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @json_option
 @click.pass_context
@@ -62,11 +91,25 @@ def push(
     metrics: tuple[str, ...],
     exclude: tuple[str, ...],
     aliases: tuple[str, ...],
+    params_file: Path | None,
+    dataset_specs: tuple[str, ...],
+    derived_from: tuple[str, ...],
+    depends_on: tuple[str, ...],
+    lineage_file: Path | None,
+    card: Path | None,
+    entry_point: str | None,
+    container_image: str | None,
+    no_capture: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Publish the file or directory PATH as the next version of model NAME."""
+    """Publish the file or directory PATH as the next version of model NAME.
+
+    The git checkout of the working directory, the Python environment and the model
+    format are captured with it unless --no-capture.
+    """
     from modeldepot.cli.progress import RichProgress
+    from modeldepot.cli.specs import load_document, parse_dataset
     from modeldepot.metadata import parse_scalar
 
     metric_values: dict[str, float] = {}
@@ -77,7 +120,9 @@ def push(
             raise click.BadParameter(
                 f"{key}={text!r} is not a number", param_hint="--metric"
             ) from None
-    param_values = {k: parse_scalar(v) for k, v in parse_pairs(params, "--param").items()}
+    param_values: dict[str, object] = dict(load_document(params_file)) if params_file else {}
+    param_values.update({k: parse_scalar(v) for k, v in parse_pairs(params, "--param").items()})
+    lineage = load_document(lineage_file) if lineage_file else None
     md = client(ctx)
     with RichProgress(enabled=None if not quiet else False) as progress:
         version = md.push(
@@ -89,6 +134,14 @@ def push(
             metrics=metric_values,
             exclude=exclude,
             progress=progress,
+            lineage=lineage,
+            datasets=[parse_dataset(spec) for spec in dataset_specs],
+            derived_from=derived_from,
+            depends_on=depends_on,
+            card=card,
+            capture=not no_capture,
+            entry_point=entry_point,
+            container_image=container_image,
         )
     for alias in aliases:
         md.set_alias(version.model, alias, version.number)

@@ -1,9 +1,14 @@
-"""``modeldepot versions list`` and ``modeldepot version show|files|delete|restore``."""
+"""``modeldepot versions list`` and ``modeldepot version show|files|delete|restore|…``.
+
+The lineage subcommands (``lineage``, ``env``, ``diff``, ``graph``, ``relate``,
+``unrelate``) live in ``modeldepot.cli.lineage`` and are attached to ``version`` here.
+"""
 
 from __future__ import annotations
 
 import click
 
+from modeldepot.cli import lineage as lineage_cli
 from modeldepot.cli.common import (
     client,
     emit_fields,
@@ -14,6 +19,7 @@ from modeldepot.cli.common import (
     json_option,
     when,
 )
+from modeldepot.cli.lineage import lineage_fields
 
 
 @click.group()
@@ -55,20 +61,27 @@ def list_versions(
 
 @click.group()
 def version() -> None:
-    """One version: show, files, delete, restore."""
+    """One version: show, files, lineage, env, diff, graph, relate, delete, restore."""
 
 
 @version.command("show")
 @click.argument("ref")
 @click.option("--deleted", is_flag=True, help="Resolve deleted versions too.")
+@click.option(
+    "--at", metavar="TIME", help="As of this instant (ISO 8601): where an alias pointed then."
+)
 @json_option
 @click.pass_context
 @handle_errors
-def show_version(ctx: click.Context, ref: str, deleted: bool, as_json: bool) -> None:
-    """Show the version REF names."""
-    v = client(ctx).get_version(ref, include_deleted=deleted)
+def show_version(
+    ctx: click.Context, ref: str, deleted: bool, at: str | None, as_json: bool
+) -> None:
+    """Show the version REF names, with its lineage."""
+    md = client(ctx)
+    v = md.resolve_at(ref, at) if at else md.get_version(ref, include_deleted=deleted)
+    lineage = md.get_lineage(f"{v.model}:{v.number}")
     if as_json:
-        emit_json(v)
+        emit_json({**v.model_dump(mode="json"), "lineage": lineage.model_dump(mode="json")})
         return
     emit_fields(
         [
@@ -82,6 +95,7 @@ def show_version(ctx: click.Context, ref: str, deleted: bool, as_json: bool) -> 
             ("metrics", v.metrics),
             ("created", f"{when(v.created_at)} by {v.created_by}"),
             ("deleted", f"{when(v.deleted_at)} by {v.deleted_by}" if v.deleted_at else None),
+            *lineage_fields(lineage),
         ]
     )
 
@@ -122,3 +136,7 @@ def restore_version(ctx: click.Context, ref: str) -> None:
     """Restore a soft-deleted version (give it as NAME:NUMBER)."""
     v = client(ctx).restore_version(ref)
     click.echo(f"restored {v.model}:{v.number}")
+
+
+for _command in lineage_cli.COMMANDS:
+    version.add_command(_command)

@@ -16,6 +16,8 @@ from modeldepot.actor import local_actor
 from modeldepot.client import pull as pull_mod
 from modeldepot.client import push as push_mod
 from modeldepot.client.cache import BlobCache
+from modeldepot.client.discovery import DiscoveryMixin, build_lineage, read_card
+from modeldepot.client.formats import detect_format
 from modeldepot.client.http import Http, segment
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
@@ -29,12 +31,13 @@ from modeldepot.schemas import (
     VersionCreate,
     VersionRead,
 )
+from modeldepot.schemas.lineage import DatasetUse, LineageWrite
 
 M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool
 
 
-class Client:
+class Client(DiscoveryMixin):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local)."""
 
     def __init__(
@@ -75,9 +78,25 @@ class Client:
     # Models ---------------------------------------------------------------------------
 
     def create_model(
-        self, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        owner: str | None = None,
+        contacts: Sequence[str] = (),
+        risk_level: str | None = None,
+        risk_reason: str = "",
     ) -> ModelRead:
-        body = {"name": validate_name(name), "description": description, "tags": dict(tags or {})}
+        body = {
+            "name": validate_name(name),
+            "description": description,
+            "tags": dict(tags or {}),
+            "owner": owner,
+            "contacts": list(contacts),
+            "risk_level": risk_level,
+            "risk_reason": risk_reason,
+        }
         return self._call(ModelRead, "POST", "/models", json=body)
 
     def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
@@ -99,12 +118,24 @@ class Client:
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         remove_tags: Sequence[str] = (),
+        owner: str | None = None,
+        contacts: Sequence[str] | None = None,
+        risk_level: str | None = None,
+        risk_reason: str | None = None,
     ) -> ModelRead:
-        body = {
+        """Change what is given; ``owner=""`` clears the owner."""
+        body: dict[str, Any] = {
             "description": description,
             "tags": dict(tags or {}),
             "remove_tags": list(remove_tags),
         }
+        given = {
+            "owner": owner,
+            "contacts": list(contacts) if contacts is not None else None,
+            "risk_level": risk_level,
+            "risk_reason": risk_reason,
+        }
+        body.update({k: v for k, v in given.items() if v is not None})
         return self._call(ModelRead, "PATCH", _model(name), json=body)
 
     def delete_model(self, name: str) -> ModelRead:
@@ -128,23 +159,48 @@ class Client:
         *,
         description: str = "",
         tags: Mapping[str, str] | None = None,
-        params: Mapping[str, Scalar] | None = None,
+        params: Mapping[str, Any] | None = None,
         metrics: Mapping[str, float] | None = None,
         exclude: Sequence[str] = (),
         push_id: str | None = None,
         progress: Progress | None = None,
+        lineage: LineageWrite | Mapping[str, Any] | None = None,
+        datasets: Sequence[DatasetUse | Mapping[str, Any]] = (),
+        derived_from: Sequence[str] = (),
+        depends_on: Sequence[str] = (),
+        card: str | Path | None = None,
+        capture: bool = True,
+        entry_point: str | None = None,
+        container_image: str | None = None,
     ) -> VersionRead:
         """Publish the file or directory at ``path`` as the next version of ``name``.
 
         Only blobs the server lacks are sent; pushing unchanged content again transfers
         no file bytes. The version exists once this returns, and not before.
+
+        Lineage: ``params`` may nest (the configuration as written); ``datasets``,
+        ``derived_from``/``depends_on`` (references to other versions) and anything in
+        ``lineage`` are recorded with the version. With ``capture`` (the default) the
+        git checkout of the working directory, the Python environment and the model
+        format are captured unless given; capture never fails a push.
         """
+        record = build_lineage(
+            lineage,
+            datasets=datasets,
+            derived_from=derived_from,
+            depends_on=depends_on,
+            capture=capture,
+            entry_point=entry_point,
+            container_image=container_image,
+        )
         data = VersionCreate(
             files=[],
             description=description,
             tags=dict(tags or {}),
             params=dict(params or {}),
             metrics=dict(metrics or {}),
+            lineage=record,
+            card=read_card(card),
             push_id=push_id,
         )
         return push_mod.push(
@@ -155,6 +211,7 @@ class Client:
             exclude=exclude,
             workers=self.workers,
             progress=progress or NoProgress(),
+            detect_format=detect_format if capture and record.format is None else None,
         )
 
     def pull(
@@ -176,6 +233,7 @@ class Client:
             workers=self.workers,
             progress=progress or NoProgress(),
         )
+        self._record_pull(version)
         return version
 
     def get_version(self, ref: str | Ref, *, include_deleted: bool = False) -> VersionRead:

@@ -11,7 +11,7 @@ import fnmatch
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from modeldepot.errors import (
 from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
 from modeldepot.overlap import read_ahead
 from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
+from modeldepot.schemas.lineage import FormatInfo
 
 # Blobs at least this large use a resumable upload session.
 SESSION_THRESHOLD = 64 * 1024 * 1024
@@ -139,8 +140,16 @@ def push(
     exclude: Sequence[str] = (),
     workers: int,
     progress: Progress,
+    detect_format: Callable[[Path, list[str]], FormatInfo | None] | None = None,
 ) -> VersionRead:
-    files = hash_files(scan(root, exclude), workers, progress)
+    scanned = scan(root, exclude)
+    if detect_format is not None:
+        base = root if root.is_dir() else root.parent
+        found = detect_format(base, [path for path, _ in scanned])
+        if found is not None:
+            lineage = data.lineage.model_copy(update={"format": found})
+            data = data.model_copy(update={"lineage": lineage})
+    files = hash_files(scanned, workers, progress)
     manifest = build_manifest(files)
     upload_missing(http, files, workers, progress)
     try:

@@ -6,7 +6,12 @@ from modeldepot.blobstore.base import BlobStore
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.registry.aliases import AliasService
+from modeldepot.registry.compare import CompareService
+from modeldepot.registry.datasets import DatasetService
+from modeldepot.registry.found import FoundService
 from modeldepot.registry.gc import GarbageCollector
+from modeldepot.registry.inventory import InventoryService
+from modeldepot.registry.lineage import LineageService
 from modeldepot.registry.models import ModelService
 from modeldepot.registry.uploads import UploadService
 from modeldepot.registry.versions import VersionService
@@ -22,6 +27,11 @@ class Registry:
         self.models = ModelService(db)
         self.versions = VersionService(db)
         self.aliases = AliasService(db)
+        self.lineage = LineageService(db)
+        self.datasets = DatasetService(db)
+        self.inventory = InventoryService(db)
+        self.compare = CompareService(db)
+        self.found = FoundService(db)
         self.uploads = UploadService(db, store, expiry_seconds=settings.upload_expiry_seconds)
         self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
 

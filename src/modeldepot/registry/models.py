@@ -5,15 +5,22 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, insert, select, update
 
 from modeldepot.actor import Actor
+from modeldepot.cards import KNOWN_SECTIONS, parse_card
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import model_tags, models
 from modeldepot.db.types import utcnow
 from modeldepot.errors import InvalidInput, ModelExists, TagNotFound
 from modeldepot.metadata import check_description, check_key, check_tag_value, check_tags
 from modeldepot.refs import validate_name
-from modeldepot.registry.lookup import model_row, to_model_read, to_model_reads
+from modeldepot.registry.lookup import (
+    MODEL_ROW,
+    model_row,
+    to_model_read,
+    to_model_reads,
+)
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
-from modeldepot.schemas import ModelCreate, ModelRead, ModelUpdate, Page
+from modeldepot.registry.textindex import index_model
+from modeldepot.schemas import CardRead, ModelCreate, ModelRead, ModelUpdate, Page
 
 
 class ModelService:
@@ -25,11 +32,23 @@ class ModelService:
         name = validate_name(data.name)
         description = check_description(data.description)
         tags = check_tags(data.tags)
+        owner = _check_owner(data.owner, data.contacts, data.risk_reason)
         with self.db.write() as conn:
             if conn.execute(select(models.c.id).where(models.c.name == name)).first():
                 raise ModelExists(f"model {name!r} already exists", model=name)
             model_id = insert_model(conn, name, description, actor)
+            conn.execute(
+                update(models)
+                .where(models.c.id == model_id)
+                .values(
+                    owner=owner,
+                    contacts=data.contacts,
+                    risk_level=data.risk_level,
+                    risk_reason=data.risk_reason,
+                )
+            )
             _replace_tags(conn, model_id, tags)
+            index_model(conn, model_id)
             return to_model_read(conn, model_row(conn, name))
 
     def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
@@ -46,7 +65,7 @@ class ModelService:
     ) -> Page[ModelRead]:
         """Models ordered by name; ``prefix`` selects a namespace (``ads/``) or name prefix."""
         limit = check_limit(limit)
-        query = select(models).order_by(models.c.name).limit(limit + 1)
+        query = select(*MODEL_ROW).order_by(models.c.name).limit(limit + 1)
         if prefix:
             if "\x00" in prefix:
                 raise InvalidInput("prefix contains a NUL character")
@@ -70,6 +89,16 @@ class ModelService:
             values = {"updated_at": utcnow(), "updated_by": actor.name}
             if data.description is not None:
                 values["description"] = check_description(data.description)
+            _check_owner(data.owner, data.contacts or [], data.risk_reason or "")
+            for field in ("owner", "contacts", "risk_level", "risk_reason"):
+                if field in data.model_fields_set:
+                    values[field] = getattr(data, field)
+            if values.get("owner") == "":
+                values["owner"] = None
+            if "contacts" in values and values["contacts"] is None:
+                values["contacts"] = []
+            if "risk_reason" in values and values["risk_reason"] is None:
+                values["risk_reason"] = ""
             conn.execute(update(models).where(models.c.id == row.id).values(**values))
             if remove:
                 conn.execute(
@@ -79,6 +108,7 @@ class ModelService:
                 )
             for key, value in tags.items():
                 _upsert_tag(conn, row.id, key, value)
+            index_model(conn, row.id)
             return to_model_read(conn, model_row(conn, name))
 
     def set_tag(self, name: str, key: str, value: str, actor: Actor) -> ModelRead:
@@ -94,6 +124,7 @@ class ModelService:
             if result.rowcount == 0:
                 raise TagNotFound(f"model {name!r} has no tag {key!r}")
             _touch(conn, row.id, actor)
+            index_model(conn, row.id)
             return to_model_read(conn, model_row(conn, name))
 
     def delete_model(self, name: str, actor: Actor) -> ModelRead:
@@ -121,6 +152,52 @@ class ModelService:
                 )
             )
             return to_model_read(conn, model_row(conn, name))
+
+    def get_card(self, name: str) -> CardRead:
+        with self.db.read() as conn:
+            row = model_row(conn, name)
+            text = conn.execute(select(models.c.card).where(models.c.id == row.id)).scalar()
+        return card_read(text)
+
+    def set_card(self, name: str, text: str | None, actor: Actor) -> CardRead:
+        """Replace the model's card (None removes it); its completeness is recomputed."""
+        card = parse_card(text) if text is not None else None
+        with self.db.write() as conn:
+            row = model_row(conn, name)
+            conn.execute(
+                update(models)
+                .where(models.c.id == row.id)
+                .values(
+                    card=text,
+                    card_completeness=card.completeness if card else None,
+                    updated_at=utcnow(),
+                    updated_by=actor.name,
+                )
+            )
+            index_model(conn, row.id)
+        return card_read(text)
+
+
+def card_read(text: str | None) -> CardRead:
+    if text is None:
+        return CardRead(card=None, completeness=None, missing=list(KNOWN_SECTIONS))
+    card = parse_card(text)
+    return CardRead(
+        card=text,
+        completeness=card.completeness,
+        missing=card.missing,
+        front_matter=card.front_matter,
+    )
+
+
+def _check_owner(owner: str | None, contacts: list[str], reason: str) -> str | None:
+    for text in (owner or "", reason, *contacts):
+        if "\x00" in text:
+            raise InvalidInput("owner, contacts and risk reason cannot contain NUL characters")
+    for contact in contacts:
+        if not contact or len(contact) > 320:
+            raise InvalidInput("each contact must be 1-320 characters")
+    return owner or None
 
 
 def insert_model(conn: Connection, name: str, description: str, actor: Actor) -> int:

@@ -7,34 +7,33 @@ metadata are written in one transaction after every blob was found verified.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot import failpoints
 from modeldepot.actor import Actor
+from modeldepot.cards import parse_card
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import (
     aliases,
     blobs,
     models,
     version_files,
-    version_metrics,
     version_params,
     version_tags,
     versions,
 )
 from modeldepot.db.types import utcnow
 from modeldepot.errors import (
-    AliasNotFound,
     BlobNotFound,
     FileNotInVersion,
     ModelDeleted,
     SizeMismatch,
     TagNotFound,
     VersionInUse,
-    VersionNotFound,
 )
 from modeldepot.manifest import SCHEMA, Manifest, normalize_path
 from modeldepot.metadata import (
@@ -45,10 +44,20 @@ from modeldepot.metadata import (
     check_tag_value,
     check_tags,
 )
-from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
-from modeldepot.registry.lookup import model_row, to_version_read, to_version_reads, version_row
+from modeldepot.refs import Ref, parse_ref, validate_name
+from modeldepot.registry.lineage import lineage_document, record_lineage
+from modeldepot.registry.lookup import (
+    VERSION_ROW,
+    model_row,
+    resolve_row,
+    to_version_read,
+    to_version_reads,
+    version_row,
+)
+from modeldepot.registry.models import card_read
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
-from modeldepot.schemas import FileEntry, ManifestRead, Page, VersionCreate, VersionRead
+from modeldepot.registry.textindex import index_model, index_version
+from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
 
 BATCH = 500
 
@@ -73,6 +82,8 @@ class VersionService:
         tags = check_tags(data.tags)
         params = check_params(data.params)
         metrics = check_metrics(data.metrics)
+        recorded = lineage_document(data.lineage)
+        card = parse_card(data.card) if data.card is not None else None
         with self.db.write() as conn:
             model_id = _ensure_model(conn, name, actor)
             if data.push_id:
@@ -98,8 +109,13 @@ class VersionService:
                 "updated_at": now,
                 "updated_by": actor.name,
                 "push_id": data.push_id,
+                "format": recorded.format,
+                "card_completeness": card.completeness if card else None,
             }
-            version_id = conn.execute(_INSERT_VERSION, values).scalar_one()
+            version_id = conn.execute(
+                _INSERT_VERSION,
+                {**values, "lineage": recorded.document, "card": data.card},
+            ).scalar_one()
             files = [
                 {
                     "version_id": version_id,
@@ -114,7 +130,8 @@ class VersionService:
                 conn.execute(_INSERTS[version_files], batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            _insert_pairs(conn, version_metrics, version_id, metrics)
+            record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
+            index_version(conn, version_id)
             failpoints.reach("commit.before_db_commit")
         # Everything the new version holds was written just now: no need to read it back.
         version = VersionRead(
@@ -127,11 +144,16 @@ class VersionService:
         )
         return version, True
 
-    def resolve(self, ref: Ref | str, *, include_deleted: bool = False) -> VersionRead:
-        """The version a reference names. Aliases and ``latest`` never yield deleted versions."""
+    def resolve(
+        self, ref: Ref | str, *, include_deleted: bool = False, at: datetime | None = None
+    ) -> VersionRead:
+        """The version a reference names. Aliases and ``latest`` never yield deleted versions.
+
+        With ``at``, the version the reference named at that instant (see ``resolve_row``).
+        """
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         with self.db.read() as conn:
-            model, row = _resolve_row(conn, ref, include_deleted=include_deleted)
+            model, row = resolve_row(conn, ref, include_deleted=include_deleted, at=at)
             return to_version_read(conn, model.name, row)
 
     def get_version(self, name: str, number: int, *, include_deleted: bool = False) -> VersionRead:
@@ -154,7 +176,7 @@ class VersionService:
         with self.db.read() as conn:
             model = model_row(conn, name)
             query = (
-                select(versions)
+                select(*VERSION_ROW)
                 .where(versions.c.model_id == model.id)
                 .order_by(versions.c.number.desc())
                 .limit(limit + 1)
@@ -169,10 +191,17 @@ class VersionService:
         next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
         return Page[VersionRead](items=items, next_cursor=next_cursor)
 
+    def get_card(self, name: str, number: int) -> CardRead:
+        """The version's own card (the model's card is separate)."""
+        with self.db.read() as conn:
+            row = version_row(conn, model_row(conn, name), number, include_deleted=True)
+            text = conn.execute(select(versions.c.card).where(versions.c.id == row.id)).scalar()
+        return card_read(text)
+
     def get_manifest(self, ref: Ref | str, *, include_deleted: bool = False) -> ManifestRead:
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         with self.db.read() as conn:
-            model, row = _resolve_row(conn, ref, include_deleted=include_deleted)
+            model, row = resolve_row(conn, ref, include_deleted=include_deleted)
             files = [
                 FileEntry(path=f.path, size=f.size, digest=f.digest, media_type=f.media_type)
                 for f in conn.execute(
@@ -190,7 +219,7 @@ class VersionService:
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         normalized = normalize_path(path)
         with self.db.read() as conn:
-            model, row = _resolve_row(conn, ref, include_deleted=False)
+            model, row = resolve_row(conn, ref, include_deleted=False)
             found = conn.execute(
                 select(version_files).where(
                     version_files.c.version_id == row.id, version_files.c.path == normalized
@@ -255,6 +284,7 @@ class VersionService:
             if updated.rowcount == 0:
                 conn.execute(insert(version_tags).values(version_id=row.id, key=key, value=value))
             _touch(conn, row.id, actor)
+            index_version(conn, row.id)
             return _reload(conn, name, row.id)
 
     def delete_tag(self, name: str, number: int, key: str, actor: Actor) -> VersionRead:
@@ -269,50 +299,8 @@ class VersionService:
             if result.rowcount == 0:
                 raise TagNotFound(f"{name}:{number} has no tag {key!r}")
             _touch(conn, row.id, actor)
+            index_version(conn, row.id)
             return _reload(conn, name, row.id)
-
-
-_LATEST = (
-    select(versions)
-    .where(versions.c.model_id == bindparam("model_id"), versions.c.deleted_at.is_(None))
-    .order_by(versions.c.number.desc())
-    .limit(1)
-)
-_BY_ALIAS = (
-    select(versions)
-    .join(aliases, aliases.c.version_id == versions.c.id)
-    .where(aliases.c.model_id == bindparam("model_id"), aliases.c.name == bindparam("alias"))
-)
-_BY_DIGEST = (
-    select(versions)
-    .where(versions.c.model_id == bindparam("model_id"), versions.c.digest == bindparam("digest"))
-    .order_by(versions.c.deleted_at.is_not(None), versions.c.number.desc())
-    .limit(1)
-)
-
-
-def _resolve_row(conn: Connection, ref: Ref, *, include_deleted: bool) -> tuple[Row[Any], Row[Any]]:
-    model = model_row(conn, ref.name)
-    if ref.kind is RefKind.NUMBER:
-        assert ref.number is not None
-        return model, version_row(conn, model, ref.number, include_deleted=include_deleted)
-    if ref.kind is RefKind.LATEST:
-        row = conn.execute(_LATEST, {"model_id": model.id}).first()
-        if row is None:
-            raise VersionNotFound(f"model {model.name!r} has no live versions", model=model.name)
-        return model, row
-    if ref.kind is RefKind.ALIAS:
-        row = conn.execute(_BY_ALIAS, {"model_id": model.id, "alias": ref.alias}).first()
-        if row is None:
-            raise AliasNotFound(
-                f"model {model.name!r} has no alias {ref.alias!r}", model=model.name
-            )
-        return model, row
-    # Live versions first, newest first; a deleted one only when asked for.
-    row = conn.execute(_BY_DIGEST, {"model_id": model.id, "digest": ref.digest}).first()
-    if row is None or (row.deleted_at is not None and not include_deleted):
-        raise VersionNotFound(f"model {model.name!r} has no version with digest {ref.digest}")
-    return model, row
 
 
 # Statements on the hot path of a push, built once so SQLAlchemy's compiled cache hits.
@@ -328,7 +316,7 @@ _NEXT_NUMBER = (
     .returning(models.c.last_version_number)
 )
 _INSERT_VERSION = insert(versions).returning(versions.c.id)
-_BY_PUSH_ID = select(versions).where(
+_BY_PUSH_ID = select(*VERSION_ROW).where(
     versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
 )
 _CLAIM_BLOBS = (
@@ -356,10 +344,12 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
             "updated_by": actor.name,
         }
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(
+        inserted = conn.execute(
             dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         )
         row = conn.execute(_MODEL_BY_NAME, {"name": name}).one()
+        if inserted.rowcount == 1:
+            index_model(conn, row.id)
     if row.deleted_at is not None:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
     return int(row.id)
@@ -393,9 +383,7 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
             )
 
 
-_INSERTS = {
-    table: insert(table) for table in (version_files, version_tags, version_params, version_metrics)
-}
+_INSERTS = {table: insert(table) for table in (version_files, version_tags, version_params)}
 
 
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
@@ -416,7 +404,7 @@ def _touch(conn: Connection, version_id: int, actor: Actor) -> None:
 
 def _reload(conn: Connection, name: str, version_id: int) -> VersionRead:
     return to_version_read(
-        conn, name, conn.execute(select(versions).where(versions.c.id == version_id)).one()
+        conn, name, conn.execute(select(*VERSION_ROW).where(versions.c.id == version_id)).one()
     )
 
 

@@ -9,7 +9,14 @@ from modeldepot.schemas.blobs import (
     UploadRead,
 )
 from modeldepot.schemas.common import Page, Problem
-from modeldepot.schemas.models import ModelCreate, ModelRead, ModelUpdate, TagSet
+from modeldepot.schemas.models import (
+    CardRead,
+    CardWrite,
+    ModelCreate,
+    ModelRead,
+    ModelUpdate,
+    TagSet,
+)
 from modeldepot.schemas.versions import FileEntry, ManifestRead, VersionCreate, VersionRead
 
 __all__ = [
@@ -18,6 +25,8 @@ __all__ = [
     "AliasSet",
     "BlobsMissing",
     "BlobsQuery",
+    "CardRead",
+    "CardWrite",
     "FileEntry",
     "GarbageReport",
     "ManifestRead",

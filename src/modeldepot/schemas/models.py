@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,3 +55,14 @@ class ModelRead(BaseModel):
     updated_by: str
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+
+
+class CardWrite(BaseModel):
+    card: str = Field(description="Markdown, optionally with YAML front matter")
+
+
+class CardRead(BaseModel):
+    card: str | None
+    completeness: float | None = Field(description="Share of the known sections present")
+    missing: list[str] = Field(description="Known sections the card lacks")
+    front_matter: dict[str, Any] = Field(default_factory=dict)

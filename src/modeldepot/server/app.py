@@ -16,7 +16,16 @@ from modeldepot import __version__
 from modeldepot.config import ServerSettings
 from modeldepot.registry import Registry
 from modeldepot.server import errors
-from modeldepot.server.api import aliases, blobs, models, versions
+from modeldepot.server.api import (
+    aliases,
+    blobs,
+    datasets,
+    inventory,
+    lineage,
+    models,
+    search,
+    versions,
+)
 from modeldepot.server.docs import install_docs
 from modeldepot.server.limits import JsonBodyLimit
 
@@ -60,7 +69,18 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     # The bare /models/{name} routes match any path below them, so they come last.
     final = APIRouter()
     models.register_model_routes(final)
-    for router in (blobs.router, versions.router, aliases.router, models.router, final):
+    routers = (
+        blobs.router,
+        versions.router,
+        lineage.router,
+        aliases.router,
+        models.router,
+        datasets.router,
+        inventory.router,
+        search.router,
+        final,
+    )
+    for router in routers:
         app.include_router(router, prefix=API, responses=errors.problem_responses())
 
     @app.get("/", include_in_schema=False)

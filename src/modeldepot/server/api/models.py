@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from modeldepot.schemas import ModelCreate, ModelRead, ModelUpdate, Page, TagSet
+from modeldepot.schemas import (
+    CardRead,
+    CardWrite,
+    ModelCreate,
+    ModelRead,
+    ModelUpdate,
+    Page,
+    TagSet,
+)
 from modeldepot.server.deps import ActorDep, CursorQ, DeletedQ, LimitQ, RegistryDep
 
 router = APIRouter(tags=["models"])
@@ -43,6 +51,22 @@ def set_model_tag(
 @router.delete("/models/{name:path}/-/tags/{key:path}", response_model=ModelRead)
 def delete_model_tag(name: str, key: str, registry: RegistryDep, actor: ActorDep) -> ModelRead:
     return registry.models.delete_tag(name, key, actor)
+
+
+@router.get("/models/{name:path}/-/card", response_model=CardRead)
+def get_model_card(name: str, registry: RegistryDep) -> CardRead:
+    """The model card, its completeness and the known sections it lacks."""
+    return registry.models.get_card(name)
+
+
+@router.put("/models/{name:path}/-/card", response_model=CardRead)
+def set_model_card(name: str, data: CardWrite, registry: RegistryDep, actor: ActorDep) -> CardRead:
+    return registry.models.set_card(name, data.card, actor)
+
+
+@router.delete("/models/{name:path}/-/card", response_model=CardRead)
+def delete_model_card(name: str, registry: RegistryDep, actor: ActorDep) -> CardRead:
+    return registry.models.set_card(name, None, actor)
 
 
 def register_model_routes(final: APIRouter) -> None:

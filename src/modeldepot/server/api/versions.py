@@ -9,11 +9,13 @@ from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, Versio
 from modeldepot.server.blobs import etag_matches, serve_blob
 from modeldepot.server.deps import (
     ActorDep,
+    AtQ,
     CursorQ,
     DeletedQ,
     LimitQ,
     RegistryDep,
     VersionNumber,
+    instant,
 )
 
 router = APIRouter(tags=["versions"])
@@ -127,13 +129,18 @@ def delete_version_tag(
 
 @router.get("/resolve", response_model=VersionRead)
 def resolve(
-    ref: str, registry: RegistryDep, request: Request, include_deleted: DeletedQ = False
+    ref: str,
+    registry: RegistryDep,
+    request: Request,
+    include_deleted: DeletedQ = False,
+    at: AtQ = None,
 ) -> VersionRead | Response:
     """The version a reference names: ``name``, ``name:7``, ``name@alias``, ``name@sha256:…``,
-    ``models:/name/7`` or ``models:/name@alias``."""
-    return _with_etag(
-        registry.versions.resolve(parse_ref(ref), include_deleted=include_deleted), request
+    ``models:/name/7`` or ``models:/name@alias``; with ``at``, the one it named then."""
+    version = registry.versions.resolve(
+        parse_ref(ref), include_deleted=include_deleted, at=instant(at)
     )
+    return _with_etag(version, request)
 
 
 def _with_etag(version: VersionRead, request: Request) -> VersionRead | Response:

@@ -1,0 +1,174 @@
+"""DatasetService: datasets as first-class records, and who used them.
+
+Answers "which versions used this data?" and "which live aliases point at versions
+that used it?": the questions of a data bug, a licence problem or an erasure request.
+A dataset is named by URI, optionally narrowed to one digest (one snapshot of it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_
+
+from modeldepot.db.engine import Database
+from modeldepot.db.tables import aliases, datasets, models, version_datasets, versions
+from modeldepot.errors import DatasetNotFound, InvalidInput
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.schemas import Page
+from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
+from modeldepot.schemas.lineage import DatasetRead
+
+
+class DatasetService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def list_datasets(
+        self,
+        *,
+        uri_prefix: str | None = None,
+        personal_data: bool | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[DatasetRead]:
+        """Datasets in the order they were first recorded."""
+        limit = check_limit(limit)
+        query = select(datasets).order_by(datasets.c.id).limit(limit + 1)
+        if uri_prefix:
+            _check_text(uri_prefix)
+            query = query.where(datasets.c.uri.startswith(uri_prefix, autoescape=True))
+        if personal_data is not None:
+            query = query.where(datasets.c.personal_data == personal_data)
+        if cursor:
+            (after,) = decode_cursor(cursor, int)
+            query = query.where(datasets.c.id > after)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        items = [_dataset_read(r) for r in rows[:limit]]
+        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        return Page[DatasetRead](items=items, next_cursor=next_cursor)
+
+    def get_dataset(self, dataset_id: int) -> DatasetRead:
+        with self.db.read() as conn:
+            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+        if row is None:
+            raise DatasetNotFound(f"dataset {dataset_id} does not exist")
+        return _dataset_read(row)
+
+    def versions_using(
+        self,
+        uri: str,
+        digest: str | None = None,
+        *,
+        include_deleted: bool = False,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[DatasetUsage]:
+        """Versions that used the dataset (any snapshot of ``uri`` unless ``digest``)."""
+        limit = check_limit(limit)
+        query = (
+            select(
+                version_datasets.c.version_id,
+                version_datasets.c.role,
+                datasets.c.id.label("dataset_id"),
+                datasets.c.digest,
+                models.c.name,
+                versions.c.number,
+                versions.c.deleted_at,
+            )
+            .select_from(version_datasets)
+            .join(datasets, datasets.c.id == version_datasets.c.dataset_id)
+            .join(versions, versions.c.id == version_datasets.c.version_id)
+            .join(models, models.c.id == versions.c.model_id)
+            .order_by(version_datasets.c.version_id, datasets.c.id, version_datasets.c.role)
+            .limit(limit + 1)
+        )
+        query = self._matching(query, uri, digest)
+        if not include_deleted:
+            query = query.where(versions.c.deleted_at.is_(None), models.c.deleted_at.is_(None))
+        if cursor:
+            after_version, after_dataset, after_role = decode_cursor(cursor, int, int, str)
+            key = (version_datasets.c.version_id, datasets.c.id, version_datasets.c.role)
+
+            query = query.where(tuple_(*key) > tuple_(after_version, after_dataset, after_role))
+        with self.db.read() as conn:
+            self._require(conn, uri, digest)
+            rows = conn.execute(query).all()
+        items = [
+            DatasetUsage(
+                model=r.name,
+                number=r.number,
+                role=r.role,
+                dataset_id=r.dataset_id,
+                digest=r.digest,
+                deleted=r.deleted_at is not None,
+            )
+            for r in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last.version_id, last.dataset_id, last.role)
+        return Page[DatasetUsage](items=items, next_cursor=next_cursor)
+
+    def impact(self, uri: str, digest: str | None = None) -> list[AliasImpact]:
+        """Every alias that now points at a version which used the dataset."""
+        query = (
+            select(
+                models.c.name,
+                aliases.c.name.label("alias"),
+                versions.c.number,
+                version_datasets.c.role,
+                datasets.c.digest,
+            )
+            .select_from(aliases)
+            .join(versions, versions.c.id == aliases.c.version_id)
+            .join(models, models.c.id == aliases.c.model_id)
+            .join(version_datasets, version_datasets.c.version_id == versions.c.id)
+            .join(datasets, datasets.c.id == version_datasets.c.dataset_id)
+            .where(models.c.deleted_at.is_(None))
+            .order_by(models.c.name, aliases.c.name, version_datasets.c.role, datasets.c.digest)
+        )
+        query = self._matching(query, uri, digest)
+        with self.db.read() as conn:
+            self._require(conn, uri, digest)
+            rows = conn.execute(query).all()
+        return [
+            AliasImpact(model=r.name, alias=r.alias, number=r.number, role=r.role, digest=r.digest)
+            for r in rows
+        ]
+
+    @staticmethod
+    def _matching(query: Select[Any], uri: str, digest: str | None) -> Select[Any]:
+        _check_text(uri)
+        query = query.where(datasets.c.uri == uri)
+        if digest is not None:
+            _check_text(digest)
+            query = query.where(datasets.c.digest == digest)
+        return query
+
+    @staticmethod
+    def _require(conn: Any, uri: str, digest: str | None) -> None:
+        query = select(datasets.c.id).where(datasets.c.uri == uri)
+        if digest is not None:
+            query = query.where(datasets.c.digest == digest)
+        if conn.execute(query.limit(1)).first() is None:
+            suffix = f" with digest {digest}" if digest is not None else ""
+            raise DatasetNotFound(f"no dataset {uri!r}{suffix} is recorded")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text or len(text) > 1000:
+        raise InvalidInput("dataset URI or digest is malformed")
+
+
+def _dataset_read(row: Any) -> DatasetRead:
+    return DatasetRead(
+        id=row.id,
+        uri=row.uri,
+        digest=row.digest,
+        name=row.name,
+        size=row.size,
+        personal_data=row.personal_data,
+    )

@@ -1,0 +1,48 @@
+"""Search results as pages of wire records (the query language lives in ``query``)."""
+
+from __future__ import annotations
+
+from modeldepot.db.engine import Database
+from modeldepot.registry.lookup import models_by_ids, versions_by_ids
+from modeldepot.registry.search import SearchService
+from modeldepot.schemas import ModelRead, Page, VersionRead
+
+
+class FoundService:
+    """Runs a search and reads the records it found, in its order."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.search = SearchService(db)
+
+    def models(
+        self,
+        query: str,
+        *,
+        sort: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> Page[ModelRead]:
+        found = self.search.search_models(
+            query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+        )
+        with self.db.read() as conn:
+            items = models_by_ids(conn, found.ids)
+        return Page[ModelRead](items=items, next_cursor=found.next_cursor)
+
+    def versions(
+        self,
+        query: str,
+        *,
+        sort: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> Page[VersionRead]:
+        found = self.search.search_versions(
+            query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+        )
+        with self.db.read() as conn:
+            items = versions_by_ids(conn, found.ids)
+        return Page[VersionRead](items=items, next_cursor=found.next_cursor)

@@ -1,0 +1,412 @@
+"""Lineage: what a version was made from, recorded with it, and the relations between versions.
+
+``record_lineage`` runs inside the commit transaction of ``create_version``: datasets,
+sliced metrics, relations, typed param leaves and the lineage document land with the
+version or not at all. Relations can be added later; none may close a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+
+from modeldepot.actor import Actor
+from modeldepot.db.engine import Database
+from modeldepot.db.tables import (
+    PARAM_INDEX_TEXT,
+    datasets,
+    models,
+    version_datasets,
+    version_metrics,
+    version_param_leaves,
+    version_relations,
+    versions,
+)
+from modeldepot.db.types import utcnow
+from modeldepot.errors import (
+    LineageInvalid,
+    MetadataTooLarge,
+    ModeldepotError,
+    RelationCycle,
+    RelationNotFound,
+    RelationTargetNotFound,
+)
+from modeldepot.metadata import check_key, param_leaves
+from modeldepot.refs import parse_ref
+from modeldepot.registry.lookup import model_row, resolve_row, version_row
+from modeldepot.schemas.lineage import (
+    DatasetUseRead,
+    LineageRead,
+    LineageWrite,
+    MetricSlice,
+    RelationRead,
+)
+
+MAX_EXAMPLE_BYTES = 256 * 1024
+MAX_PACKAGES = 5_000
+MAX_DEPTH = 1_000  # relation hops a cycle check follows before giving up
+
+
+@dataclass(frozen=True)
+class RecordedLineage:
+    format: str | None
+    document: dict[str, Any]
+
+
+def lineage_document(lineage: LineageWrite) -> RecordedLineage:
+    """Check the parts stored whole and build the JSON document a version keeps."""
+    doc: dict[str, Any] = {}
+    if lineage.code is not None:
+        doc["code"] = lineage.code.model_dump(exclude_none=True)
+    if lineage.environment is not None:
+        if len(lineage.environment.packages) > MAX_PACKAGES:
+            raise MetadataTooLarge(f"environment lists more than {MAX_PACKAGES} packages")
+        doc["environment"] = lineage.environment.model_dump(exclude_none=True)
+    if lineage.format is not None:
+        doc["format"] = lineage.format.model_dump(exclude_none=True)
+    if lineage.signature is not None:
+        doc["signature"] = lineage.signature.model_dump(exclude_none=True)
+    for key in ("input_example", "output_example"):
+        value = getattr(lineage, key)
+        if value is None:
+            continue
+        try:
+            size = len(json.dumps(value, allow_nan=False))
+        except ValueError:
+            raise LineageInvalid(f"{key} must be JSON without NaN or infinity") from None
+        if size > MAX_EXAMPLE_BYTES:
+            raise MetadataTooLarge(f"{key} is larger than {MAX_EXAMPLE_BYTES // 1024} KiB")
+        doc[key] = value
+    _check_text(doc)
+    return RecordedLineage(lineage.format.name if lineage.format else None, doc)
+
+
+def _check_text(value: Any) -> None:
+    # PostgreSQL JSON cannot hold NUL; nothing in a lineage record needs one.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise LineageInvalid("lineage contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
+
+
+def record_lineage(
+    conn: Connection,
+    version_id: int,
+    lineage: LineageWrite,
+    metrics: Mapping[str, float],
+    params: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Write the relational part of a new version's lineage (in its commit transaction)."""
+    by_uri = _record_datasets(conn, version_id, lineage, actor, now)
+    _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
+    _record_param_leaves(conn, version_id, params)
+    for kind, refs in (("derived_from", lineage.derived_from), ("depends_on", lineage.depends_on)):
+        for target in {_target_id(conn, ref) for ref in refs}:
+            conn.execute(
+                insert(version_relations).values(
+                    version_id=version_id,
+                    kind=kind,
+                    target_id=target,
+                    created_at=now,
+                    created_by=actor.name,
+                )
+            )
+
+
+def _record_datasets(
+    conn: Connection, version_id: int, lineage: LineageWrite, actor: Actor, now: datetime
+) -> dict[str, int]:
+    """Upsert the datasets (shared records keyed by URI and digest); map URI → id."""
+    by_uri: dict[str, int] = {}
+    pairs: set[tuple[int, str]] = set()
+    for use in lineage.datasets:
+        for text in (use.uri, use.digest, use.name):
+            if "\x00" in text:
+                raise LineageInvalid("dataset fields cannot contain NUL characters")
+        row = conn.execute(
+            select(datasets).where(datasets.c.uri == use.uri, datasets.c.digest == use.digest)
+        ).first()
+        if row is None:
+            dataset_id = conn.execute(
+                insert(datasets)
+                .values(
+                    uri=use.uri,
+                    digest=use.digest,
+                    name=use.name,
+                    size=use.size,
+                    personal_data=use.personal_data,
+                    created_at=now,
+                    created_by=actor.name,
+                )
+                .returning(datasets.c.id)
+            ).scalar_one()
+        else:
+            dataset_id = row.id
+            # A dataset once known to hold personal data keeps saying so; gaps are filled.
+            changes: dict[str, Any] = {}
+            if use.personal_data and not row.personal_data:
+                changes["personal_data"] = True
+            if use.name and not row.name:
+                changes["name"] = use.name
+            if use.size is not None and row.size is None:
+                changes["size"] = use.size
+            if changes:
+                conn.execute(update(datasets).where(datasets.c.id == row.id).values(**changes))
+        if by_uri.setdefault(use.uri, dataset_id) != dataset_id:
+            raise LineageInvalid(f"dataset {use.uri!r} is listed with two different digests")
+        pairs.add((dataset_id, use.role))
+    if pairs:
+        conn.execute(
+            insert(version_datasets),
+            [{"version_id": version_id, "dataset_id": d, "role": r} for d, r in sorted(pairs)],
+        )
+    return by_uri
+
+
+def _record_metrics(
+    conn: Connection,
+    version_id: int,
+    slices: Iterable[MetricSlice],
+    metrics: Mapping[str, float],
+    by_uri: Mapping[str, int],
+) -> None:
+    rows: dict[tuple[str, str], dict[str, Any]] = {
+        (key, ""): {"key": key, "slice": "", "value": value, "dataset_id": None}
+        for key, value in metrics.items()
+    }
+    for entry in slices:
+        check_key("metric", entry.name)
+        if entry.value != entry.value or entry.value in (float("inf"), float("-inf")):
+            raise LineageInvalid(f"metric {entry.name!r}: value must be finite")
+        if "\x00" in entry.slice:
+            raise LineageInvalid("metric slices cannot contain NUL characters")
+        dataset_id = None
+        if entry.dataset is not None:
+            if entry.dataset not in by_uri:
+                raise LineageInvalid(
+                    f"metric {entry.name!r} names dataset {entry.dataset!r}, "
+                    "which is not among the version's datasets"
+                )
+            dataset_id = by_uri[entry.dataset]
+        key = (entry.name, entry.slice)
+        known = rows.get(key)
+        if known is not None and known["value"] != entry.value:
+            where = f" on slice {entry.slice!r}" if entry.slice else ""
+            raise LineageInvalid(f"metric {entry.name!r}{where} is given two different values")
+        rows[key] = {
+            "key": entry.name,
+            "slice": entry.slice,
+            "value": entry.value,
+            "dataset_id": dataset_id,
+        }
+    if rows:
+        conn.execute(
+            insert(version_metrics), [{"version_id": version_id, **row} for row in rows.values()]
+        )
+
+
+def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str, Any]) -> None:
+    leaves = []
+    for path, value in param_leaves(params):
+        if len(path) > 512:
+            continue
+        if isinstance(value, bool):
+            leaf = ("boolean", float(value), "true" if value else "false")
+        elif isinstance(value, int | float):
+            leaf = ("number", float(value), None)
+        elif len(value) <= PARAM_INDEX_TEXT:
+            leaf = ("string", None, value)
+        else:
+            continue  # too long to index; still stored whole in version_params
+        leaves.append(
+            {
+                "version_id": version_id,
+                "path": path,
+                "kind": leaf[0],
+                "num": leaf[1],
+                "text": leaf[2],
+            }
+        )
+    for start in range(0, len(leaves), 500):
+        conn.execute(insert(version_param_leaves), leaves[start : start + 500])
+
+
+def _target_id(conn: Connection, ref: str) -> int:
+    try:
+        _, row = resolve_row(conn, parse_ref(ref), include_deleted=False)
+    except ModeldepotError as exc:
+        if exc.code == "REFERENCE_INVALID" or exc.code == "NAME_INVALID":
+            raise
+        raise RelationTargetNotFound(f"related version {ref!r}: {exc.detail}", ref=ref) from None
+    return int(row.id)
+
+
+class LineageService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get_lineage(self, ref: str) -> LineageRead:
+        """The whole lineage of the version ``ref`` names."""
+        with self.db.read() as conn:
+            model, row = resolve_row(conn, parse_ref(ref), include_deleted=True)
+            return read_lineage(conn, model.name, row.id, row.number)
+
+    def add_relation(
+        self, name: str, number: int, kind: str, target: str, actor: Actor
+    ) -> LineageRead:
+        """Record that ``name:number`` ``kind`` ``target``; RelationCycle if that loops."""
+        with self.db.write() as conn:
+            row = version_row(conn, model_row(conn, name), number)
+            target_id = _target_id(conn, target)
+            if target_id == row.id or _reaches(conn, target_id, row.id):
+                raise RelationCycle(
+                    f"{name}:{number} {kind} {target} would make a cycle: {target} already "
+                    f"comes from {name}:{number}",
+                )
+            exists = conn.execute(
+                select(version_relations.c.version_id).where(
+                    version_relations.c.version_id == row.id,
+                    version_relations.c.kind == kind,
+                    version_relations.c.target_id == target_id,
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(version_relations).values(
+                        version_id=row.id,
+                        kind=kind,
+                        target_id=target_id,
+                        created_at=utcnow(),
+                        created_by=actor.name,
+                    )
+                )
+            return read_lineage(conn, name, row.id, number)
+
+    def remove_relation(
+        self, name: str, number: int, kind: str, target: str, actor: Actor
+    ) -> LineageRead:
+        with self.db.write() as conn:
+            row = version_row(conn, model_row(conn, name), number)
+            _, target_row = resolve_row(conn, parse_ref(target), include_deleted=True)
+            removed = conn.execute(
+                delete(version_relations).where(
+                    version_relations.c.version_id == row.id,
+                    version_relations.c.kind == kind,
+                    version_relations.c.target_id == target_row.id,
+                )
+            )
+            if removed.rowcount == 0:
+                raise RelationNotFound(f"{name}:{number} has no {kind} relation to {target}")
+            return read_lineage(conn, name, row.id, number)
+
+
+def _reaches(conn: Connection, start: int, goal: int) -> bool:
+    """Whether following relations upstream from ``start`` arrives at ``goal``."""
+    seen = {start}
+    frontier = [start]
+    while frontier and len(seen) < MAX_DEPTH * 100:
+        nexts = conn.execute(
+            select(version_relations.c.target_id).where(
+                version_relations.c.version_id.in_(frontier)
+            )
+        ).scalars()
+        frontier = []
+        for target in nexts:
+            if target == goal:
+                return True
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    return False
+
+
+def read_lineage(conn: Connection, model: str, version_id: int, number: int) -> LineageRead:
+    document = conn.execute(select(versions.c.lineage).where(versions.c.id == version_id)).scalar()
+    used = conn.execute(
+        select(datasets, version_datasets.c.role)
+        .join(version_datasets, version_datasets.c.dataset_id == datasets.c.id)
+        .where(version_datasets.c.version_id == version_id)
+        .order_by(version_datasets.c.role, datasets.c.uri)
+    ).all()
+    uri_of = {row.id: row.uri for row in used}
+    slices = [
+        MetricSlice(name=r.key, value=r.value, slice=r.slice, dataset=uri_of.get(r.dataset_id))
+        for r in conn.execute(
+            select(version_metrics)
+            .where(
+                version_metrics.c.version_id == version_id,
+                or_(version_metrics.c.slice != "", version_metrics.c.dataset_id.is_not(None)),
+            )
+            .order_by(version_metrics.c.key, version_metrics.c.slice)
+        )
+    ]
+    relations = relations_of(conn, [version_id])
+    return LineageRead(
+        model=model,
+        number=number,
+        **(document or {}),
+        datasets=[
+            DatasetUseRead(
+                id=r.id,
+                uri=r.uri,
+                digest=r.digest,
+                name=r.name,
+                size=r.size,
+                personal_data=r.personal_data,
+                role=r.role,
+            )
+            for r in used
+        ],
+        metric_slices=slices,
+        derived_from=relations["derived_from"],
+        depends_on=relations["depends_on"],
+        used_by=relations["used_by"],
+    )
+
+
+def relations_of(conn: Connection, version_ids: list[int]) -> dict[str, list[RelationRead]]:
+    """Upstream relations by kind, and ``used_by``: versions naming these ones."""
+    target = versions.alias("target")
+    out: dict[str, list[RelationRead]] = {"derived_from": [], "depends_on": [], "used_by": []}
+    up = conn.execute(
+        select(version_relations.c.kind, models.c.name, target.c.number, target.c.deleted_at)
+        .join(target, target.c.id == version_relations.c.target_id)
+        .join(models, models.c.id == target.c.model_id)
+        .where(version_relations.c.version_id.in_(version_ids))
+        .order_by(models.c.name, target.c.number)
+    )
+    for kind, name, number, deleted_at in up:
+        out[kind].append(
+            RelationRead(kind=kind, model=name, number=number, deleted=deleted_at is not None)
+        )
+    source = versions.alias("source")
+    down = conn.execute(
+        select(version_relations.c.kind, models.c.name, source.c.number, source.c.deleted_at)
+        .join(source, source.c.id == version_relations.c.version_id)
+        .join(models, models.c.id == source.c.model_id)
+        .where(
+            and_(
+                version_relations.c.target_id.in_(version_ids),
+                version_relations.c.version_id.not_in(version_ids),
+            )
+        )
+        .order_by(models.c.name, source.c.number)
+    )
+    for kind, name, number, deleted_at in down:
+        out["used_by"].append(
+            RelationRead(kind=kind, model=name, number=number, deleted=deleted_at is not None)
+        )
+    return out

@@ -1,0 +1,103 @@
+"""SearchService: models and versions matching a query (docs/query-language.md).
+
+Returns ids in order, one page at a time; the caller turns them into wire schemas.
+A cursor holds the search and sort it was made for, the last row's sort value and
+its id; it is refused (CursorInvalid) with any other search or sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+
+from modeldepot.db.engine import Database
+from modeldepot.errors import CursorInvalid
+from modeldepot.query.compile import compile_query
+from modeldepot.query.sort import Sort, dump_value, load_value, select_page
+from modeldepot.query.targets import MODELS, VERSIONS, Target
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ids of one page in order; pass ``next_cursor`` back for the next (None: last)."""
+
+    ids: list[int]
+    next_cursor: str | None
+
+
+class SearchService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def search_models(
+        self,
+        query: str,
+        *,
+        sort: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> SearchResult:
+        """Live models matching ``query`` (every one if it is empty), ordered by ``sort``
+        (default ``name``). Raises QueryInvalid, QueryTooLarge, QueryFieldUnknown,
+        QueryTypeMismatch or CursorInvalid on bad input, before touching the database."""
+        return self._search(MODELS, query, sort, cursor, limit, include_deleted)
+
+    def search_versions(
+        self,
+        query: str,
+        *,
+        sort: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> SearchResult:
+        """Live versions of live models matching ``query``, ordered by ``sort`` (default
+        ``-created``); raises as ``search_models`` does."""
+        return self._search(VERSIONS, query, sort, cursor, limit, include_deleted)
+
+    def _search(
+        self,
+        target: Target,
+        query: str,
+        sort: str | None,
+        cursor: str | None,
+        limit: int | None,
+        include_deleted: bool,
+    ) -> SearchResult:
+        limit = check_limit(limit)
+        condition = compile_query(query, target, sqlite=self.db.is_sqlite)
+        if not include_deleted:
+            condition = target.live & condition
+        order = target.sort(sort)
+        after = _read_cursor(cursor, target, order) if cursor else None
+        statement = select_page(
+            target.source, target.id, condition, order, after=after, limit=limit + 1
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(statement).all()
+        return _page(rows, limit, target, order)
+
+
+def _page(rows: Sequence[Row[Any]], limit: int, target: Target, sort: Sort) -> SearchResult:
+    ids = [int(row[0]) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return SearchResult(ids, None)
+    last = rows[limit - 1]
+    cursor = encode_cursor(_made_for(target, sort), dump_value(last[1]), int(last[0]))
+    return SearchResult(ids, cursor)
+
+
+def _read_cursor(cursor: str, target: Target, sort: Sort) -> tuple[Any, int]:
+    made_for, value, last_id = decode_cursor(cursor, str, object, int)
+    if made_for != _made_for(target, sort):
+        raise CursorInvalid("pagination cursor was made for another search or sort")
+    return load_value(sort.key, value), last_id
+
+
+def _made_for(target: Target, sort: Sort) -> str:
+    return f"{target.name}s:{sort.spec}"

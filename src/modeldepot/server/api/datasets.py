@@ -1,0 +1,59 @@
+"""Datasets: ``/api/v1/datasets``, their use by versions and the aliases that depend on them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from modeldepot.schemas import Page
+from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
+from modeldepot.schemas.lineage import DatasetRead
+from modeldepot.server.deps import CursorQ, DeletedQ, LimitQ, RegistryDep
+
+router = APIRouter(tags=["datasets"])
+UriQ = Annotated[str, Query(description="The dataset's URI", max_length=1000)]
+DigestQ = Annotated[
+    str | None, Query(description="One snapshot's digest; all snapshots if left out")
+]
+
+
+@router.get("/datasets", response_model=Page[DatasetRead])
+def list_datasets(
+    registry: RegistryDep,
+    uri_prefix: str | None = None,
+    personal_data: bool | None = None,
+    cursor: CursorQ = None,
+    limit: LimitQ = None,
+) -> Page[DatasetRead]:
+    return registry.datasets.list_datasets(
+        uri_prefix=uri_prefix, personal_data=personal_data, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/datasets/usage", response_model=Page[DatasetUsage])
+def dataset_usage(
+    uri: UriQ,
+    registry: RegistryDep,
+    digest: DigestQ = None,
+    include_deleted: DeletedQ = False,
+    cursor: CursorQ = None,
+    limit: LimitQ = None,
+) -> Page[DatasetUsage]:
+    """Which versions used this dataset?"""
+    return registry.datasets.versions_using(
+        uri, digest, include_deleted=include_deleted, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/datasets/impact", response_model=list[AliasImpact])
+def dataset_impact(uri: UriQ, registry: RegistryDep, digest: DigestQ = None) -> list[AliasImpact]:
+    """Which aliases point at versions that used this dataset?"""
+    return registry.datasets.impact(uri, digest)
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetRead)
+def get_dataset(
+    dataset_id: Annotated[int, Path(ge=1, le=2**31 - 1)], registry: RegistryDep
+) -> DatasetRead:
+    return registry.datasets.get_dataset(dataset_id)

@@ -1,0 +1,39 @@
+"""The inventory: ``/api/v1/inventory`` as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from modeldepot.registry.inventory import inventory_rows
+from modeldepot.schemas.inventory import Inventory
+from modeldepot.server.deps import RegistryDep
+
+router = APIRouter(tags=["inventory"])
+
+
+@router.get(
+    "/inventory",
+    response_model=Inventory,
+    responses={200: {"content": {"text/csv": {}}, "description": "The inventory"}},
+)
+def get_inventory(
+    registry: RegistryDep,
+    prefix: str | None = None,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+) -> Inventory | Response:
+    """Every live model: owner, risk, aliases, last change, personal data, dependencies
+    and pulls."""
+    inventory = registry.inventory.inventory(prefix=prefix)
+    if format == "json":
+        return inventory
+    out = io.StringIO()
+    csv.writer(out).writerows(inventory_rows(inventory))
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="inventory.csv"'},
+    )
