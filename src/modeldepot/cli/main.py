@@ -19,14 +19,26 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": (
         "modeldepot.cli.versions",
         "version",
-        "Show, list files of, delete, restore a version.",
+        "Show a version, its files, lineage, environment; diff, relate, delete.",
     ),
     "alias": ("modeldepot.cli.aliases", "alias", "Set, move, remove aliases; their history."),
     "tag": ("modeldepot.cli.tags", "tag", "Set and remove tags on models and versions."),
+    "search": ("modeldepot.cli.search", "search", "Find models or versions with a query."),
+    "dataset": (
+        "modeldepot.cli.datasets",
+        "dataset",
+        "Datasets and the versions and aliases that used them.",
+    ),
+    "inventory": (
+        "modeldepot.cli.inventory",
+        "inventory",
+        "Every model: owner, risk, aliases, data, pulls.",
+    ),
+    "verify": ("modeldepot.cli.verify", "verify", "Check a model reproduces its recorded output."),
     "gc": ("modeldepot.cli.server", "gc", "Remove unreferenced blobs and abandoned uploads."),
     "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
 }
-ALIASES = {"model": "models"}
+ALIASES = {"model": "models", "datasets": "dataset"}
 
 
 class LazyGroup(click.Group):

@@ -19,6 +19,7 @@ from modeldepot.client.cache import BlobCache
 from modeldepot.client.discovery import DiscoveryMixin, build_lineage, read_card
 from modeldepot.client.formats import detect_format
 from modeldepot.client.http import Http, segment
+from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_alias, validate_name
@@ -37,7 +38,7 @@ M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin):
+class Client(DiscoveryMixin, ObjectsMixin):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local)."""
 
     def __init__(

@@ -87,7 +87,7 @@ def compare_param(
     texts = [v.value for v in literals if isinstance(v.value, str)]
     booleans = [float(v.value) for v in literals if isinstance(v.value, bool)]
     alternatives = [
-        and_(kind == leaf_kind, column.in_(values))
+        and_(kind == leaf_kind, column == values[0] if len(values) == 1 else column.in_(values))
         for leaf_kind, column, values in (
             ("number", num, numbers),
             ("string", text, texts),
