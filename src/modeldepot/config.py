@@ -121,6 +121,13 @@ class ClientSettings:
     timeout_seconds: float = field(
         default=60.0, metadata={"doc": "Network timeout of one HTTP read or write."}
     )
+    container_image: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Container image reference recorded in the environment of each push "
+            "(set it in the image you train in)."
+        },
+    )
 
     @classmethod
     def from_env(cls, **overrides: object) -> ClientSettings:

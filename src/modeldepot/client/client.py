@@ -192,7 +192,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
             depends_on=depends_on,
             capture=capture,
             entry_point=entry_point,
-            container_image=container_image,
+            container_image=container_image or self.settings.container_image,
         )
         data = VersionCreate(
             files=[],

@@ -8,7 +8,6 @@ files, and accelerators are found without importing any framework.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 from collections.abc import Callable
 from importlib import metadata
@@ -19,14 +18,13 @@ from modeldepot.schemas.lineage import EnvironmentInfo
 
 log = logging.getLogger(__name__)
 
-CONTAINER_IMAGE_VARIABLE = "MODELDEPOT_CONTAINER_IMAGE"
 _MAX_IMAGE = 1000
 
 
 def capture_environment(*, container_image: str | None = None) -> EnvironmentInfo:
     """Python, platform, installed distributions, accelerator and container image.
 
-    ``container_image`` defaults to ``$MODELDEPOT_CONTAINER_IMAGE``. Never raises:
+    ``container_image`` is recorded as given (the SDK passes its setting). Never raises:
     what cannot be learned is None (``packages``: empty).
     """
     return EnvironmentInfo(
@@ -92,7 +90,7 @@ def _safely(probe: Callable[[], str | None], limit: int) -> str | None:
 
 
 def _container_image(given: str | None) -> str | None:
-    image = (given if given is not None else os.environ.get(CONTAINER_IMAGE_VARIABLE, "")).strip()
+    image = (given or "").strip()
     if len(image) > _MAX_IMAGE:
         log.debug("ignoring a container image reference of %d characters", len(image))
         return None
