@@ -53,3 +53,28 @@ def test_readme_walkthrough_runs_as_written(start_local_server, tmp_path: Path) 
     )
     assert sdk.returncode == 0, sdk.stdout + sdk.stderr
     assert sdk.stdout.splitlines() == ["3", "[3]"]
+
+
+def test_readme_scikit_learn_walkthrough_runs_as_written(start_local_server, tmp_path: Path):
+    server = start_local_server()
+    section = README.split("## Publishing a scikit-learn model with its data", 1)[1]
+    python = re.search(r"```python\n(.*?)\n```", section.split("\n## ", 1)[0], re.S)
+    assert python, "the scikit-learn walkthrough lost its code block"
+    env = server_env() | {
+        "MODELDEPOT_URL": server.url,
+        "MODELDEPOT_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", python.group(1)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].startswith("name='skops' framework='scikit-learn'")
+    assert "risk/churn" in lines[1]
+    assert "alias='production'" in lines[2]
+    assert lines[-1] == "True"
