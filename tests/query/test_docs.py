@@ -4,6 +4,7 @@ hold only examples that compile."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,26 @@ def test_examples_compile(sqlite: bool) -> None:
         compile_query(query, VERSIONS, sqlite=sqlite)
     assert len(examples("Models")) >= 5
     assert len(examples("Versions")) >= 5
+
+
+def readme_searches() -> list[tuple[Target, str, str | None]]:
+    """(target, query, sort) of every ``modeldepot search`` command the README shows."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    found = []
+    for line in readme.splitlines():
+        if not line.startswith("modeldepot search "):
+            continue
+        args = shlex.split(line, comments=True)[2:]
+        target = VERSIONS if "--versions" in args else MODELS
+        sort = args[args.index("--sort") + 1] if "--sort" in args else None
+        positional = [a for a in args if not a.startswith("-") and a != sort]
+        found.append((target, positional[0], sort))
+    return found
+
+
+def test_the_readme_search_examples_compile() -> None:
+    searches = readme_searches()
+    assert searches
+    for target, query, sort in searches:
+        compile_query(query, target, sqlite=True)
+        target.sort(sort)

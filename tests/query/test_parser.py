@@ -204,10 +204,12 @@ def test_keywords_are_case_insensitive() -> None:
         ("created > 2026-03-03", "malformed number '2026-03-03' at position 10", 10),
         ("a = 1e999", "number out of range at position 4", 4),
         ("a = 99999999999999999999", "number out of range at position 4", 4),
-        ("a = 'x\x00'", "NUL character at position 6", 6),
+        ("a = 'x\x00'", "invalid character '\\x00' at position 6", 6),
+        ("a = 'x\ud800'", "invalid character '\\ud800' at position 6", 6),
         ("tags. = 1", "expected a key after 'tags.' at position 6", 6),
         ("params.", "expected a key after 'params.' at position 7", 7),
         ('params. "k" = 1', "expected a key after 'params.' at position 8", 8),
+        ('tags."" = 1', "expected a key after 'tags.' at position 5", 5),
     ],
 )
 def test_syntax_errors_point_at_the_offending_position(

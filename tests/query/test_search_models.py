@@ -6,6 +6,7 @@ import pytest
 
 from modeldepot.registry.search import SearchService
 from tests.query.conftest import Catalog
+from tests.query.seed import Seed
 
 
 def found(search: SearchService, catalog: Catalog, query: str, **options: object) -> set[str]:
@@ -135,3 +136,26 @@ def test_deleted_models_are_excluded_unless_asked_for(search, catalog) -> None:
 def test_boolean_logic_combines(search, catalog) -> None:
     query = "(tags.team = ads OR risk = high) AND NOT (owner = bob) OR name = 'nlp/tagger'"
     assert found(search, catalog, query) == {"fraud", "tagger"}
+
+
+def test_backslashes_in_the_data_match_when_escaped(db, search) -> None:
+    with db.write() as conn:
+        seed = Seed(conn)
+        windows = seed.model("win", tags={"path": "C:\\temp\\x_1"})
+        seed.model("unix", tags={"path": "/tmp/x_1"})
+    # The query text "C:\\\\%" is the pattern C:\\% : a literal backslash, then anything.
+    for query in (
+        r'tags.path LIKE "C:\\\\%"',
+        r'tags.path GLOB "C:\\\\*"',
+        r'tags.path LIKE "%\\\\x\_1"',
+        r'tags.path = "C:\\temp\\x_1"',
+    ):
+        assert search.search_models(query).ids == [windows], query
+    assert search.search_models(r'tags.path LIKE "C:\\%"').ids == []  # C:% literally
+
+
+def test_words_in_any_script_are_searched(db, search) -> None:
+    with db.write() as conn:
+        model = Seed(conn).model("m", description="Überwachung der Qualität, naïve café")
+    assert search.search_models('"überwachung café"').ids == [model]
+    assert search.search_models('"日本語 テキスト"').ids == []

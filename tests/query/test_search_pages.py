@@ -160,7 +160,10 @@ def test_limit_out_of_range_is_refused(search, catalog, limit) -> None:
         search.search_models("", limit=limit)
 
 
-@pytest.mark.parametrize("sort", ["size", "metrics", "metrics.", "-", "risk", "tags.team"])
+@pytest.mark.parametrize(
+    "sort",
+    ["size", "metrics", "metrics.", "-", "risk", "tags.team", "metrics.a\x00", "params.\ud800"],
+)
 def test_unknown_version_sorts_are_refused_with_the_valid_ones(search, sort) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
         search.search_versions("", sort=sort)

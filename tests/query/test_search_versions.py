@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from modeldepot.db.tables import versions
 from modeldepot.registry.search import SearchService
 from tests.query.conftest import Catalog
 
@@ -115,10 +117,6 @@ def test_version_and_model_columns(search, catalog, query, expected) -> None:
 
 
 def test_digest_matches_exactly(search, catalog, db) -> None:
-    from sqlalchemy import select
-
-    from modeldepot.db.tables import versions
-
     with db.read() as conn:
         digest = conn.execute(
             select(versions.c.digest).where(versions.c.id == catalog.versions["ctr1"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, not_, or_, true
 
 from modeldepot.query.fulltext import text_match
-from modeldepot.query.nodes import NEGATIONS, And, Comparison, Exists, Node, Not, Or, Text
+from modeldepot.query.nodes import SPLIT, And, Comparison, Exists, Node, Not, Or, Text
 from modeldepot.query.parser import parse
 from modeldepot.query.targets import Target
 
@@ -41,9 +41,7 @@ def compile_node(node: Node, target: Target, *, sqlite: bool) -> ColumnElement[b
             return target.documents(text_match(text, sqlite=sqlite))
         case Comparison(field, op, op_position, values):
             spec = target.field(field)
-            positive = NEGATIONS.get(op)
-            if positive is None:
-                return spec.match(field, op, op_position, values, sqlite=sqlite)  # type: ignore[arg-type]
-            negated = not_(spec.match(field, positive, op_position, values, sqlite=sqlite))
-            return and_(spec.present(), negated)
+            positive, negated = SPLIT[op]
+            condition = spec.match(field, positive, op_position, values, sqlite=sqlite)
+            return and_(spec.present(), not_(condition)) if negated else condition
     raise AssertionError(f"unknown node {node!r}")

@@ -62,7 +62,8 @@ def compare(
         if kind is ValueType.RISK:
             bound = RISK_RANK[values[0]]
             return column.in_([v for v, rank in RISK_RANK.items() if ORDERING[op](rank, bound)])
-        return ORDERING[op](column, values[0])  # type: ignore[no-any-return]
+        ordered: ColumnElement[bool] = ORDERING[op](column, values[0])
+        return ordered
     return column == values[0] if len(values) == 1 else column.in_(values)
 
 

@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, FromClause, Table, and_, literal_column, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Table,
+    and_,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 
 from modeldepot.db.tables import datasets, version_param_leaves
 from modeldepot.query.conditions import compare, compare_param
@@ -59,7 +69,7 @@ def in_rows(source: FromClause, correlate: Table, *criteria: ColumnElement[bool]
     """Values in the rows of ``source`` that ``criteria`` tie to the searched row."""
 
     def scope(condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
-        query = select(literal_column("1")).select_from(source).where(*criteria)
+        query: Select[Any] = select(literal_column("1")).select_from(source).where(*criteria)
         if condition is not None:
             query = query.where(condition)
         return query.correlate(correlate).exists()

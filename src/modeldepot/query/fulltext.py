@@ -15,12 +15,21 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, column, false, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    column,
+    false,
+    func,
+    literal_column,
+    select,
+    table,
+)
 
 from modeldepot.db.tables import FTS_CONFIG, search_documents
 
 _WORD = re.compile(r"\w+")
-_CONFIG = literal_column(f"'{FTS_CONFIG}'")
+_CONFIG: ColumnClause[str] = literal_column(f"'{FTS_CONFIG}'")
 _FTS = table("search_fts", column("rowid"))
 
 

@@ -41,6 +41,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 _OPERATOR = re.compile(r"!=|<=|>=|=|<|>")
 _PUNCTUATION = {"(": Kind.LPAREN, ")": Kind.RPAREN, ",": Kind.COMMA}
 _WORD_TAIL = "_.:/-"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, lone surrogates
 
 
 def is_word_start(ch: str) -> bool:
@@ -53,6 +54,11 @@ def is_word_char(ch: str) -> bool:
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text``, ending with an END token at ``len(text)``."""
+    if bad := _UNSTORABLE.search(text):
+        # Neither database can hold these in a string: refuse them here, not with a 500.
+        raise QueryInvalid(
+            f"invalid character {bad[0]!r} at position {bad.start()}", position=bad.start()
+        )
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
@@ -77,8 +83,6 @@ def tokenize(text: str) -> list[Token]:
                 end += 1
             tokens.append(Token(Kind.WORD, text[pos:end], text[pos:end], pos, end))
             pos = end
-        elif ch == "\x00":
-            raise QueryInvalid(f"NUL character at position {pos}", position=pos)
         else:
             raise QueryInvalid(f"unexpected character {ch!r} at position {pos}", position=pos)
     tokens.append(Token(Kind.END, "", "", len(text), len(text)))
@@ -93,8 +97,6 @@ def _string(text: str, start: int) -> Token:
         ch = text[pos]
         if ch == quote:
             return Token(Kind.STRING, text[start : pos + 1], "".join(chars), start, pos + 1)
-        if ch == "\x00":
-            raise QueryInvalid(f"NUL character at position {pos}", position=pos)
         if ch == "\\" and pos + 1 < len(text):
             following = text[pos + 1]
             # An unknown escape keeps its backslash, so LIKE and GLOB patterns can

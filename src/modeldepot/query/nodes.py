@@ -17,13 +17,21 @@ CompareOp = TypingLiteral[
 ]
 PositiveOp = TypingLiteral["=", "<", "<=", ">", ">=", "like", "glob", "in"]
 
-NEGATIONS: dict[CompareOp, PositiveOp] = {
-    "!=": "=",
-    "not like": "like",
-    "not glob": "glob",
-    "not in": "in",
+SPLIT: dict[CompareOp, tuple[PositiveOp, bool]] = {
+    "=": ("=", False),
+    "<": ("<", False),
+    "<=": ("<=", False),
+    ">": (">", False),
+    ">=": (">=", False),
+    "like": ("like", False),
+    "glob": ("glob", False),
+    "in": ("in", False),
+    "!=": ("=", True),
+    "not like": ("like", True),
+    "not glob": ("glob", True),
+    "not in": ("in", True),
 }
-"""Each negative operator and the positive one it negates."""
+"""Each operator as (its positive form, whether it negates that form)."""
 
 
 @dataclass(frozen=True)

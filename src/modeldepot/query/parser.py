@@ -85,8 +85,11 @@ class _Parser:
             self.index += 1
         return token
 
+    def at(self, kind: Kind) -> bool:
+        return self.token.kind is kind
+
     def at_keyword(self, *words: str) -> bool:
-        return self.token.kind is Kind.WORD and self.token.text.upper() in words
+        return self.at(Kind.WORD) and self.token.text.upper() in words
 
     def fail(self, expected: str, token: Token | None = None, hint: str = "") -> QueryInvalid:
         """``expected`` at the position of ``token`` (default: the current one)."""
@@ -112,12 +115,12 @@ class _Parser:
     # -- grammar --------------------------------------------------------------------
 
     def query(self) -> Node | None:
-        if self.token.kind is Kind.END:
+        if self.at(Kind.END):
             return None
         node = self.or_expr()
-        if self.token.kind is Kind.RPAREN:
+        if self.at(Kind.RPAREN):
             raise self.fail("unexpected ')'")
-        if self.token.kind is not Kind.END:
+        if not self.at(Kind.END):
             raise self.fail("expected AND, OR or the end of the query")
         return node
 
@@ -151,7 +154,7 @@ class _Parser:
             self.enter(token.start)
             node = self.or_expr()
             self.depth -= 1
-            if self.token.kind is not Kind.RPAREN:
+            if not self.at(Kind.RPAREN):
                 raise self.fail("expected ')'", hint=f" to close the '(' at position {token.start}")
             self.advance()
             return node
@@ -176,7 +179,7 @@ class _Parser:
         ):
             key += str(following.value)  # a quoted key: params."my key", params.a."b c"
             self.advance()
-        elif not key:
+        if not key:
             raise self.fail(f"expected a key after '{token.text}'", following)
         return Field(prefix.lower(), key, token.start)
 
@@ -189,7 +192,7 @@ class _Parser:
         negated = self.at_keyword("NOT")
         if negated:
             self.advance()
-        keyword = self.token.text.upper() if self.token.kind is Kind.WORD else ""
+        keyword = self.token.text.upper() if self.at(Kind.WORD) else ""
         if keyword == "EXISTS":
             self.advance()
             return Not(Exists(field)) if negated else Exists(field)
@@ -205,13 +208,13 @@ class _Parser:
         raise self.fail(f"expected an operator after '{field}'", hint=hint)
 
     def value_list(self, op_token: Token) -> tuple[Literal, ...]:
-        if self.token.kind is not Kind.LPAREN:
+        if not self.at(Kind.LPAREN):
             raise self.fail(f"expected '(' after {op_token.text}")
         opening = self.advance()
         values = [self.value(opening)]
-        while self.token.kind is Kind.COMMA:
+        while self.at(Kind.COMMA):
             values.append(self.value(self.advance()))
-        if self.token.kind is not Kind.RPAREN:
+        if not self.at(Kind.RPAREN):
             raise self.fail("expected ',' or ')' in the IN list")
         self.advance()
         for extra in values[1:]:

@@ -62,7 +62,8 @@ class Sort:
         beyond = operator.lt if self.descending else operator.gt
         key = self.key.value
         if value is None:
-            return key.is_(None) & beyond(id_column, last_id)
+            beyond_id: ColumnElement[bool] = beyond(id_column, last_id)
+            return key.is_(None) & beyond_id
         position = tuple_(bindparam(None, value, type_=key.type), bindparam(None, last_id))
         later: ColumnElement[bool] = beyond(tuple_(key, id_column), position)
         # A NULL key makes the comparison NULL, so the OR decides: missing values last.

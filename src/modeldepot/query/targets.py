@@ -78,7 +78,7 @@ class Target:
         prefix, dot, key = name.partition(".")
         if name in self.sorts:
             return Sort(spec, self.sorts[name], descending)
-        if dot and key and prefix in self.keyed_sorts:
+        if dot and key and key.isprintable() and prefix in self.keyed_sorts:
             return Sort(spec, self.keyed_sorts[prefix](key), descending)
         raise QueryFieldUnknown(
             f"cannot sort {self.name}s by {name!r}; sort by one of: "

@@ -244,11 +244,16 @@ class _Record:
 
 
 def _changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ValueChange]:
+    """Keys whose values differ, in type too: ``True`` → ``1`` and ``1`` → ``"1"`` count."""
     return [
         ValueChange(key=key, a=a.get(key), b=b.get(key))
         for key in sorted(a.keys() | b.keys())
-        if a.get(key) != b.get(key) or (key in a) != (key in b)
+        if (key in a) != (key in b) or not _same(a[key], b[key])
     ]
+
+
+def _same(x: Any, y: Any) -> bool:
+    return type(x) is type(y) and x == y
 
 
 def _file_changes(

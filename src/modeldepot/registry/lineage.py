@@ -50,6 +50,7 @@ from modeldepot.schemas.lineage import (
 MAX_EXAMPLE_BYTES = 256 * 1024
 MAX_PACKAGES = 5_000
 MAX_DEPTH = 1_000  # relation hops a cycle check follows before giving up
+MAX_NESTING = 64  # levels of lists and objects in examples and other documents
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def lineage_document(lineage: LineageWrite) -> RecordedLineage:
         value = getattr(lineage, key)
         if value is None:
             continue
+        _check_text(value)
         try:
             size = len(json.dumps(value, allow_nan=False))
         except ValueError:
@@ -86,18 +88,22 @@ def lineage_document(lineage: LineageWrite) -> RecordedLineage:
     return RecordedLineage(lineage.format.name if lineage.format else None, doc)
 
 
-def _check_text(value: Any) -> None:
-    # PostgreSQL JSON cannot hold NUL; nothing in a lineage record needs one.
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise LineageInvalid("lineage contains a NUL character")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key)
-            _check_text(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item)
+def _check_text(document: Any) -> None:
+    """No NUL anywhere (PostgreSQL JSON cannot hold one) and nesting within MAX_NESTING,
+    so every stored document can be serialised again when it is read."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise MetadataTooLarge(f"lineage is nested deeper than {MAX_NESTING} levels")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise LineageInvalid("lineage contains a NUL character")
+        elif isinstance(value, dict):
+            stack.extend((key, depth + 1) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 def record_lineage(
@@ -108,10 +114,13 @@ def record_lineage(
     params: Mapping[str, Any],
     actor: Actor,
     now: datetime,
-) -> None:
-    """Write the relational part of a new version's lineage (in its commit transaction)."""
+) -> dict[str, float]:
+    """Write the relational part of a new version's lineage (in its commit transaction).
+
+    Returns the version's headline metrics: ``metrics`` plus unsliced ``metric_slices``.
+    """
     by_uri = _record_datasets(conn, version_id, lineage, actor, now)
-    _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
+    headline = _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
     _record_param_leaves(conn, version_id, params)
     for kind, refs in (("derived_from", lineage.derived_from), ("depends_on", lineage.depends_on)):
         for target in {_target_id(conn, ref) for ref in refs}:
@@ -124,6 +133,7 @@ def record_lineage(
                     created_by=actor.name,
                 )
             )
+    return headline
 
 
 def _record_datasets(
@@ -182,7 +192,7 @@ def _record_metrics(
     slices: Iterable[MetricSlice],
     metrics: Mapping[str, float],
     by_uri: Mapping[str, int],
-) -> None:
+) -> dict[str, float]:
     rows: dict[tuple[str, str], dict[str, Any]] = {
         (key, ""): {"key": key, "slice": "", "value": value, "dataset_id": None}
         for key, value in metrics.items()
@@ -216,6 +226,7 @@ def _record_metrics(
         conn.execute(
             insert(version_metrics), [{"version_id": version_id, **row} for row in rows.values()]
         )
+    return {key: row["value"] for (key, slice_), row in rows.items() if slice_ == ""}
 
 
 def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str, Any]) -> None:

@@ -128,9 +128,13 @@ def to_model_reads(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelRead
 
 
 def to_version_reads(
-    conn: Connection, model_name: str, rows: Sequence[Row[Any]]
+    conn: Connection, model_name: str | Sequence[str], rows: Sequence[Row[Any]]
 ) -> list[VersionRead]:
-    """Convert version rows of one model, loading their metadata in four queries."""
+    """Convert version rows, loading their metadata in four queries for all of them.
+
+    ``model_name`` names the model of every row, or is a sequence naming each row's.
+    """
+    names_of = [model_name] * len(rows) if isinstance(model_name, str) else list(model_name)
     ids = [r.id for r in rows]
     if not ids:
         return []
@@ -149,7 +153,7 @@ def to_version_reads(
         names[vid].append(name)
     return [
         VersionRead(
-            model=model_name,
+            model=model,
             number=r.number,
             digest=r.digest,
             description=r.description,
@@ -168,7 +172,7 @@ def to_version_reads(
             deleted_at=r.deleted_at,
             deleted_by=r.deleted_by,
         )
-        for r in rows
+        for model, r in zip(names_of, rows, strict=True)
     ]
 
 
@@ -185,13 +189,8 @@ def versions_by_ids(conn: Connection, ids: Sequence[int]) -> list[VersionRead]:
         .join(models, models.c.id == versions.c.model_id)
         .where(versions.c.id.in_(list(ids)))
     ).all()
-    by_model: dict[str, list[Row[Any]]] = {}
-    for row in rows:
-        by_model.setdefault(row.model_name, []).append(row)
-    found: dict[int, VersionRead] = {}
-    for name, model_rows in by_model.items():
-        for row, read in zip(model_rows, to_version_reads(conn, name, model_rows), strict=True):
-            found[row.id] = read
+    reads = to_version_reads(conn, [r.model_name for r in rows], rows)
+    found = {row.id: read for row, read in zip(rows, reads, strict=True)}
     return [found[i] for i in ids if i in found]
 
 

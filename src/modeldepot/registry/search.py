@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
-
 from modeldepot.db.engine import Database
 from modeldepot.errors import CursorInvalid
 from modeldepot.query.compile import compile_query
@@ -79,16 +77,17 @@ class SearchService:
             target.source, target.id, condition, order, after=after, limit=limit + 1
         )
         with self.db.read() as conn:
-            rows = conn.execute(statement).all()
+            rows = [(int(row[0]), row[1]) for row in conn.execute(statement)]
         return _page(rows, limit, target, order)
 
 
-def _page(rows: Sequence[Row[Any]], limit: int, target: Target, sort: Sort) -> SearchResult:
-    ids = [int(row[0]) for row in rows[:limit]]
+def _page(rows: Sequence[tuple[int, Any]], limit: int, target: Target, sort: Sort) -> SearchResult:
+    """The first ``limit`` of ``rows`` (id, sort value); a cursor if there are more."""
+    ids = [row_id for row_id, _ in rows[:limit]]
     if len(rows) <= limit:
         return SearchResult(ids, None)
-    last = rows[limit - 1]
-    cursor = encode_cursor(_made_for(target, sort), dump_value(last[1]), int(last[0]))
+    last_id, last_value = rows[limit - 1]
+    cursor = encode_cursor(_made_for(target, sort), dump_value(last_value), last_id)
     return SearchResult(ids, cursor)
 
 

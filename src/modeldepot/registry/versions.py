@@ -130,7 +130,7 @@ class VersionService:
                 conn.execute(_INSERTS[version_files], batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
+            metrics = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
             index_version(conn, version_id)
             failpoints.reach("commit.before_db_commit")
         # Everything the new version holds was written just now: no need to read it back.
