@@ -36,12 +36,20 @@ Join = Callable[[FromClause], FromClause]
 @dataclass(frozen=True)
 class SortKey:
     """A value to order by. ``join`` adds what ``value`` reads to the FROM clause; it
-    must not add rows (a LEFT JOIN on a unique key)."""
+    must not add rows (a LEFT JOIN on a unique key).
+
+    A key read from another table (a metric, a param) also has ``inner``, the same join
+    keeping only rows that have a value, and ``missing``, true of rows without one: a
+    page is then read in two steps, rows with a value in index order, then the rest.
+    One statement with an outer join and NULLS LAST would sort every matching row.
+    """
 
     value: ColumnElement[Any]
     kind: ValueType  # TEXT, NUMBER or TIMESTAMP: what a cursor holds
     nullable: bool = False
     join: Join | None = None
+    inner: Join | None = None
+    missing: ColumnElement[bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,4 +123,57 @@ def select_page(
     )
     if after is not None:
         statement = statement.where(sort.after(*after, id_column))
+    return statement
+
+
+def select_present(
+    source: FromClause,
+    id_column: ColumnElement[int],
+    condition: ColumnElement[bool],
+    sort: Sort,
+    *,
+    after: tuple[Any, int] | None,
+    limit: int,
+) -> Select[Any]:
+    """Like ``select_page``, over the rows that have a sort value (``sort.key.inner``)."""
+    assert sort.key.inner is not None
+    direction = desc if sort.descending else asc
+    statement = (
+        select(id_column, sort.key.value.label("sort_value"))
+        .select_from(sort.key.inner(source))
+        .where(condition)
+        .order_by(direction(sort.key.value), direction(id_column))
+        .limit(limit)
+    )
+    if after is not None:
+        beyond = operator.lt if sort.descending else operator.gt
+        position = tuple_(
+            bindparam(None, after[0], type_=sort.key.value.type), bindparam(None, after[1])
+        )
+        statement = statement.where(beyond(tuple_(sort.key.value, id_column), position))
+    return statement
+
+
+def select_missing(
+    source: FromClause,
+    id_column: ColumnElement[int],
+    condition: ColumnElement[bool],
+    sort: Sort,
+    *,
+    after_id: int | None,
+    limit: int,
+) -> Select[Any]:
+    """The rows without a sort value (``sort.key.missing``), by id in the sort's direction."""
+    assert sort.key.missing is not None
+    direction = desc if sort.descending else asc
+    statement = (
+        select(id_column)
+        .select_from(source)
+        .where(condition, sort.key.missing)
+        .order_by(direction(id_column))
+        .limit(limit)
+    )
+    if after_id is not None:
+        beyond = operator.lt if sort.descending else operator.gt
+        statement = statement.where(beyond(id_column, after_id))
     return statement

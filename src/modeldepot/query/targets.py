@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, FromClause, and_, case
+from sqlalchemy import ColumnElement, FromClause, and_, case, exists
 
 from modeldepot.db.tables import (
     aliases,
@@ -188,14 +188,26 @@ def _metric_sort(key: str) -> SortKey:
     metric = version_metrics.alias("sort_metric")
     on = and_(metric.c.version_id == versions.c.id, metric.c.key == key, metric.c.slice == "")
     return SortKey(
-        metric.c.value, NUMBER, nullable=True, join=lambda src: src.outerjoin(metric, on)
+        metric.c.value,
+        NUMBER,
+        nullable=True,
+        join=lambda src: src.outerjoin(metric, on),
+        inner=lambda src: src.join(metric, on),
+        missing=~exists().where(on),
     )
 
 
 def _param_sort(path: str) -> SortKey:
     leaf = version_param_leaves.alias("sort_param")
     on = and_(leaf.c.version_id == versions.c.id, leaf.c.path == path, leaf.c.kind == "number")
-    return SortKey(leaf.c.num, NUMBER, nullable=True, join=lambda src: src.outerjoin(leaf, on))
+    return SortKey(
+        leaf.c.num,
+        NUMBER,
+        nullable=True,
+        join=lambda src: src.outerjoin(leaf, on),
+        inner=lambda src: src.join(leaf, on),
+        missing=~exists().where(on),
+    )
 
 
 _MODEL_NAME = Typed(TEXT, models.c.name, on_row(models.c.name))

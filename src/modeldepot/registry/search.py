@@ -11,10 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, Connection
+
 from modeldepot.db.engine import Database
 from modeldepot.errors import CursorInvalid
 from modeldepot.query.compile import compile_query
-from modeldepot.query.sort import Sort, dump_value, load_value, select_page
+from modeldepot.query.sort import (
+    Sort,
+    dump_value,
+    load_value,
+    select_missing,
+    select_page,
+    select_present,
+)
 from modeldepot.query.targets import MODELS, VERSIONS, Target
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 
@@ -73,12 +82,45 @@ class SearchService:
             condition = target.live & condition
         order = target.sort(sort)
         after = _read_cursor(cursor, target, order) if cursor else None
-        statement = select_page(
-            target.source, target.id, condition, order, after=after, limit=limit + 1
-        )
         with self.db.read() as conn:
-            rows = [(int(row[0]), row[1]) for row in conn.execute(statement)]
+            if order.key.inner is not None:
+                rows = _two_steps(conn, target, condition, order, after, limit + 1)
+            else:
+                statement = select_page(
+                    target.source, target.id, condition, order, after=after, limit=limit + 1
+                )
+                rows = [(int(row[0]), row[1]) for row in conn.execute(statement)]
         return _page(rows, limit, target, order)
+
+
+def _two_steps(
+    conn: Connection,
+    target: Target,
+    condition: ColumnElement[bool],
+    order: Sort,
+    after: tuple[Any, int] | None,
+    wanted: int,
+) -> list[tuple[int, Any]]:
+    """Rows with a sort value in index order, then (if the page is not full) the rows
+    without one: each step reads only as far as the page needs."""
+    rows: list[tuple[int, Any]] = []
+    if after is None or after[0] is not None:
+        statement = select_present(
+            target.source, target.id, condition, order, after=after, limit=wanted
+        )
+        rows = [(int(row[0]), row[1]) for row in conn.execute(statement)]
+    if len(rows) < wanted:
+        after_id = after[1] if after is not None and after[0] is None else None
+        statement = select_missing(
+            target.source,
+            target.id,
+            condition,
+            order,
+            after_id=after_id,
+            limit=wanted - len(rows),
+        )
+        rows.extend((int(row[0]), None) for row in conn.execute(statement))
+    return rows
 
 
 def _page(rows: Sequence[tuple[int, Any]], limit: int, target: Target, sort: Sort) -> SearchResult:
