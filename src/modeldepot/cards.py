@@ -19,6 +19,8 @@ imported only when a card has front matter.
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -169,7 +171,30 @@ def _front_matter(source: str) -> dict[str, Any]:
         raise CardInvalid("the front matter's keys must be strings")
     if _depth(data) > MAX_FRONT_MATTER_DEPTH:
         raise CardInvalid(f"the front matter is nested more than {MAX_FRONT_MATTER_DEPTH} deep")
-    return data
+    return _as_json(data)
+
+
+def _as_json(value: Any) -> Any:
+    """The front matter as JSON holds it: dates become ISO 8601 text; binary data,
+    sets and non-string keys are refused (no model card needs them)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CardInvalid("the front matter's keys must be strings")
+            out[key] = _as_json(item)
+        return out
+    if isinstance(value, list):
+        return [_as_json(item) for item in value]
+    if isinstance(value, datetime.date):  # datetime.datetime too
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise CardInvalid(
+        f"the front matter holds a {type(value).__name__}, which a model card cannot keep"
+    )
 
 
 def _depth(value: Any) -> int:

@@ -21,4 +21,7 @@ def parse_instant(text: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise TimeInvalid(f"{text!r} lies outside the calendar once taken to UTC") from None

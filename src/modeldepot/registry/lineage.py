@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot.actor import Actor
 from modeldepot.db.engine import Database
@@ -39,6 +40,7 @@ from modeldepot.errors import (
 from modeldepot.metadata import check_key, param_leaves
 from modeldepot.refs import parse_ref
 from modeldepot.registry.lookup import model_row, resolve_row, version_row
+from modeldepot.registry.textindex import index_version
 from modeldepot.schemas.lineage import (
     DatasetUseRead,
     LineageRead,
@@ -146,12 +148,13 @@ def _record_datasets(
         for text in (use.uri, use.digest, use.name):
             if "\x00" in text:
                 raise LineageInvalid("dataset fields cannot contain NUL characters")
-        row = conn.execute(
-            select(datasets).where(datasets.c.uri == use.uri, datasets.c.digest == use.digest)
-        ).first()
+        same = and_(datasets.c.uri == use.uri, datasets.c.digest == use.digest)
+        row = conn.execute(select(datasets).where(same)).first()
         if row is None:
-            dataset_id = conn.execute(
-                insert(datasets)
+            # Another push may record the same dataset at this moment: whichever
+            # commits first creates it, the other waits and then uses that row.
+            conn.execute(
+                _upsert(conn, datasets)
                 .values(
                     uri=use.uri,
                     digest=use.digest,
@@ -161,20 +164,28 @@ def _record_datasets(
                     created_at=now,
                     created_by=actor.name,
                 )
-                .returning(datasets.c.id)
-            ).scalar_one()
-        else:
-            dataset_id = row.id
-            # A dataset once known to hold personal data keeps saying so; gaps are filled.
-            changes: dict[str, Any] = {}
-            if use.personal_data and not row.personal_data:
-                changes["personal_data"] = True
-            if use.name and not row.name:
-                changes["name"] = use.name
-            if use.size is not None and row.size is None:
-                changes["size"] = use.size
-            if changes:
-                conn.execute(update(datasets).where(datasets.c.id == row.id).values(**changes))
+                .on_conflict_do_nothing(index_elements=["uri", "digest"])
+            )
+            row = conn.execute(select(datasets).where(same)).one()
+        dataset_id = row.id
+        # A dataset once known to hold personal data keeps saying so; gaps are filled.
+        changes: dict[str, Any] = {}
+        if use.personal_data and not row.personal_data:
+            changes["personal_data"] = True
+        if use.name and not row.name:
+            changes["name"] = use.name
+        if use.size is not None and row.size is None:
+            changes["size"] = use.size
+        if changes:
+            conn.execute(update(datasets).where(datasets.c.id == row.id).values(**changes))
+        if "name" in changes:
+            # Versions' search documents hold their datasets' names: refresh them. This
+            # happens once per dataset, when its name is first learned.
+            users = select(version_datasets.c.version_id).where(
+                version_datasets.c.dataset_id == row.id
+            )
+            for earlier in conn.execute(users.distinct()).scalars():
+                index_version(conn, earlier)
         if by_uri.setdefault(use.uri, dataset_id) != dataset_id:
             raise LineageInvalid(f"dataset {use.uri!r} is listed with two different digests")
         pairs.add((dataset_id, use.role))
@@ -280,6 +291,7 @@ class LineageService:
     ) -> LineageRead:
         """Record that ``name:number`` ``kind`` ``target``; RelationCycle if that loops."""
         with self.db.write() as conn:
+            _lock_relations(conn)
             row = version_row(conn, model_row(conn, name), number)
             target_id = _target_id(conn, target)
             if target_id == row.id or _reaches(conn, target_id, row.id):
@@ -322,6 +334,22 @@ class LineageService:
             if removed.rowcount == 0:
                 raise RelationNotFound(f"{name}:{number} has no {kind} relation to {target}")
             return read_lineage(conn, name, row.id, number)
+
+
+# Any constant: the key of the PostgreSQL advisory lock relation changes take.
+_RELATIONS_LOCK = 0x6D6F64656C  # "model"
+
+
+def _lock_relations(conn: Connection) -> None:
+    """Serialise relation changes until commit, so two concurrent additions cannot each
+    pass the cycle check and together close a cycle. SQLite writers are serial already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_RELATIONS_LOCK)))
+
+
+def _upsert(conn: Connection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _reaches(conn: Connection, start: int, goal: int) -> bool:
