@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from modeldepot.db.migrate import HEAD, current_revision, head_revision
+from modeldepot.db.engine import Database
+from modeldepot.db.migrate import HEAD, current_revision, downgrade, head_revision, upgrade
 from modeldepot.db.tables import include_object, metadata
+from modeldepot.registry.search import SearchService
+from modeldepot.registry.versions import VersionService
+from tests.conftest import BACKENDS, POSTGRES_URL
 
 
 def test_migrated_schema_matches_table_definitions(shared_db) -> None:
@@ -23,3 +34,91 @@ def test_database_is_at_head_revision(shared_db) -> None:
 
 def test_head_constant_names_the_newest_migration() -> None:
     assert head_revision() == HEAD
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"modeldepot_migrate_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _fill_at_0001(db: Database) -> None:
+    """A model with one version, as the first schema stored them."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    who = {"created_at": now, "created_by": "old", "updated_at": now, "updated_by": "old"}
+    with db.write() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO models (id, name, description, last_version_number, created_at,"
+                " created_by, updated_at, updated_by) VALUES (1, 'ads/legacy',"
+                " 'gradient boosted ranking', 1, :created_at, :created_by, :updated_at,"
+                " :updated_by)"
+            ),
+            who,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (id, model_id, number, digest, description, total_size,"
+                " file_count, created_at, created_by, updated_at, updated_by) VALUES (1, 1, 1,"
+                " :digest, 'nightly retrain', 0, 0, :created_at, :created_by, :updated_at,"
+                " :updated_by)"
+            ),
+            {"digest": "sha256:" + "0" * 64, **who},
+        )
+        conn.execute(
+            sa.text("INSERT INTO version_params (version_id, key, value) VALUES (1, :k, :v)"),
+            [
+                {"k": "lr", "v": "0.01"},
+                {"k": "opt", "v": '"adam"'},
+                {"k": "bn", "v": "true"},
+                {"k": "layers", "v": "3"},
+            ],
+        )
+        conn.execute(
+            sa.text("INSERT INTO version_metrics (version_id, key, value) VALUES (1, 'auc', 0.9)")
+        )
+
+
+def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(empty_url: str) -> None:
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine, "0001")
+        _fill_at_0001(db)
+        upgrade(db.engine)
+        assert current_revision(db.engine) == HEAD
+        versions = VersionService(db)
+        version = versions.resolve("ads/legacy:1")
+        assert version.metrics == {"auc": 0.9}
+        assert version.params == {"lr": 0.01, "opt": "adam", "bn": True, "layers": 3}
+        search = SearchService(db)
+        assert search.search_models('"boosted"').ids == [1]
+        assert search.search_versions('"nightly"').ids == [1]
+        assert search.search_versions("params.lr < 0.1 AND params.opt = adam").ids == [1]
+        assert search.search_versions("params.bn = true AND params.layers = 3").ids == [1]
+        assert search.search_versions("metrics.auc > 0.5", sort="-metrics.auc").ids == [1]
+    finally:
+        db.dispose()
+
+
+def test_downgrade_to_0001_and_upgrade_again(empty_url: str) -> None:
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine, "0001")
+        _fill_at_0001(db)
+        upgrade(db.engine)
+        downgrade(db.engine, "0001")
+        assert current_revision(db.engine) == "0001"
+        upgrade(db.engine)
+        assert SearchService(db).search_versions('"nightly"').ids == [1]
+    finally:
+        db.dispose()

@@ -254,10 +254,10 @@ def _backfill() -> None:
             "FROM versions v JOIN models m ON m.id = v.model_id"
         )
     )
-    rows = bind.execute(sa.text("SELECT version_id, key, value FROM version_params")).all()
+    rows = bind.execute(sa.text("SELECT version_id, key, CAST(value AS TEXT) FROM version_params")).all()
     leaves = []
     for version_id, key, raw in rows:
-        value = json.loads(raw) if isinstance(raw, str) else raw
+        value = json.loads(raw)  # the JSON text, on both databases
         if isinstance(value, bool):
             leaves.append((version_id, key, "boolean", float(value), "true" if value else "false"))
         elif isinstance(value, int | float):
