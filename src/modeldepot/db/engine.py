@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -74,6 +74,15 @@ class FairLock:
                 self._waiters.popleft().release()
             else:
                 self._held = False
+
+
+def upsert(conn: Connection, table: Table) -> Any:
+    """An INSERT of ``conn``'s dialect, which offers ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (SQLite and PostgreSQL spell them alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _create_engine(url: str, *, echo: bool) -> Engine:

@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot.actor import Actor
-from modeldepot.db.engine import Database
+from modeldepot.db.engine import Database, upsert
 from modeldepot.db.tables import (
     PARAM_INDEX_TEXT,
     datasets,
@@ -154,7 +153,7 @@ def _record_datasets(
             # Another push may record the same dataset at this moment: whichever
             # commits first creates it, the other waits and then uses that row.
             conn.execute(
-                _upsert(conn, datasets)
+                upsert(conn, datasets)
                 .values(
                     uri=use.uri,
                     digest=use.digest,
@@ -345,11 +344,6 @@ def _lock_relations(conn: Connection) -> None:
     pass the cycle check and together close a cycle. SQLite writers are serial already."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_RELATIONS_LOCK)))
-
-
-def _upsert(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _reaches(conn: Connection, start: int, goal: int) -> bool:

@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot.actor import Actor
 from modeldepot.blobstore.base import BlobStore, UploadWriter
-from modeldepot.db.engine import Database
+from modeldepot.db.engine import Database, upsert
 from modeldepot.db.tables import blobs, uploads
 from modeldepot.db.types import utcnow
 from modeldepot.digest import parse_digest
@@ -238,10 +237,7 @@ class UploadService:
 
 def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None:
     """Record a verified blob (or refresh it if already recorded)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(blobs).values(
-        digest=digest, size=size, created_at=now, touched_at=now
-    )
+    statement = upsert(conn, blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
     refresh = {"touched_at": now, "collecting_at": None}  # an upload revives a doomed blob
     conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_=refresh))
 

@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from modeldepot import failpoints
 from modeldepot.actor import Actor
 from modeldepot.cards import parse_card
-from modeldepot.db.engine import Database
+from modeldepot.db.engine import Database, upsert
 from modeldepot.db.tables import (
     aliases,
     blobs,
@@ -343,9 +342,8 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
             "updated_at": now,
             "updated_by": actor.name,
         }
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         inserted = conn.execute(
-            dialect.insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+            upsert(conn, models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         )
         row = conn.execute(_MODEL_BY_NAME, {"name": name}).one()
         if inserted.rowcount == 1:

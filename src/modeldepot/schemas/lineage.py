@@ -7,26 +7,12 @@ small enough to read whole; ``modeldepot.lineage.checks`` enforces the rest.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 DatasetRole = Literal["train", "validation", "test", "other"]
 RelationKind = Literal["derived_from", "depends_on"]
-FORMATS = (
-    "sklearn",
-    "pickle",
-    "joblib",
-    "skops",
-    "onnx",
-    "pytorch",
-    "safetensors",
-    "xgboost",
-    "lightgbm",
-    "keras",
-    "huggingface",
-    "other",
-)
 ModelFormat = Literal[
     "sklearn",
     "pickle",
@@ -41,6 +27,7 @@ ModelFormat = Literal[
     "huggingface",
     "other",
 ]
+FORMATS: tuple[str, ...] = get_args(ModelFormat)
 
 _SHORT = 1000
 

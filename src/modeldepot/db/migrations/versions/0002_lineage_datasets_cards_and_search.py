@@ -254,7 +254,9 @@ def _backfill() -> None:
             "FROM versions v JOIN models m ON m.id = v.model_id"
         )
     )
-    rows = bind.execute(sa.text("SELECT version_id, key, CAST(value AS TEXT) FROM version_params")).all()
+    rows = bind.execute(
+        sa.text("SELECT version_id, key, CAST(value AS TEXT) FROM version_params")
+    ).all()
     leaves = []
     for version_id, key, raw in rows:
         value = json.loads(raw)  # the JSON text, on both databases
