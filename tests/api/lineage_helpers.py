@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import API, ACTOR, assert_json, model_url, push
+from tests.api.helpers import ACTOR, API, assert_json, model_url, push
 
 SHA_A = "sha256:" + "a" * 64
 SHA_B = "sha256:" + "b" * 64
@@ -34,9 +36,7 @@ def refs_of(relations: list[dict[str, Any]]) -> list[str]:
     return [f"{r['model']}:{r['number']}" for r in relations]
 
 
-def add_relation(
-    api: TestClient, name: str, number: int, kind: str, target: str
-) -> httpx.Response:
+def add_relation(api: TestClient, name: str, number: int, kind: str, target: str) -> httpx.Response:
     url = model_url(name, "versions", str(number), "relations")
     return api.post(url, json={"kind": kind, "target": target})
 
@@ -62,3 +62,25 @@ def record_pull(api: TestClient, name: str, number: int, actor: str) -> None:
 def get(api: TestClient, path: str, **params: Any) -> httpx.Response:
     """``GET /api/v1{path}`` with query ``params``."""
     return api.get(f"{API}{path}", params=params)
+
+
+def search(api: TestClient, kind: str, word: str) -> list[str]:
+    """Model names, or ``name:number`` of versions, that the quoted ``word`` finds."""
+    page = assert_json(api.get(f"{API}/search/{kind}", params={"q": f'"{word}"'}), 200)
+    if kind == "models":
+        return [m["name"] for m in page["items"]]
+    return [f"{v['model']}:{v['number']}" for v in page["items"]]
+
+
+def concurrently(base_url: str, jobs: list[Any], job: Any) -> list[Any]:
+    """Run ``job(http, item)`` for every item of ``jobs`` at once, each in its own thread
+    with its own ``httpx.Client`` on ``base_url``, released together by a barrier."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(item: Any) -> Any:
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            barrier.wait()
+            return job(http, item)
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(run, jobs))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.helpers import (
+    API,
     assert_json,
     assert_problem,
     commit,
+    digest_of,
     entry,
     model_url,
     put_blob,
@@ -21,6 +24,7 @@ from tests.api.lineage_helpers import (
     SHA_B,
     SHA_C,
     add_relation,
+    concurrently,
     dataset,
     lineage,
     push_version,
@@ -134,7 +138,9 @@ def test_full_lineage_is_returned_whole_by_get_lineage(api) -> None:
     assert got["derived_from"] == [
         {"kind": "derived_from", "model": BASE, "number": 1, "deleted": False}
     ]
-    assert got["depends_on"] == [{"kind": "depends_on", "model": EMB, "number": 2, "deleted": False}]
+    assert got["depends_on"] == [
+        {"kind": "depends_on", "model": EMB, "number": 2, "deleted": False}
+    ]
     assert got["used_by"] == []
 
 
@@ -163,7 +169,16 @@ def test_version_read_carries_format_and_card_completeness(api) -> None:
     read = assert_json(api.get(model_url(NAME, "versions", "1")), 200)
     for version in (created, read):
         assert (version["format"], version["card_completeness"]) == ("sklearn", 0.33)
+
+
+@pytest.mark.usefixtures("upstream")
+def test_commit_response_equals_the_version_read_back(api) -> None:
+    """A slice-less metric on a dataset is a plain metric too: GET shows it in
+    ``metrics``, so the commit's answer must as well."""
+    created = assert_json(commit_with(api, full_lineage(), metrics={"auc": 0.92}), 201)
+    read = assert_json(api.get(model_url(NAME, "versions", "1")), 200)
     assert created == read
+    assert read["metrics"] == {"auc": 0.92, "loss": 0.2}
 
 
 def test_version_without_lineage_has_an_empty_lineage(api) -> None:
@@ -202,7 +217,9 @@ def test_lineage_of_an_unknown_version_is_404_version_not_found(api) -> None:
     push_version(api, NAME)
     response = api.get(model_url(NAME, "versions", "9", "lineage"))
     assert_problem(response, 404, "VERSION_NOT_FOUND")
-    assert_problem(api.get(model_url("ads/none", "versions", "1", "lineage")), 404, "MODEL_NOT_FOUND")
+    assert_problem(
+        api.get(model_url("ads/none", "versions", "1", "lineage")), 404, "MODEL_NOT_FOUND"
+    )
 
 
 # --- what a commit refuses ----------------------------------------------------------
@@ -222,7 +239,10 @@ def test_conflicting_values_for_one_metric_and_slice_are_400_lineage_invalid(api
     cases = {
         "two slices": (
             {},
-            [{"name": "auc", "value": 0.9, "slice": "s=a"}, {"name": "auc", "value": 0.8, "slice": "s=a"}],
+            [
+                {"name": "auc", "value": 0.9, "slice": "s=a"},
+                {"name": "auc", "value": 0.8, "slice": "s=a"},
+            ],
         ),
         "slice against metric": ({"auc": 0.9}, [{"name": "auc", "value": 0.8}]),
     }
@@ -270,6 +290,20 @@ def test_non_finite_numbers_in_lineage_are_400_lineage_invalid(api) -> None:
     assert_nothing_committed(api)
 
 
+def test_non_finite_numbers_nested_in_params_are_400_metadata_invalid(api) -> None:
+    put_blob(api, b"w")
+    files = json.dumps([entry("model.bin", b"w")])
+    for value in ("NaN", "Infinity", "-1e999"):
+        for params in (f'{{"opt": {{"lr": {value}}}}}', f'{{"betas": [0.9, {value}]}}'):
+            response = api.post(
+                model_url(NAME, "versions"),
+                content=f'{{"files": {files}, "params": {params}}}',
+                headers={"content-type": "application/json"},
+            )
+            assert_problem(response, 400, "METADATA_INVALID", params)
+    assert_nothing_committed(api)
+
+
 def test_relation_to_a_missing_version_is_404_relation_target_not_found(api) -> None:
     push_version(api, BASE)
     push_version(api, BASE, b"2")
@@ -308,6 +342,26 @@ def test_example_just_under_256_kib_is_accepted(api) -> None:
     example = "x" * (256 * 1024 - 2)  # the JSON string's quotes make up the rest
     assert commit_with(api, {"input_example": example}).status_code == 201
     assert lineage(api, NAME, 1)["input_example"] == example
+
+
+def nested_list(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_examples_nested_too_deep_to_read_back_are_413_metadata_too_large(api) -> None:
+    """An example the server could store but not serialise again would break every
+    later read of the lineage; it is refused at commit instead."""
+    for depth in (300, 900):
+        for key in ("input_example", "output_example"):
+            response = raw_commit(api, f'{{"{key}": {nested_list(depth)}}}')
+            assert_problem(response, 413, "METADATA_TOO_LARGE", (key, depth))
+    assert_nothing_committed(api)
+
+
+def test_moderately_nested_example_is_read_back_whole(api) -> None:
+    response = raw_commit(api, f'{{"input_example": {{"x": {nested_list(40)}}}}}')
+    assert response.status_code == 201, response.text
+    assert json.dumps(lineage(api, NAME, 1)["input_example"]["x"]) == nested_list(40)
 
 
 def test_unknown_lineage_fields_are_422_invalid_input(api) -> None:
@@ -405,7 +459,10 @@ def test_adding_a_relation_twice_keeps_one(api) -> None:
 def test_one_target_may_be_both_derived_from_and_depended_on(api) -> None:
     add_relation(api, "ads/a", 1, "derived_from", "ads/b:1")
     body = assert_json(add_relation(api, "ads/a", 1, "depends_on", "ads/b:1"), 200)
-    assert (refs_of(body["derived_from"]), refs_of(body["depends_on"])) == (["ads/b:1"], ["ads/b:1"])
+    assert (refs_of(body["derived_from"]), refs_of(body["depends_on"])) == (
+        ["ads/b:1"],
+        ["ads/b:1"],
+    )
 
 
 @pytest.mark.usefixtures("chain")
@@ -463,7 +520,9 @@ def test_relation_added_later_to_a_missing_target_is_404_relation_target_not_fou
 
 @pytest.mark.usefixtures("chain")
 def test_relation_on_a_missing_version_is_404(api) -> None:
-    assert_problem(add_relation(api, "ads/a", 9, "derived_from", "ads/b:1"), 404, "VERSION_NOT_FOUND")
+    assert_problem(
+        add_relation(api, "ads/a", 9, "derived_from", "ads/b:1"), 404, "VERSION_NOT_FOUND"
+    )
     push_version(api, "ads/a", b"2")
     api.delete(model_url("ads/a", "versions", "2"))
     response = add_relation(api, "ads/a", 2, "derived_from", "ads/b:1")
@@ -494,6 +553,15 @@ def test_delete_relation_never_recorded_is_404_relation_not_found(api) -> None:
     for kind, target in [("derived_from", "ads/c:1"), ("depends_on", "ads/b:1")]:
         response = remove_relation(api, "ads/a", 1, kind, target)
         assert_problem(response, 404, "RELATION_NOT_FOUND", (kind, target))
+
+
+@pytest.mark.usefixtures("chain")
+def test_relation_to_a_version_deleted_since_can_be_removed(api) -> None:
+    push_version(api, "ads/b", b"2")
+    add_relation(api, "ads/a", 1, "derived_from", "ads/b:2")
+    api.delete(model_url("ads/b", "versions", "2"))
+    body = assert_json(remove_relation(api, "ads/a", 1, "derived_from", "ads/b:2"), 200)
+    assert body["derived_from"] == []
 
 
 @pytest.mark.usefixtures("chain")
@@ -543,3 +611,52 @@ def test_requirements_of_an_unknown_version_is_404_version_not_found(api) -> Non
     push_version(api, NAME)
     response = api.get(model_url(NAME, "versions", "2", "requirements"))
     assert_problem(response, 404, "VERSION_NOT_FOUND")
+
+
+# --- concurrency (over real HTTP) -----------------------------------------------------
+
+PAIRS = 8
+
+
+@pytest.fixture
+def pairs(live) -> list[tuple[str, str]]:
+    """``PAIRS`` pairs of models ``p<i>/a`` and ``p<i>/b``, each with version 1."""
+    made = [(f"p{i}/a", f"p{i}/b") for i in range(PAIRS)]
+    with httpx.Client(base_url=live.url) as http:
+        assert http.put(f"{API}/blobs/{digest_of(b'w')}", content=b"w").status_code == 201
+        for pair in made:
+            for name in pair:
+                body = {"files": [entry("model.bin", b"w")]}
+                response = http.post(f"{API}/models/{name}/-/versions", json=body)
+                assert response.status_code == 201, response.text
+    return made
+
+
+def relate_over_http(http: httpx.Client, job: tuple[str, str]) -> httpx.Response:
+    source, target = job
+    body = {"kind": "derived_from", "target": f"{target}:1"}
+    return http.post(f"{API}/models/{source}/-/versions/1/relations", json=body)
+
+
+def test_concurrent_opposite_relations_never_make_a_cycle(live, pairs) -> None:
+    jobs = [job for a, b in pairs for job in ((a, b), (b, a))]
+    responses = concurrently(live.url, jobs, relate_over_http)
+    for (a, b), forward, backward in zip(pairs, responses[::2], responses[1::2], strict=True):
+        statuses = sorted([forward.status_code, backward.status_code])
+        assert statuses == [200, 409], (a, b, forward.text, backward.text)
+        refused = forward if forward.status_code == 409 else backward
+        assert refused.json()["code"] == "RELATION_CYCLE"
+        with httpx.Client(base_url=live.url) as http:
+            ups = [
+                http.get(f"{API}/models/{name}/-/versions/1/lineage").json()["derived_from"]
+                for name in (a, b)
+            ]
+        assert sorted(len(up) for up in ups) == [0, 1], (a, b, ups)
+
+
+def test_concurrent_identical_relations_record_one(live, pairs) -> None:
+    a, b = pairs[0]
+    responses = concurrently(live.url, [(a, b)] * 8, relate_over_http)
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    found = httpx.get(f"{live.url}{API}/models/{a}/-/versions/1/lineage").json()
+    assert refs_of(found["derived_from"]) == [f"{b}:1"]

@@ -178,25 +178,37 @@ INVENTORY_CSV_COLUMNS = (
 )
 
 
+# A cell starting with one of these is a formula to spreadsheet programs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: formula-like text gets a leading ``'``
+    (owners, contacts and reasons are free text anyone with write access sets)."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def inventory_rows(inventory: Inventory) -> Iterator[list[str]]:
     """The inventory as CSV rows (a header first); lists joined with ``;``."""
     yield list(INVENTORY_CSV_COLUMNS)
     for e in inventory.models:
-        yield [
-            e.name,
-            e.owner or "",
-            ";".join(e.contacts),
-            e.risk_level or "",
-            e.risk_reason,
-            "" if e.card_completeness is None else f"{e.card_completeness:g}",
-            ";".join(f"{alias}={number}" for alias, number in e.aliases.items()),
-            "" if e.latest_version is None else str(e.latest_version),
-            str(e.version_count),
-            e.last_change.isoformat(),
-            ";".join(e.personal_data),
-            ";".join(e.depends_on),
-            ";".join(e.derived_from),
-            ";".join(
-                f"{p.number}:" + ",".join(f"{a}={n}" for a, n in p.by.items()) for p in e.pulls
-            ),
-        ]
+        yield [_cell(cell) for cell in _row(e)]
+
+
+def _row(e: InventoryEntry) -> list[str]:
+    return [
+        e.name,
+        e.owner or "",
+        ";".join(e.contacts),
+        e.risk_level or "",
+        e.risk_reason,
+        "" if e.card_completeness is None else f"{e.card_completeness:g}",
+        ";".join(f"{alias}={number}" for alias, number in e.aliases.items()),
+        "" if e.latest_version is None else str(e.latest_version),
+        str(e.version_count),
+        e.last_change.isoformat(),
+        ";".join(e.personal_data),
+        ";".join(e.depends_on),
+        ";".join(e.derived_from),
+        ";".join(f"{p.number}:" + ",".join(f"{a}={n}" for a, n in p.by.items()) for p in e.pulls),
+    ]
