@@ -72,8 +72,10 @@ def build_lineage(
             record.code.entry_point = entry_point
         if record.environment is None:
             record.environment = capture_environment(container_image=container_image)
-    elif container_image is not None and record.environment is not None:
-        record.environment.container_image = container_image
+    # A given environment keeps its own image; one without gets the setting's.
+    env = record.environment
+    if container_image and env is not None and env.container_image is None:
+        env.container_image = container_image
     return record
 
 

@@ -55,6 +55,15 @@ MAX_NESTING = 64  # levels of lists and objects in examples and other documents
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """What ``record_lineage`` learned: the headline metrics, and (name, URI) of each
+    dataset used, names as the registry knows them."""
+
+    metrics: dict[str, float]
+    datasets: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class RecordedLineage:
     format: str | None
     document: dict[str, Any]
@@ -115,12 +124,12 @@ def record_lineage(
     params: Mapping[str, Any],
     actor: Actor,
     now: datetime,
-) -> dict[str, float]:
+) -> Recorded:
     """Write the relational part of a new version's lineage (in its commit transaction).
 
-    Returns the version's headline metrics: ``metrics`` plus unsliced ``metric_slices``.
+    Its headline metrics are ``metrics`` plus the unsliced ``metric_slices``.
     """
-    by_uri = _record_datasets(conn, version_id, lineage, actor, now)
+    by_uri, names = _record_datasets(conn, version_id, lineage, actor, now)
     headline = _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
     _record_param_leaves(conn, version_id, params)
     for kind, refs in (("derived_from", lineage.derived_from), ("depends_on", lineage.depends_on)):
@@ -134,14 +143,21 @@ def record_lineage(
                     created_by=actor.name,
                 )
             )
-    return headline
+    return Recorded(headline, [(names[uri], uri) for uri in by_uri])
+
+
+# Built once: every push runs these.
+_INSERT_METRICS = insert(version_metrics)
+_INSERT_LEAVES = insert(version_param_leaves)
 
 
 def _record_datasets(
     conn: Connection, version_id: int, lineage: LineageWrite, actor: Actor, now: datetime
-) -> dict[str, int]:
-    """Upsert the datasets (shared records keyed by URI and digest); map URI → id."""
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Upsert the datasets (shared records keyed by URI and digest); map URI → id, and
+    URI → name."""
     by_uri: dict[str, int] = {}
+    names: dict[str, str] = {}
     pairs: set[tuple[int, str]] = set()
     for use in lineage.datasets:
         for text in (use.uri, use.digest, use.name):
@@ -185,6 +201,7 @@ def _record_datasets(
             )
             for earlier in conn.execute(users.distinct()).scalars():
                 index_version(conn, earlier)
+        names[use.uri] = changes.get("name", row.name)
         if by_uri.setdefault(use.uri, dataset_id) != dataset_id:
             raise LineageInvalid(f"dataset {use.uri!r} is listed with two different digests")
         pairs.add((dataset_id, use.role))
@@ -193,7 +210,7 @@ def _record_datasets(
             insert(version_datasets),
             [{"version_id": version_id, "dataset_id": d, "role": r} for d, r in sorted(pairs)],
         )
-    return by_uri
+    return by_uri, names
 
 
 def _record_metrics(
@@ -234,7 +251,7 @@ def _record_metrics(
         }
     if rows:
         conn.execute(
-            insert(version_metrics), [{"version_id": version_id, **row} for row in rows.values()]
+            _INSERT_METRICS, [{"version_id": version_id, **row} for row in rows.values()]
         )
     return {key: row["value"] for (key, slice_), row in rows.items() if slice_ == ""}
 
@@ -262,7 +279,7 @@ def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str,
             }
         )
     for start in range(0, len(leaves), 500):
-        conn.execute(insert(version_param_leaves), leaves[start : start + 500])
+        conn.execute(_INSERT_LEAVES, leaves[start : start + 500])
 
 
 def _target_id(conn: Connection, ref: str) -> int:

@@ -10,6 +10,7 @@ disagrees with a committed row; the database's full-text index follows the table
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -58,7 +59,37 @@ def index_model(conn: Connection, model_id: int) -> None:
         conn.execute(insert(search_documents).values(model_id=model_id, body=body))
 
 
+def version_body(
+    name: str,
+    description: str,
+    format: str | None,
+    tags: Mapping[str, str],
+    used: Iterable[tuple[str, str]],
+    card: str | None,
+) -> str:
+    """The text a version's document holds (``used``: its datasets' names and URIs)."""
+    return "\n".join(
+        [
+            _words(name),
+            description,
+            format or "",
+            *(f"{k} {v}" for k, v in tags.items()),
+            *(f"{n} {uri}" for n, uri in used),
+            card or "",
+        ]
+    )
+
+
+_INSERT = insert(search_documents)
+
+
+def index_new_version(conn: Connection, model_id: int, version_id: int, body: str) -> None:
+    """Index a version being created: one insert, as nothing is indexed for it yet."""
+    conn.execute(_INSERT, {"model_id": model_id, "version_id": version_id, "body": body})
+
+
 def index_version(conn: Connection, version_id: int) -> None:
+    """Rewrite the document of an existing version from its rows."""
     row = conn.execute(
         select(
             versions.c.model_id,
@@ -80,16 +111,7 @@ def index_version(conn: Connection, version_id: int) -> None:
         .join(version_datasets, version_datasets.c.dataset_id == datasets.c.id)
         .where(version_datasets.c.version_id == version_id)
     ).all()
-    body = "\n".join(
-        [
-            _words(row.name),
-            row.description,
-            row.format or "",
-            *(f"{k} {v}" for k, v in tags),
-            *(f"{n} {uri}" for n, uri in used),
-            row.card or "",
-        ]
-    )
+    body = version_body(row.name, row.description, row.format, dict(tags), used, row.card)
     updated = conn.execute(
         update(search_documents)
         .where(search_documents.c.version_id == version_id)

@@ -55,7 +55,12 @@ from modeldepot.registry.lookup import (
 )
 from modeldepot.registry.models import card_read
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
-from modeldepot.registry.textindex import index_model, index_version
+from modeldepot.registry.textindex import (
+    index_model,
+    index_new_version,
+    index_version,
+    version_body,
+)
 from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
 
 BATCH = 500
@@ -129,8 +134,12 @@ class VersionService:
                 conn.execute(_INSERTS[version_files], batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            metrics = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
-            index_version(conn, version_id)
+            learned = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
+            metrics = learned.metrics
+            body = version_body(
+                name, description, recorded.format, tags, learned.datasets, data.card
+            )
+            index_new_version(conn, model_id, version_id, body)
             failpoints.reach("commit.before_db_commit")
         # Everything the new version holds was written just now: no need to read it back.
         version = VersionRead(
