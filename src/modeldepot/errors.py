@@ -159,6 +159,11 @@ class DatasetNotFound(NotFound):
     title = "Dataset not found"
 
 
+class CardNotFound(NotFound):
+    code = "CARD_NOT_FOUND"
+    title = "The model has no card"
+
+
 class RelationTargetNotFound(NotFound):
     code = "RELATION_TARGET_NOT_FOUND"
     title = "A related version does not exist"

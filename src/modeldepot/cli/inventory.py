@@ -17,16 +17,20 @@ from modeldepot.cli.common import client, emit_table, handle_errors, when
     default="table",
     show_default=True,
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--prefix", help="Only models under this namespace or name prefix.")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
 )
 @click.pass_context
 @handle_errors
-def inventory(ctx: click.Context, fmt: str, prefix: str | None, output: Path | None) -> None:
+def inventory(
+    ctx: click.Context, fmt: str, as_json: bool, prefix: str | None, output: Path | None
+) -> None:
     """List every live model for review: owner, risk, aliases, last change, personal
     data, dependencies and pulls."""
     md = client(ctx)
+    fmt = "json" if as_json else fmt
     if fmt == "csv":
         text = md.inventory_csv(prefix=prefix)
     elif fmt == "json":

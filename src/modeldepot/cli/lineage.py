@@ -83,11 +83,17 @@ def show_lineage(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 @click.command("env")
 @click.argument("ref")
+@json_option
 @click.pass_context
 @handle_errors
-def show_env(ctx: click.Context, ref: str) -> None:
-    """Print a requirements file that recreates the environment of REF."""
-    click.echo(client(ctx).requirements(ref), nl=False)
+def show_env(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Print a requirements file that recreates the environment of REF (with --json:
+    the captured environment itself)."""
+    md = client(ctx)
+    if as_json:
+        emit_json(md.get_lineage(ref).environment)
+        return
+    click.echo(md.requirements(ref), nl=False)
 
 
 @click.command("diff")

@@ -190,9 +190,9 @@ def show_card(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(found)
         return
     if found.card is None:
-        raise click.ClickException(
-            f"{name} has no card (write one with: modeldepot model card init)"
-        )
+        from modeldepot.errors import CardNotFound
+
+        raise CardNotFound(f"{name} has no card (start one with: modeldepot models card init)")
     click.echo(found.card, nl=not found.card.endswith("\n"))
     missing = ", ".join(found.missing) or "none"
     click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)

@@ -40,6 +40,7 @@ def verify(
                 "matches": report.matches,
                 "detail": report.detail,
                 "max_abs_diff": report.max_abs_diff,
+                "environment_recorded": report.environment_recorded,
                 "packages": [
                     {"name": p.name, "recorded": p.recorded, "current": p.current}
                     for p in report.packages
@@ -51,7 +52,9 @@ def verify(
         click.echo(f"{report.ref}: output {verdict} the recorded output ({report.detail})")
         for p in report.packages:
             click.echo(f"  {p.name}: recorded {p.recorded or '-'}, here {p.current or '-'}")
-        if not report.packages:
+        if not report.environment_recorded:
+            click.echo("  environment: none was recorded with this version")
+        elif not report.packages:
             click.echo("  environment: the same packages as recorded")
     if not report.matches:
         sys.exit(1)

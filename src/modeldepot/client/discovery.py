@@ -21,7 +21,14 @@ from modeldepot.schemas import CardRead, ModelRead, VersionRead
 from modeldepot.schemas.compare import LineageGraph, VersionDiff
 from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
 from modeldepot.schemas.inventory import Inventory
-from modeldepot.schemas.lineage import DatasetRead, DatasetUse, LineageRead, LineageWrite
+from modeldepot.schemas.lineage import (
+    CodeInfo,
+    DatasetRead,
+    DatasetUse,
+    EnvironmentInfo,
+    LineageRead,
+    LineageWrite,
+)
 
 if TYPE_CHECKING:
     from modeldepot.client.http import Http
@@ -53,8 +60,7 @@ def build_lineage(
             else LineageWrite.model_validate(dict(lineage or {}))
         )
         record.datasets.extend(
-            d if isinstance(d, DatasetUse) else DatasetUse.model_validate(dict(d))
-            for d in datasets
+            d if isinstance(d, DatasetUse) else DatasetUse.model_validate(dict(d)) for d in datasets
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -68,14 +74,20 @@ def build_lineage(
 
         if record.code is None:
             record.code = capture_code(entry_point=entry_point)
-        elif entry_point is not None and record.code.entry_point is None:
-            record.code.entry_point = entry_point
         if record.environment is None:
             record.environment = capture_environment(container_image=container_image)
-    # A given environment keeps its own image; one without gets the setting's.
-    env = record.environment
-    if container_image and env is not None and env.container_image is None:
-        env.container_image = container_image
+    # What the caller names explicitly is recorded even without capture; a given
+    # environment or code block keeps what it already says.
+    if entry_point is not None:
+        if record.code is None:
+            record.code = CodeInfo(entry_point=entry_point)
+        elif record.code.entry_point is None:
+            record.code.entry_point = entry_point
+    if container_image:
+        if record.environment is None:
+            record.environment = EnvironmentInfo(container_image=container_image)
+        elif record.environment.container_image is None:
+            record.environment.container_image = container_image
     return record
 
 

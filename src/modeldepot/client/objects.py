@@ -35,6 +35,7 @@ class VerifyReport:
     detail: str
     max_abs_diff: float | None
     packages: list[PackageDifference] = field(default_factory=list)
+    environment_recorded: bool = True
 
 
 class ObjectsMixin:
@@ -157,4 +158,5 @@ class ObjectsMixin:
             detail=result.detail,
             max_abs_diff=result.max_abs_diff,
             packages=drift,
+            environment_recorded=bool(recorded),
         )
