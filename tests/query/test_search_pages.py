@@ -38,6 +38,11 @@ def pages(run: Callable[..., SearchResult], limit: int, **options: object) -> li
         ("params.lr", ["fraud2", "fraud1", "ctr1", "ctr2", "resnet1", "tagger1"]),
         ("-params.lr", ["ctr1", "fraud1", "fraud2", "tagger1", "resnet1", "ctr2"]),
         ("params.optimizer.name", ["fraud1", "fraud2", "ctr1", "ctr2", "resnet1", "tagger1"]),
+        ("tags.stage", ["fraud1", "fraud2", "ctr1", "ctr2", "resnet1", "tagger1"]),
+        ("-tags.stage", ["fraud2", "fraud1", "tagger1", "resnet1", "ctr2", "ctr1"]),
+        ("owner", ["fraud1", "fraud2", "ctr1", "ctr2", "tagger1", "resnet1"]),
+        ("-owner", ["tagger1", "ctr2", "ctr1", "fraud2", "fraud1", "resnet1"]),
+        ("-risk", ["fraud2", "fraud1", "tagger1", "ctr2", "ctr1", "resnet1"]),
     ],
 )
 def test_versions_sort_with_missing_values_last(search, catalog, sort, expected) -> None:
@@ -162,15 +167,19 @@ def test_limit_out_of_range_is_refused(search, catalog, limit) -> None:
 
 @pytest.mark.parametrize(
     "sort",
-    ["size", "metrics", "metrics.", "-", "risk", "tags.team", "metrics.a\x00", "params.\ud800"],
+    ["size", "metrics", "metrics.", "-", "riskiness", "tag.team", "metrics.a\x00", "params.\ud800"],
 )
 def test_unknown_version_sorts_are_refused_with_the_valid_ones(search, sort) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
         search.search_versions("", sort=sort)
-    assert "created, name, number, metrics.KEY, params.PATH" in caught.value.detail
+    assert "created, created_by, digest, format, name, number, owner, risk, metrics.KEY" in (
+        caught.value.detail
+    )
 
 
 def test_unknown_model_sorts_are_refused_with_the_valid_ones(search) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
         search.search_models("", sort="metrics.auc")
-    assert "created, name, owner, risk, updated" in caught.value.detail
+    assert "card_completeness, created, created_by, name, owner, risk, updated, tags.KEY" in (
+        caught.value.detail
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, FromClause, and_, case, exists
+from sqlalchemy import ColumnElement, FromClause, Table, and_, case, exists
 
 from modeldepot.db.tables import (
     aliases,
@@ -145,8 +145,12 @@ MODELS = Target(
         "updated": SortKey(models.c.updated_at, TIMESTAMP),
         "risk": SortKey(_RISK_ORDER, NUMBER, nullable=True),
         "owner": SortKey(models.c.owner, TEXT, nullable=True),
+        "created_by": SortKey(models.c.created_by, TEXT),
+        "card_completeness": SortKey(models.c.card_completeness, NUMBER, nullable=True),
     },
-    keyed_sorts={},
+    keyed_sorts={
+        "tags": lambda key: _tag_sort(model_tags, model_tags.c.model_id, models.c.id, key)
+    },
     default_sort="name",
 )
 
@@ -181,6 +185,21 @@ def _version_param(path: str) -> FieldSpec:
         in_rows(
             version_param_leaves, versions, leaves.version_id == versions.c.id, leaves.path == path
         )
+    )
+
+
+def _tag_sort(
+    table: Table, owner: ColumnElement[int], row_id: ColumnElement[int], key: str
+) -> SortKey:
+    tag = table.alias("sort_tag")
+    on = and_(tag.c[owner.name] == row_id, tag.c.key == key)
+    return SortKey(
+        tag.c.value,
+        TEXT,
+        nullable=True,
+        join=lambda src: src.outerjoin(tag, on),
+        inner=lambda src: src.join(tag, on),
+        missing=~exists().where(on),
     )
 
 
@@ -250,7 +269,17 @@ VERSIONS = Target(
         "number": SortKey(versions.c.number, NUMBER),
         "created": SortKey(versions.c.created_at, TIMESTAMP),
         "name": SortKey(models.c.name, TEXT),
+        "created_by": SortKey(versions.c.created_by, TEXT),
+        "digest": SortKey(versions.c.digest, TEXT),
+        "format": SortKey(versions.c.format, TEXT, nullable=True),
+        "owner": SortKey(models.c.owner, TEXT, nullable=True),
+        "risk": SortKey(_RISK_ORDER, NUMBER, nullable=True),
+        "card_completeness": SortKey(versions.c.card_completeness, NUMBER, nullable=True),
     },
-    keyed_sorts={"metrics": _metric_sort, "params": _param_sort},
+    keyed_sorts={
+        "metrics": _metric_sort,
+        "params": _param_sort,
+        "tags": lambda key: _tag_sort(version_tags, version_tags.c.version_id, versions.c.id, key),
+    },
     default_sort="-created",
 )
