@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ class Database:
         # FIFO lock is fair and fast, where SQLite's busy handler sleeps up to 100 ms a
         # try and a plain lock lets late writers overtake early ones (a long tail).
         self._write_lock = FairLock() if self.is_sqlite else None
+        # SQLite's one writer at a time reuses one connection: checking a connection out
+        # of the pool and back costs as much as a small statement. Dropped after an error.
+        self._writer: Connection | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -39,13 +42,28 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._write_lock or nullcontext(), self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
+        if self._write_lock is None:
+            with self.engine.connect() as conn, conn.begin():
                 yield conn
+            return
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            conn = self._writer
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._writer = None
+                conn.close()
+                raise
 
     def dispose(self) -> None:
+        if self._write_lock is not None:
+            with self._write_lock:
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
         self.engine.dispose()
 
 
