@@ -43,7 +43,9 @@ def test_other_bytes_give_nothing(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "compress", [zlib.compress, gzip.compress, bz2.compress, lzma.compress], ids=repr
+    "compress",
+    [zlib.compress, gzip.compress, bz2.compress, lzma.compress],
+    ids=["zlib", "gzip", "bz2", "lzma"],
 )
 def test_unwrap_decompresses_up_to_the_limit(compress: Callable[[bytes], bytes]) -> None:
     payload = pickle.dumps(list(range(10_000)))
