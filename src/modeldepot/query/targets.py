@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Table, and_, case, exists
 
@@ -188,45 +189,37 @@ def _version_param(path: str) -> FieldSpec:
     )
 
 
+def _joined_sort(
+    table: FromClause, on: ColumnElement[bool], value: ColumnElement[Any], kind: ValueType
+) -> SortKey:
+    """A sort on a value of ``table``, which holds at most one row per searched row."""
+    return SortKey(
+        value,
+        kind,
+        nullable=True,
+        join=lambda src: src.outerjoin(table, on),
+        inner=lambda src: src.join(table, on),
+        missing=~exists().where(on),
+    )
+
+
 def _tag_sort(
     table: Table, owner: ColumnElement[int], row_id: ColumnElement[int], key: str
 ) -> SortKey:
     tag = table.alias("sort_tag")
-    on = and_(tag.c[owner.name] == row_id, tag.c.key == key)
-    return SortKey(
-        tag.c.value,
-        TEXT,
-        nullable=True,
-        join=lambda src: src.outerjoin(tag, on),
-        inner=lambda src: src.join(tag, on),
-        missing=~exists().where(on),
-    )
+    return _joined_sort(tag, and_(tag.c[owner.name] == row_id, tag.c.key == key), tag.c.value, TEXT)
 
 
 def _metric_sort(key: str) -> SortKey:
     metric = version_metrics.alias("sort_metric")
     on = and_(metric.c.version_id == versions.c.id, metric.c.key == key, metric.c.slice == "")
-    return SortKey(
-        metric.c.value,
-        NUMBER,
-        nullable=True,
-        join=lambda src: src.outerjoin(metric, on),
-        inner=lambda src: src.join(metric, on),
-        missing=~exists().where(on),
-    )
+    return _joined_sort(metric, on, metric.c.value, NUMBER)
 
 
 def _param_sort(path: str) -> SortKey:
     leaf = version_param_leaves.alias("sort_param")
     on = and_(leaf.c.version_id == versions.c.id, leaf.c.path == path, leaf.c.kind == "number")
-    return SortKey(
-        leaf.c.num,
-        NUMBER,
-        nullable=True,
-        join=lambda src: src.outerjoin(leaf, on),
-        inner=lambda src: src.join(leaf, on),
-        missing=~exists().where(on),
-    )
+    return _joined_sort(leaf, on, leaf.c.num, NUMBER)
 
 
 _MODEL_NAME = Typed(TEXT, models.c.name, on_row(models.c.name))
