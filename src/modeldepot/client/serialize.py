@@ -15,7 +15,6 @@ Every ML library is optional and imported only when a model needs it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import pickle
 import pkgutil
@@ -27,9 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modeldepot.client.examples import (
+    as_array,
+    from_json,
+    infer_signature,
+    onnx_signature,
+    to_json_example,
+)
+from modeldepot.client.optional import require
 from modeldepot.errors import InvalidInput
 from modeldepot.manifest import normalize_path
-from modeldepot.schemas.lineage import FormatInfo, ModelFormat, Signature, TensorSpec
+from modeldepot.schemas.lineage import FormatInfo, ModelFormat, Signature
 
 SIDECAR = "modeldepot.json"
 DEFAULT_PATHS = {"skops": "model.skops", "safetensors": "model.safetensors", "onnx": "model.onnx"}
@@ -63,7 +70,7 @@ class OnnxModel:
 
         Inputs are cast to the graph's dtypes; the result maps output names to arrays.
         """
-        np = _require("numpy", "running an ONNX model")
+        np = require("numpy", "running an ONNX model")
         specs = self.signature.inputs
         if not isinstance(inputs, dict):
             if len(specs) != 1:
@@ -74,7 +81,7 @@ class OnnxModel:
         unknown = sorted(set(inputs) - set(dtypes))
         if unknown:
             raise InvalidInput(f"unknown ONNX inputs {unknown}; the model takes {sorted(dtypes)}")
-        feed = {name: _as_array(np, value, dtypes[name]) for name, value in inputs.items()}
+        feed = {name: as_array(np, value, dtypes[name]) for name, value in inputs.items()}
         names = [o.name for o in self.session.get_outputs()]
         return dict(zip(names, self.session.run(names, feed), strict=True))
 
@@ -162,42 +169,7 @@ def predict(
     specs = signature.inputs if signature is not None else []
     torch = sys.modules.get("torch")
     as_tensors = torch is not None and isinstance(model, torch.nn.Module)
-    return to_json_example(_run_example(model, _from_json(input_example, specs, as_tensors)))
-
-
-def infer_signature(input_example: Any, output_example: Any = None) -> Signature:
-    """Dtype and shape of each example tensor, the first dimension left free for batching."""
-    outputs = [] if output_example is None else _specs(output_example)
-    return Signature(inputs=_specs(input_example), outputs=outputs)
-
-
-def onnx_signature(proto: Any) -> Signature:
-    """The graph's inputs (initializers excepted) and outputs; symbolic dimensions → None."""
-    initializers = {i.name for i in proto.graph.initializer}
-    inputs = [v for v in proto.graph.input if v.name not in initializers]
-    return Signature(
-        inputs=[_onnx_spec(v) for v in inputs], outputs=[_onnx_spec(v) for v in proto.graph.output]
-    )
-
-
-def to_json_example(value: Any) -> Any:
-    """``value`` with arrays and tensors as nested lists, tuples as lists, keys as strings."""
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, dict):
-        return {str(k): to_json_example(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_example(v) for v in value]
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        return to_json_example(_tensor_to_numpy(value))
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(value, np.ndarray | np.generic):
-        if value.dtype.kind in "SmMV":  # bytes, dates, durations, records: no JSON form
-            value = value.astype(str)
-        plain = value.tolist()
-        return to_json_example(plain) if value.dtype.kind == "O" else plain
-    raise InvalidInput(f"an example holds a {type(value).__name__}, which has no JSON form")
+    return to_json_example(_run_example(model, from_json(input_example, specs, as_tensors)))
 
 
 def _saver_for(obj: Any) -> Callable[[Any, Path], tuple[FormatInfo, list[str]]]:
@@ -220,7 +192,7 @@ def _saver_for(obj: Any) -> Callable[[Any, Path], tuple[FormatInfo, list[str]]]:
 
 
 def _save_skops(obj: Any, directory: Path) -> tuple[FormatInfo, list[str]]:
-    sio = _require("skops.io", "saving a scikit-learn model", package="skops")
+    sio = require("skops.io", "saving a scikit-learn model", package="skops")
     sio.dump(obj, directory / DEFAULT_PATHS["skops"])
     info = _format("skops", "scikit-learn", sys.modules["sklearn"].__version__)
     return info, [DEFAULT_PATHS["skops"]]
@@ -228,7 +200,7 @@ def _save_skops(obj: Any, directory: Path) -> tuple[FormatInfo, list[str]]:
 
 def _save_safetensors(obj: Any, directory: Path) -> tuple[FormatInfo, list[str]]:
     torch = sys.modules["torch"]
-    st = _require("safetensors.torch", "saving a torch model", package="safetensors")
+    st = require("safetensors.torch", "saving a torch model", package="safetensors")
     is_module = isinstance(obj, torch.nn.Module)
     state = obj.state_dict() if is_module else obj
     if not state:
@@ -260,7 +232,7 @@ def _format(name: ModelFormat, framework: str, version: str) -> FormatInfo:
 
 
 def _load_skops(path: Path, format: FormatInfo, trust: tuple[str, ...]) -> Any:
-    sio = _require("skops.io", "loading a skops model", package="skops")
+    sio = require("skops.io", "loading a skops model", package="skops")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a damaged zip or a schema this skops cannot read
@@ -276,8 +248,8 @@ def _load_skops(path: Path, format: FormatInfo, trust: tuple[str, ...]) -> Any:
 
 
 def _load_safetensors(path: Path, format: FormatInfo, trust: tuple[str, ...]) -> Any:
-    torch = _require("torch", "loading a safetensors model")
-    st = _require("safetensors.torch", "loading a safetensors model", package="safetensors")
+    torch = require("torch", "loading a safetensors model")
+    st = require("safetensors.torch", "loading a safetensors model", package="safetensors")
     state = st.load_file(path)
     sidecar = path.parent / SIDECAR
     if not sidecar.is_file():
@@ -299,19 +271,19 @@ def _load_safetensors(path: Path, format: FormatInfo, trust: tuple[str, ...]) ->
 
 
 def _load_onnx(path: Path, format: FormatInfo, trust: tuple[str, ...]) -> OnnxModel:
-    onnx = _require("onnx", "loading an ONNX model")
-    ort = _require("onnxruntime", "loading an ONNX model")
+    onnx = require("onnx", "loading an ONNX model")
+    ort = require("onnxruntime", "loading an ONNX model")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return OnnxModel(onnx.load(path), session)
 
 
 def _load_pickled(path: Path, format: FormatInfo, trust: tuple[str, ...]) -> Any:
     if format.name == "pytorch":
-        return _require("torch", "loading a pytorch model").load(path, weights_only=False)
+        return require("torch", "loading a pytorch model").load(path, weights_only=False)
     if format.name == "pickle":
         with path.open("rb") as fileobj:
             return pickle.load(fileobj)
-    return _require("joblib", f"loading a {format.name} model").load(path)
+    return require("joblib", f"loading a {format.name} model").load(path)
 
 
 _LOADERS: dict[str, Callable[[Path, FormatInfo, tuple[str, ...]], Any]] = {
@@ -330,7 +302,7 @@ def _run_example(model: Any, example: Any) -> Any:
     torch = sys.modules.get("torch")
     try:
         if onnx is not None and isinstance(model, onnx.ModelProto):
-            ort = _require("onnxruntime", "running an ONNX model on the input example")
+            ort = require("onnxruntime", "running an ONNX model on the input example")
             session = ort.InferenceSession(
                 model.SerializeToString(), providers=["CPUExecutionProvider"]
             )
@@ -364,90 +336,6 @@ def _torch_forward(torch: Any, module: Any, example: Any) -> Any:
             return module(tensor(example))
     finally:
         module.train(was_training)
-
-
-def _from_json(example: Any, specs: list[TensorSpec], as_tensors: bool) -> Any:
-    """A JSON example as arrays (or tensors) of the signature's dtypes."""
-    if isinstance(example, dict):
-        return {
-            k: _from_json(v, [s for s in specs if s.name == k], as_tensors)
-            for k, v in example.items()
-        }
-    dtype = specs[0].dtype if len(specs) == 1 else None
-    if not as_tensors:
-        return _as_array(_require("numpy", "running a model on an example"), example, dtype)
-    torch = sys.modules["torch"]
-    torch_dtype = getattr(torch, dtype, None) if dtype else None
-    try:
-        # Without a signature torch's defaults apply (float32 for floats), as in training.
-        return torch.tensor(
-            example, dtype=torch_dtype if isinstance(torch_dtype, torch.dtype) else None
-        )
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"the example is not a regular tensor of {dtype or 'values'}: {exc}"
-        ) from exc
-
-
-def _specs(example: Any) -> list[TensorSpec]:
-    if isinstance(example, dict):
-        return [_spec(str(name), value) for name, value in example.items()]
-    if isinstance(example, tuple) and example and all(map(_is_array, example)):
-        return [_spec(None, value) for value in example]
-    return [_spec(None, example)]
-
-
-def _is_array(value: Any) -> bool:
-    np = sys.modules.get("numpy")
-    torch = sys.modules.get("torch")
-    return (np is not None and isinstance(value, np.ndarray)) or (
-        torch is not None and isinstance(value, torch.Tensor)
-    )
-
-
-def _spec(name: str | None, value: Any) -> TensorSpec:
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        dtype = str(value.dtype).removeprefix("torch.")
-        shape = tuple(value.shape)
-    else:
-        array = _as_array(_require("numpy", "inferring a signature"), value, None)
-        dtype = {"U": "str", "S": "bytes"}.get(array.dtype.kind, array.dtype.name)
-        shape = array.shape
-    return TensorSpec(name=name, dtype=dtype, shape=[None, *shape[1:]] if shape else [])
-
-
-def _onnx_spec(value_info: Any) -> TensorSpec:
-    kind = value_info.type.WhichOneof("value")
-    if kind != "tensor_type":
-        return TensorSpec(name=value_info.name, dtype=str(kind).removesuffix("_type"))
-    onnx = sys.modules["onnx"]
-    tensor = value_info.type.tensor_type
-    try:
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
-    except (KeyError, ValueError):  # bfloat16, float8…: no NumPy dtype
-        dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
-    shape = None
-    if tensor.HasField("shape"):
-        shape = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-    return TensorSpec(name=value_info.name, dtype=dtype, shape=shape)
-
-
-def _as_array(np: Any, value: Any, dtype: str | None) -> Any:
-    try:
-        return np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"the example is not a regular array of {dtype or 'values'}: {exc}"
-        ) from exc
-
-
-def _tensor_to_numpy(tensor: Any) -> Any:
-    tensor = tensor.detach().cpu()
-    try:
-        return tensor.numpy()
-    except TypeError:  # bfloat16 and friends have no NumPy dtype
-        return tensor.float().numpy()
 
 
 def _unshared(state: dict[str, Any]) -> dict[str, Any]:
@@ -494,13 +382,3 @@ def _imported_class(target: str) -> Any:
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
     return obj if isinstance(obj, type) else None
-
-
-def _require(module: str, purpose: str, *, package: str | None = None) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        package = package or module.split(".", 1)[0]
-        raise InvalidInput(
-            f"{purpose} needs the {package!r} package: pip install {package}"
-        ) from exc
