@@ -50,7 +50,7 @@ from modeldepot.schemas.lineage import (
 
 MAX_EXAMPLE_BYTES = 256 * 1024
 MAX_PACKAGES = 5_000
-MAX_DEPTH = 1_000  # relation hops a cycle check follows before giving up
+MAX_ANCESTORS = 100_000  # versions a cycle check visits before refusing the relation
 MAX_NESTING = 64  # levels of lists and objects in examples and other documents
 
 
@@ -250,9 +250,7 @@ def _record_metrics(
             "dataset_id": dataset_id,
         }
     if rows:
-        conn.execute(
-            _INSERT_METRICS, [{"version_id": version_id, **row} for row in rows.values()]
-        )
+        conn.execute(_INSERT_METRICS, [{"version_id": version_id, **row} for row in rows.values()])
     return {key: row["value"] for (key, slice_), row in rows.items() if slice_ == ""}
 
 
@@ -364,22 +362,34 @@ def _lock_relations(conn: Connection) -> None:
 
 
 def _reaches(conn: Connection, start: int, goal: int) -> bool:
-    """Whether following relations upstream from ``start`` arrives at ``goal``."""
+    """Whether following relations upstream from ``start`` arrives at ``goal``.
+
+    Refuses (LineageInvalid) rather than guess when more than MAX_ANCESTORS versions
+    lie upstream: a relation is only recorded once it is known not to close a cycle.
+    """
     seen = {start}
     frontier = [start]
-    while frontier and len(seen) < MAX_DEPTH * 100:
-        nexts = conn.execute(
-            select(version_relations.c.target_id).where(
-                version_relations.c.version_id.in_(frontier)
+    while frontier:
+        found: list[int] = []
+        for begin in range(0, len(frontier), 500):
+            found.extend(
+                conn.execute(
+                    select(version_relations.c.target_id).where(
+                        version_relations.c.version_id.in_(frontier[begin : begin + 500])
+                    )
+                ).scalars()
             )
-        ).scalars()
         frontier = []
-        for target in nexts:
+        for target in found:
             if target == goal:
                 return True
             if target not in seen:
                 seen.add(target)
                 frontier.append(target)
+        if len(seen) > MAX_ANCESTORS:
+            raise LineageInvalid(
+                f"more than {MAX_ANCESTORS} versions lie upstream; cannot check for a cycle"
+            )
     return False
 
 
