@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.orm import aliased
 
 from modeldepot.actor import Actor
 from modeldepot.db.engine import Database
@@ -153,8 +152,10 @@ class AliasService:
         limit = check_limit(limit)
         if alias is not None:
             validate_alias(alias)
-        source = aliased(versions)
-        target = aliased(versions)
+        # Core aliases: importing sqlalchemy.orm for ``aliased`` costs the server 0.1 s
+        # of start-up.
+        source = versions.alias("source")
+        target = versions.alias("target")
         with self.db.read() as conn:
             model = model_row(conn, name)
             query = (

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modeldepot.db.engine import Database
 from modeldepot.registry.lookup import models_by_ids, versions_by_ids
-from modeldepot.registry.search import SearchService
 from modeldepot.schemas import ModelRead, Page, VersionRead
+
+if TYPE_CHECKING:
+    from modeldepot.registry.search import SearchService
 
 
 class FoundService:
@@ -13,7 +17,16 @@ class FoundService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.search = SearchService(db)
+        self._search: SearchService | None = None
+
+    @property
+    def search(self) -> SearchService:
+        """The query language loads on the first search, not at server start."""
+        if self._search is None:
+            from modeldepot.registry.search import SearchService
+
+            self._search = SearchService(self.db)
+        return self._search
 
     def models(
         self,
