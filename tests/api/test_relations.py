@@ -15,7 +15,6 @@ from tests.api.helpers import (
     model_url,
 )
 from tests.api.lineage_helpers import (
-    SHA_A,
     add_relation,
     concurrently,
     lineage,
@@ -23,36 +22,6 @@ from tests.api.lineage_helpers import (
     refs_of,
     remove_relation,
 )
-
-NAME = "ads/rec"
-BASE = "ads/base"
-EMB = "ads/emb"
-
-CODE = {
-    "repository": "https://git.example.com/ads/rec.git",
-    "commit": "0123456789abcdef0123456789abcdef01234567",
-    "branch": "main",
-    "dirty": True,
-    "diff_digest": SHA_A,
-    "entry_point": "train.py:main",
-}
-ENVIRONMENT = {
-    "python": "3.11.7",
-    "implementation": "CPython",
-    "platform": "Linux-6.1-x86_64",
-    "packages": {"numpy": "1.26.4", "scikit-learn": "1.4.0"},
-    "accelerator": "NVIDIA A100",
-    "container_image": "ghcr.io/ads/train:1",
-}
-FORMAT = {"name": "sklearn", "framework": "scikit-learn", "framework_version": "1.4.0"}
-SIGNATURE = {
-    "inputs": [{"name": "x", "dtype": "float64", "shape": [None, 3]}],
-    "outputs": [{"name": None, "dtype": "int64", "shape": [None]}],
-}
-CARD = "# rec\n## Intended use\nRanking ads.\n## Limitations\nCold start.\n"
-TRAIN = "s3://data/clicks/2026-10"
-HOLDOUT = "s3://data/clicks/holdout"
-
 
 # --- relations added later ------------------------------------------------------------
 
