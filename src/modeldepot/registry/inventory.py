@@ -8,6 +8,8 @@ batch of models, never one per model.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -59,6 +61,12 @@ class InventoryService:
             for batch in _batches(conn.execute(query).all()):
                 entries.extend(_entries(conn, batch))
         return Inventory(generated_at=utcnow(), models=entries)
+
+    def inventory_csv(self, *, prefix: str | None = None) -> str:
+        """The inventory as CSV text (a header row first)."""
+        out = io.StringIO()
+        csv.writer(out).writerows(_inventory_rows(self.inventory(prefix=prefix)))
+        return out.getvalue()
 
 
 def _batches(rows: list[Any]) -> Iterator[list[Any]]:
@@ -188,7 +196,7 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def inventory_rows(inventory: Inventory) -> Iterator[list[str]]:
+def _inventory_rows(inventory: Inventory) -> Iterator[list[str]]:
     """The inventory as CSV rows (a header first); lists joined with ``;``."""
     yield list(INVENTORY_CSV_COLUMNS)
     for e in inventory.models:

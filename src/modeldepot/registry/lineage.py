@@ -28,6 +28,7 @@ from modeldepot.db.tables import (
     versions,
 )
 from modeldepot.db.types import utcnow
+from modeldepot.environment import requirements_text
 from modeldepot.errors import (
     LineageInvalid,
     MetadataTooLarge,
@@ -299,6 +300,13 @@ class LineageService:
         with self.db.read() as conn:
             model, row = resolve_row(conn, parse_ref(ref), include_deleted=True)
             return read_lineage(conn, model.name, row.id, row.number)
+
+    def requirements(self, ref: str) -> str:
+        """A pip requirements file recreating the environment captured with ``ref``."""
+        environment = self.get_lineage(ref).environment
+        if environment is None:
+            return "# no environment was captured for this version\n"
+        return requirements_text(environment)
 
     def add_relation(
         self, name: str, number: int, kind: str, target: str, actor: Actor

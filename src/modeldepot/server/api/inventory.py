@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from modeldepot.registry.inventory import inventory_rows
 from modeldepot.schemas.inventory import Inventory
 from modeldepot.server.deps import RegistryDep
 
@@ -27,13 +24,10 @@ def get_inventory(
 ) -> Inventory | Response:
     """Every live model: owner, risk, aliases, last change, personal data, dependencies
     and pulls."""
-    inventory = registry.inventory.inventory(prefix=prefix)
     if format == "json":
-        return inventory
-    out = io.StringIO()
-    csv.writer(out).writerows(inventory_rows(inventory))
+        return registry.inventory.inventory(prefix=prefix)
     return Response(
-        out.getvalue(),
+        registry.inventory.inventory_csv(prefix=prefix),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="inventory.csv"'},
     )

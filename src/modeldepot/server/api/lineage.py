@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
-from modeldepot.environment import requirements_text
 from modeldepot.schemas import CardRead
 from modeldepot.schemas.compare import LineageGraph, VersionDiff
 from modeldepot.schemas.lineage import LineageRead, RelationCreate, RelationKind
@@ -46,10 +45,7 @@ def remove_relation(
 @router.get(VERSION + "/requirements", response_class=PlainTextResponse)
 def get_requirements(name: str, number: VersionNumber, registry: RegistryDep) -> str:
     """A pip requirements file that recreates the captured environment."""
-    lineage = registry.lineage.get_lineage(f"{name}:{number}")
-    if lineage.environment is None:
-        return "# no environment was captured for this version\n"
-    return requirements_text(lineage.environment)
+    return registry.lineage.requirements(f"{name}:{number}")
 
 
 @router.get(VERSION + "/card", response_model=CardRead)
