@@ -18,11 +18,12 @@ from modeldepot.client import push as push_mod
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.discovery import DiscoveryMixin, build_lineage, read_card
 from modeldepot.client.formats import detect_format
-from modeldepot.client.http import Http, segment
+from modeldepot.client.http import Http
 from modeldepot.client.objects import ObjectsMixin
+from modeldepot.client.paths import alias_path, model_path, version_path
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
-from modeldepot.refs import Ref, RefKind, parse_ref, validate_alias, validate_name
+from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
 from modeldepot.schemas import (
     AliasEventRead,
     AliasRead,
@@ -102,7 +103,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
 
     def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
         return self._call(
-            ModelRead, "GET", _model(name), params={"include_deleted": include_deleted or None}
+            ModelRead, "GET", model_path(name), params={"include_deleted": include_deleted or None}
         )
 
     def list_models(
@@ -137,19 +138,21 @@ class Client(DiscoveryMixin, ObjectsMixin):
             "risk_reason": risk_reason,
         }
         body.update({k: v for k, v in given.items() if v is not None})
-        return self._call(ModelRead, "PATCH", _model(name), json=body)
+        return self._call(ModelRead, "PATCH", model_path(name), json=body)
 
     def delete_model(self, name: str) -> ModelRead:
-        return self._call(ModelRead, "DELETE", _model(name))
+        return self._call(ModelRead, "DELETE", model_path(name))
 
     def restore_model(self, name: str) -> ModelRead:
-        return self._call(ModelRead, "POST", f"{_model(name)}/-/restore")
+        return self._call(ModelRead, "POST", f"{model_path(name)}/-/restore")
 
     def set_model_tag(self, name: str, key: str, value: str) -> ModelRead:
-        return self._call(ModelRead, "PUT", f"{_model(name)}/-/tags/{key}", json={"value": value})
+        return self._call(
+            ModelRead, "PUT", f"{model_path(name)}/-/tags/{key}", json={"value": value}
+        )
 
     def delete_model_tag(self, name: str, key: str) -> ModelRead:
-        return self._call(ModelRead, "DELETE", f"{_model(name)}/-/tags/{key}")
+        return self._call(ModelRead, "DELETE", f"{model_path(name)}/-/tags/{key}")
 
     # Versions ---------------------------------------------------------------------------
 
@@ -250,37 +253,37 @@ class Client(DiscoveryMixin, ObjectsMixin):
     ) -> list[VersionRead]:
         """Versions of ``name``, newest first."""
         params = {"include_deleted": include_deleted or None}
-        return list(self._pages(VersionRead, f"{_model(name)}/-/versions", params, limit))
+        return list(self._pages(VersionRead, f"{model_path(name)}/-/versions", params, limit))
 
     def get_manifest(self, ref: str | Ref, *, include_deleted: bool = False) -> ManifestRead:
         name, number = self._numbered(ref, include_deleted=include_deleted)
         return self._call(
             ManifestRead,
             "GET",
-            f"{_model(name)}/-/versions/{number}/manifest",
+            f"{version_path(name, number)}/manifest",
             params={"include_deleted": include_deleted or None},
         )
 
     def delete_version(self, ref: str | Ref) -> VersionRead:
         name, number = self._numbered(ref)
-        return self._call(VersionRead, "DELETE", f"{_model(name)}/-/versions/{number}")
+        return self._call(VersionRead, "DELETE", version_path(name, number))
 
     def restore_version(self, ref: str | Ref) -> VersionRead:
         name, number = self._numbered(ref, include_deleted=True)
-        return self._call(VersionRead, "POST", f"{_model(name)}/-/versions/{number}/restore")
+        return self._call(VersionRead, "POST", f"{version_path(name, number)}/restore")
 
     def set_version_tag(self, ref: str | Ref, key: str, value: str) -> VersionRead:
         name, number = self._numbered(ref)
         return self._call(
             VersionRead,
             "PUT",
-            f"{_model(name)}/-/versions/{number}/tags/{key}",
+            f"{version_path(name, number)}/tags/{key}",
             json={"value": value},
         )
 
     def delete_version_tag(self, ref: str | Ref, key: str) -> VersionRead:
         name, number = self._numbered(ref)
-        return self._call(VersionRead, "DELETE", f"{_model(name)}/-/versions/{number}/tags/{key}")
+        return self._call(VersionRead, "DELETE", f"{version_path(name, number)}/tags/{key}")
 
     # Aliases ----------------------------------------------------------------------------
 
@@ -289,24 +292,26 @@ class Client(DiscoveryMixin, ObjectsMixin):
     ) -> AliasRead:
         """Point ``alias`` at ``version``; with ``expected_version`` only if it is there now."""
         body = {"version": version, "expected_version": expected_version}
-        return self._call(AliasRead, "PUT", _alias(name, alias), json=body)
+        return self._call(AliasRead, "PUT", alias_path(name, alias), json=body)
 
     move_alias = set_alias
 
     def get_alias(self, name: str, alias: str) -> AliasRead:
-        return self._call(AliasRead, "GET", _alias(name, alias))
+        return self._call(AliasRead, "GET", alias_path(name, alias))
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.http.request("DELETE", _alias(name, alias))
+        self.http.request("DELETE", alias_path(name, alias))
 
     def list_aliases(self, name: str) -> list[AliasRead]:
-        return list(self._pages(AliasRead, f"{_model(name)}/-/aliases", {}, None))
+        return list(self._pages(AliasRead, f"{model_path(name)}/-/aliases", {}, None))
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int | None = None
     ) -> list[AliasEventRead]:
         """Alias changes, newest first: of one alias, or of every alias of the model."""
-        path = f"{_alias(name, alias)}/history" if alias else f"{_model(name)}/-/alias-history"
+        path = (
+            f"{alias_path(name, alias)}/history" if alias else f"{model_path(name)}/-/alias-history"
+        )
         return list(self._pages(AliasEventRead, path, {}, limit))
 
     # Plumbing ---------------------------------------------------------------------------
@@ -339,11 +344,3 @@ class Client(DiscoveryMixin, ObjectsMixin):
             return parsed.name, parsed.number
         version = self.get_version(parsed, include_deleted=include_deleted)
         return version.model, version.number
-
-
-def _model(name: str) -> str:
-    return f"/models/{segment(validate_name(name))}"
-
-
-def _alias(name: str, alias: str) -> str:
-    return f"{_model(name)}/-/aliases/{validate_alias(alias)}"

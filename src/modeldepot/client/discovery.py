@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from modeldepot.client.http import segment
+from modeldepot.client.paths import model_path, version_path
 from modeldepot.errors import LineageInvalid, ModeldepotError
-from modeldepot.refs import Ref, parse_ref, validate_name
+from modeldepot.refs import Ref, parse_ref
 from modeldepot.schemas import CardRead, ModelRead, VersionRead
 from modeldepot.schemas.compare import LineageGraph, VersionDiff
 from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
@@ -143,19 +143,19 @@ class DiscoveryMixin:
 
     def get_lineage(self, ref: str | Ref) -> LineageRead:
         name, number = self._numbered(ref, include_deleted=True)
-        return self._call(LineageRead, "GET", f"{_version(name, number)}/lineage")
+        return self._call(LineageRead, "GET", f"{version_path(name, number)}/lineage")
 
     def add_relation(self, ref: str | Ref, kind: str, target: str) -> LineageRead:
         """Record that ``ref`` was ``derived_from`` or ``depends_on`` the version ``target``."""
         name, number = self._numbered(ref)
         body = {"kind": kind, "target": str(parse_ref(target))}
-        return self._call(LineageRead, "POST", f"{_version(name, number)}/relations", json=body)
+        return self._call(LineageRead, "POST", f"{version_path(name, number)}/relations", json=body)
 
     def remove_relation(self, ref: str | Ref, kind: str, target: str) -> LineageRead:
         name, number = self._numbered(ref)
         params = {"kind": kind, "target": str(parse_ref(target))}
         return self._call(
-            LineageRead, "DELETE", f"{_version(name, number)}/relations", params=params
+            LineageRead, "DELETE", f"{version_path(name, number)}/relations", params=params
         )
 
     def lineage_graph(self, ref: str | Ref, *, depth: int = 3) -> LineageGraph:
@@ -165,7 +165,7 @@ class DiscoveryMixin:
     def requirements(self, ref: str | Ref) -> str:
         """A pip requirements file recreating the environment ``ref`` was captured in."""
         name, number = self._numbered(ref, include_deleted=True)
-        return self.http.request("GET", f"{_version(name, number)}/requirements").text
+        return self.http.request("GET", f"{version_path(name, number)}/requirements").text
 
     def diff(self, a: str | Ref, b: str | Ref) -> VersionDiff:
         return self._call(VersionDiff, "GET", "/diff", params={"a": str(a), "b": str(b)})
@@ -212,30 +212,22 @@ class DiscoveryMixin:
         return self.http.request("GET", "/inventory", params=params).text
 
     def get_card(self, name: str) -> CardRead:
-        return self._call(CardRead, "GET", f"{_model(name)}/-/card")
+        return self._call(CardRead, "GET", f"{model_path(name)}/-/card")
 
     def set_card(self, name: str, card: str | Path) -> CardRead:
         text = read_card(card)
-        return self._call(CardRead, "PUT", f"{_model(name)}/-/card", json={"card": text})
+        return self._call(CardRead, "PUT", f"{model_path(name)}/-/card", json={"card": text})
 
     def delete_card(self, name: str) -> CardRead:
-        return self._call(CardRead, "DELETE", f"{_model(name)}/-/card")
+        return self._call(CardRead, "DELETE", f"{model_path(name)}/-/card")
 
     def get_version_card(self, ref: str | Ref) -> CardRead:
         name, number = self._numbered(ref, include_deleted=True)
-        return self._call(CardRead, "GET", f"{_version(name, number)}/card")
+        return self._call(CardRead, "GET", f"{version_path(name, number)}/card")
 
     def _record_pull(self, version: VersionRead) -> None:
         """Tell the server about a pull (for the inventory); a failure only logs."""
         try:
-            self.http.request("POST", f"{_version(version.model, version.number)}/pulls")
+            self.http.request("POST", f"{version_path(version.model, version.number)}/pulls")
         except ModeldepotError as exc:  # counting must never fail a pull
             log.debug("could not record the pull of %s: %s", version.ref, exc)
-
-
-def _model(name: str) -> str:
-    return f"/models/{segment(validate_name(name))}"
-
-
-def _version(name: str, number: int) -> str:
-    return f"{_model(name)}/-/versions/{number}"
