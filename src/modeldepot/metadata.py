@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from modeldepot.errors import MetadataInvalid, MetadataTooLarge
+from modeldepot.errors import InvalidInput, MetadataInvalid, MetadataTooLarge
 
 MAX_DESCRIPTION = 10_000
 MAX_KEY = 128
@@ -151,10 +151,16 @@ def check_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
     return out
 
 
-def _check_no_nul(what: str, text: str) -> None:
-    # PostgreSQL text cannot hold NUL, and no sane metadata needs it: refuse everywhere.
+def reject_nul(what: str, text: str, error: type[InvalidInput] = InvalidInput) -> str:
+    """``text``, unless it holds a NUL: PostgreSQL text cannot, and no sane input needs
+    one, so it is refused everywhere (with ``error``)."""
     if "\x00" in text:
-        raise MetadataInvalid(f"{what} contains a NUL character")
+        raise error(f"{what} contains a NUL character")
+    return text
+
+
+def _check_no_nul(what: str, text: str) -> None:
+    reject_nul(what, text, MetadataInvalid)
 
 
 def parse_scalar(text: str) -> Scalar:

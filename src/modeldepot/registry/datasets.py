@@ -14,6 +14,7 @@ from sqlalchemy import Select, select, tuple_
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import aliases, datasets, models, version_datasets, versions
 from modeldepot.errors import DatasetNotFound, InvalidInput
+from modeldepot.metadata import reject_nul
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 from modeldepot.schemas import Page
 from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
@@ -159,8 +160,9 @@ class DatasetService:
 
 
 def _check_text(text: str) -> None:
-    if "\x00" in text or len(text) > 1000:
-        raise InvalidInput("dataset URI or digest is malformed")
+    reject_nul("dataset URI or digest", text)
+    if len(text) > 1000:
+        raise InvalidInput("dataset URI or digest is longer than 1000 characters")
 
 
 def _dataset_read(row: Any) -> DatasetRead:

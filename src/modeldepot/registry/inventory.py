@@ -30,7 +30,7 @@ from modeldepot.db.tables import (
     versions,
 )
 from modeldepot.db.types import utcnow
-from modeldepot.errors import InvalidInput
+from modeldepot.metadata import reject_nul
 from modeldepot.registry.lookup import MODEL_ROW, model_row, version_row
 from modeldepot.schemas.inventory import Inventory, InventoryEntry, PullCount
 
@@ -52,9 +52,8 @@ class InventoryService:
     def inventory(self, *, prefix: str | None = None) -> Inventory:
         """Every live model (under ``prefix`` if given), ordered by name."""
         query = select(*MODEL_ROW).where(models.c.deleted_at.is_(None)).order_by(models.c.name)
-        if prefix and "\x00" in prefix:
-            raise InvalidInput("prefix contains a NUL character")
         if prefix:
+            reject_nul("prefix", prefix)
             query = query.where(models.c.name.startswith(prefix, autoescape=True))
         entries: list[InventoryEntry] = []
         with self.db.read() as conn:

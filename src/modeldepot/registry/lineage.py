@@ -96,6 +96,9 @@ def lineage_document(lineage: LineageWrite) -> RecordedLineage:
             raise MetadataTooLarge(f"{key} is larger than {MAX_EXAMPLE_BYTES // 1024} KiB")
         doc[key] = value
     _check_text(doc)
+    # Datasets and slices are rows, not part of the document; they get the same check.
+    _check_text([use.model_dump() for use in lineage.datasets])
+    _check_text([[m.slice, m.dataset] for m in lineage.metric_slices])
     return RecordedLineage(lineage.format.name if lineage.format else None, doc)
 
 
@@ -161,9 +164,6 @@ def _record_datasets(
     names: dict[str, str] = {}
     pairs: set[tuple[int, str]] = set()
     for use in lineage.datasets:
-        for text in (use.uri, use.digest, use.name):
-            if "\x00" in text:
-                raise LineageInvalid("dataset fields cannot contain NUL characters")
         same = and_(datasets.c.uri == use.uri, datasets.c.digest == use.digest)
         row = conn.execute(select(datasets).where(same)).first()
         if row is None:
@@ -229,8 +229,6 @@ def _record_metrics(
         check_key("metric", entry.name)
         if entry.value != entry.value or entry.value in (float("inf"), float("-inf")):
             raise LineageInvalid(f"metric {entry.name!r}: value must be finite")
-        if "\x00" in entry.slice:
-            raise LineageInvalid("metric slices cannot contain NUL characters")
         dataset_id = None
         if entry.dataset is not None:
             if entry.dataset not in by_uri:

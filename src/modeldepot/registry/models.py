@@ -10,7 +10,13 @@ from modeldepot.db.engine import Database
 from modeldepot.db.tables import model_tags, models
 from modeldepot.db.types import utcnow
 from modeldepot.errors import InvalidInput, ModelExists, TagNotFound
-from modeldepot.metadata import check_description, check_key, check_tag_value, check_tags
+from modeldepot.metadata import (
+    check_description,
+    check_key,
+    check_tag_value,
+    check_tags,
+    reject_nul,
+)
 from modeldepot.refs import validate_name
 from modeldepot.registry.lookup import (
     MODEL_ROW,
@@ -67,8 +73,7 @@ class ModelService:
         limit = check_limit(limit)
         query = select(*MODEL_ROW).order_by(models.c.name).limit(limit + 1)
         if prefix:
-            if "\x00" in prefix:
-                raise InvalidInput("prefix contains a NUL character")
+            reject_nul("prefix", prefix)
             query = query.where(models.c.name.startswith(prefix, autoescape=True))
         if not include_deleted:
             query = query.where(models.c.deleted_at.is_(None))
@@ -192,8 +197,7 @@ def card_read(text: str | None) -> CardRead:
 
 def _check_owner(owner: str | None, contacts: list[str], reason: str) -> str | None:
     for text in (owner or "", reason, *contacts):
-        if "\x00" in text:
-            raise InvalidInput("owner, contacts and risk reason cannot contain NUL characters")
+        reject_nul("owner, contacts or risk reason", text)
     for contact in contacts:
         if not contact or len(contact) > 320:
             raise InvalidInput("each contact must be 1-320 characters")
