@@ -106,14 +106,19 @@ class ObjectsMixin:
         Pickle-based formats run code while loading and need ``allow_pickle=True``;
         skops types outside scikit-learn, NumPy and SciPy must be named in ``trust``.
         """
-        from modeldepot.client.serialize import load_model
-
         lineage = self.get_lineage(ref)
         if lineage.format is None:
             raise InvalidInput(
                 f"{lineage.model}:{lineage.number} has no recorded model format; "
                 "pull its files instead"
             )
+        return self._pull_and_load(lineage, allow_pickle, trust)
+
+    def _pull_and_load(self, lineage: LineageRead, allow_pickle: bool, trust: Sequence[str]) -> Any:
+        """Pull the version into a temporary directory and load it by its format."""
+        from modeldepot.client.serialize import load_model
+
+        assert lineage.format is not None
         with tempfile.TemporaryDirectory(prefix="modeldepot-load-") as tmp:
             self.pull(f"{lineage.model}:{lineage.number}", tmp)
             return load_model(Path(tmp), lineage.format, allow_pickle=allow_pickle, trust=trust)
@@ -130,7 +135,7 @@ class ObjectsMixin:
         """Pull and load ``ref``, run its stored input example and compare the output
         with the stored one; report packages that differ from the captured environment."""
         from modeldepot.client.capture.environment import installed_packages
-        from modeldepot.client.serialize import load_model, predict
+        from modeldepot.client.serialize import predict
         from modeldepot.client.verify import compare_outputs
         from modeldepot.environment import package_differences
 
@@ -143,12 +148,8 @@ class ObjectsMixin:
                 f"{label} has no input example with an expected output; push it with "
                 "push_model(..., input_example=...)"
             )
-        with tempfile.TemporaryDirectory(prefix="modeldepot-verify-") as tmp:
-            self.pull(label, tmp)
-            model = load_model(Path(tmp), lineage.format, allow_pickle=allow_pickle, trust=trust)
-            actual = predict(
-                model, lineage.format, lineage.input_example, signature=lineage.signature
-            )
+        model = self._pull_and_load(lineage, allow_pickle, trust)
+        actual = predict(model, lineage.format, lineage.input_example, signature=lineage.signature)
         result = compare_outputs(lineage.output_example, actual, rtol=rtol, atol=atol)
         recorded = lineage.environment.packages if lineage.environment else {}
         drift = package_differences(recorded, installed_packages()) if recorded else []
