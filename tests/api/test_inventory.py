@@ -262,15 +262,15 @@ def test_inventory_csv_keeps_formula_like_text_from_running_in_a_spreadsheet(api
     create_model(
         api,
         NAME,
-        owner="=HYPERLINK(\"http://evil\")",
+        owner='=HYPERLINK("http://evil")',
         contacts=["+1 555 0100", "@ops"],
         risk_level="high",
         risk_reason="-2+3",
     )
     (row,) = csv_rows(api)
-    assert row["owner"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["owner"] == '\'=HYPERLINK("http://evil")'
     assert (row["contacts"], row["risk_reason"]) == ("'+1 555 0100;@ops", "'-2+3")
-    assert entries(api)[NAME]["owner"] == "=HYPERLINK(\"http://evil\")"  # JSON is unchanged
+    assert entries(api)[NAME]["owner"] == '=HYPERLINK("http://evil")'  # JSON is unchanged
 
 
 def test_inventory_csv_honours_the_prefix(api) -> None:

@@ -7,6 +7,7 @@ with a lock upgrade error. ``Database.read()`` is a plain read transaction.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
+
+from modeldepot.db.checkpoint import WalCheckpointer
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -34,6 +37,11 @@ class Database:
         # SQLite's one writer at a time reuses one connection: checking a connection out
         # of the pool and back costs as much as a small statement. Dropped after an error.
         self._writer: Connection | None = None
+        self._checkpointer = (
+            WalCheckpointer(self._checkpoint_connection, self._write_lock)
+            if self._write_lock is not None and _is_file(self.url.database)
+            else None
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -47,9 +55,7 @@ class Database:
                 yield conn
             return
         with self._write_lock:
-            if self._writer is None:
-                self._writer = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-            conn = self._writer
+            conn = self._writer or self._open_writer()
             try:
                 with conn.begin():
                     yield conn
@@ -57,8 +63,29 @@ class Database:
                 self._writer = None
                 conn.close()
                 raise
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+
+    def _open_writer(self) -> Connection:
+        conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        if self._checkpointer is not None:
+            # The checkpointer thread checkpoints instead, without stalling writers.
+            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            conn.commit()
+        self._writer = conn
+        return conn
+
+    def _checkpoint_connection(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            self.url.database or "",
+            isolation_level=None,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+        )
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._write_lock is not None:
             with self._write_lock:
                 if self._writer is not None:
@@ -74,6 +101,17 @@ class FairLock:
         self._guard = threading.Lock()
         self._waiters: deque[threading.Lock] = deque()
         self._held = False
+
+    def try_acquire(self) -> bool:
+        """Take the lock only if it is free and nobody waits; never blocks."""
+        with self._guard:
+            if self._held:
+                return False
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        self.__exit__()
 
     def __enter__(self) -> FairLock:
         with self._guard:
@@ -101,6 +139,10 @@ def upsert(conn: Connection, table: Table) -> Any:
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def _is_file(database: str | None) -> bool:
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
 
 
 def _create_engine(url: str, *, echo: bool) -> Engine:

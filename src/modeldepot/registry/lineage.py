@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 
 from modeldepot.actor import Actor
 from modeldepot.db.engine import Database, upsert
+from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import (
     PARAM_INDEX_TEXT,
     datasets,
@@ -151,8 +152,8 @@ def record_lineage(
 
 
 # Built once: every push runs these.
-_INSERT_METRICS = insert(version_metrics)
-_INSERT_LEAVES = insert(version_param_leaves)
+_INSERT_METRICS = Prepared(insert(version_metrics))
+_INSERT_LEAVES = Prepared(insert(version_param_leaves))
 
 
 def _record_datasets(
@@ -249,7 +250,9 @@ def _record_metrics(
             "dataset_id": dataset_id,
         }
     if rows:
-        conn.execute(_INSERT_METRICS, [{"version_id": version_id, **row} for row in rows.values()])
+        _INSERT_METRICS.executemany(
+            conn, [{"version_id": version_id, **row} for row in rows.values()]
+        )
     return {key: row["value"] for (key, slice_), row in rows.items() if slice_ == ""}
 
 
@@ -276,7 +279,7 @@ def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str,
             }
         )
     for start in range(0, len(leaves), 500):
-        conn.execute(_INSERT_LEAVES, leaves[start : start + 500])
+        _INSERT_LEAVES.executemany(conn, leaves[start : start + 500])
 
 
 def _target_id(conn: Connection, ref: str) -> int:

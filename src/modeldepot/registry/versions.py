@@ -16,6 +16,7 @@ from modeldepot import failpoints
 from modeldepot.actor import Actor
 from modeldepot.cards import parse_card
 from modeldepot.db.engine import Database, upsert
+from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import (
     aliases,
     blobs,
@@ -98,9 +99,9 @@ class VersionService:
                     return to_version_read(conn, name, existing), False
             now = utcnow()
             _claim_blobs(conn, manifest, now)
-            number = conn.execute(
-                _NEXT_NUMBER, {"model_id": model_id, "now": now, "actor": actor.name}
-            ).scalar_one()
+            number = _NEXT_NUMBER.execute(
+                conn, {"model_id": model_id, "now": now, "actor": actor.name}
+            ).fetchone()[0]
             values = {
                 "model_id": model_id,
                 "number": number,
@@ -116,10 +117,9 @@ class VersionService:
                 "format": recorded.format,
                 "card_completeness": card.completeness if card else None,
             }
-            version_id = conn.execute(
-                _INSERT_VERSION,
-                {**values, "lineage": recorded.document, "card": data.card},
-            ).scalar_one()
+            version_id = _INSERT_VERSION.execute(
+                conn, {**values, "lineage": recorded.document, "card": data.card}
+            ).fetchone()[0]
             files = [
                 {
                     "version_id": version_id,
@@ -131,7 +131,7 @@ class VersionService:
                 for e in manifest.entries
             ]
             for batch in _batches(files):
-                conn.execute(_INSERTS[version_files], batch)
+                _INSERTS[version_files].executemany(conn, batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
             learned = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
@@ -312,8 +312,11 @@ class VersionService:
 
 
 # Statements on the hot path of a push, built once so SQLAlchemy's compiled cache hits.
-_MODEL_BY_NAME = select(models.c.id, models.c.deleted_at).where(models.c.name == bindparam("name"))
-_NEXT_NUMBER = (
+# Prepared: run by every push (see db/prepared.py); rows come back as plain tuples.
+_MODEL_BY_NAME = Prepared(
+    select(models.c.id, models.c.deleted_at.is_not(None)).where(models.c.name == bindparam("name"))
+)
+_NEXT_NUMBER = Prepared(
     update(models)
     .where(models.c.id == bindparam("model_id"))
     .values(
@@ -323,7 +326,7 @@ _NEXT_NUMBER = (
     )
     .returning(models.c.last_version_number)
 )
-_INSERT_VERSION = insert(versions).returning(versions.c.id)
+_INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
 _BY_PUSH_ID = select(*VERSION_ROW).where(
     versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
 )
@@ -339,7 +342,7 @@ _CLAIM_BLOBS = (
 
 def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
     """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
-    row = conn.execute(_MODEL_BY_NAME, {"name": name}).first()
+    row = _MODEL_BY_NAME.execute(conn, {"name": name}).fetchone()
     if row is None:
         now = utcnow()
         values = {
@@ -354,12 +357,13 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
         inserted = conn.execute(
             upsert(conn, models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         )
-        row = conn.execute(_MODEL_BY_NAME, {"name": name}).one()
+        row = _MODEL_BY_NAME.execute(conn, {"name": name}).fetchone()
         if inserted.rowcount == 1:
-            index_model(conn, row.id)
-    if row.deleted_at is not None:
+            index_model(conn, row[0])
+    model_id, deleted = row
+    if deleted:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
-    return int(row.id)
+    return int(model_id)
 
 
 def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
@@ -390,14 +394,15 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
             )
 
 
-_INSERTS = {table: insert(table) for table in (version_files, version_tags, version_params)}
+_INSERTS = {
+    table: Prepared(insert(table)) for table in (version_files, version_tags, version_params)
+}
 
 
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
     if pairs:
-        conn.execute(
-            _INSERTS[table],
-            [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()],
+        _INSERTS[table].executemany(
+            conn, [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
         )
 
 

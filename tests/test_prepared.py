@@ -1,0 +1,107 @@
+"""Prepared statements: the same rows as Core execution, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+
+from modeldepot.db.engine import Database
+from modeldepot.db.prepared import Prepared
+from modeldepot.db.tables import models, versions
+
+NOW = datetime(2026, 3, 3, 10, 30, 15, 123456, tzinfo=UTC)
+
+
+def _model_values(name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "description": "d",
+        "last_version_number": 0,
+        "contacts": ["a@example.com"],
+        "risk_reason": "",
+        "created_at": NOW,
+        "created_by": "alice",
+        "updated_at": NOW,
+        "updated_by": "alice",
+    }
+
+
+def test_prepared_insert_stores_what_core_stores(db: Database) -> None:
+    statement = Prepared(insert(models).returning(models.c.id))
+    with db.write() as conn:
+        prepared_id = statement.execute(conn, _model_values("p/prepared")).fetchone()[0]
+        core_id = conn.execute(
+            insert(models).values(**_model_values("p/core")).returning(models.c.id)
+        ).scalar_one()
+    with db.read() as conn:
+        rows = conn.execute(
+            select(models).where(models.c.id.in_([prepared_id, core_id])).order_by(models.c.id)
+        ).all()
+    first, second = (row._asdict() for row in rows)
+    for row in (first, second):
+        row.pop("id")
+        row.pop("name")
+    # Type processing ran: the UTC datetime and the JSON list read back alike.
+    assert first == second
+    assert first["created_at"] == NOW and first["contacts"] == ["a@example.com"]
+
+
+def test_prepared_update_keeps_the_statements_own_literals(db: Database) -> None:
+    with db.write() as conn:
+        model_id = (
+            Prepared(insert(models).returning(models.c.id))
+            .execute(conn, _model_values("p/counter"))
+            .fetchone()[0]
+        )
+    bump = Prepared(
+        update(models)
+        .where(models.c.id == bindparam("model_id"))
+        .values(last_version_number=models.c.last_version_number + 1)
+        .returning(models.c.last_version_number)
+    )
+    with db.write() as conn:
+        numbers = [bump.execute(conn, {"model_id": model_id}).fetchone()[0] for _ in range(3)]
+    assert numbers == [1, 2, 3]
+
+
+def test_prepared_executemany_and_rollback_with_the_transaction(db: Database) -> None:
+    statement = Prepared(insert(models))
+    with pytest.raises(RuntimeError), db.write() as conn:
+        statement.executemany(conn, [_model_values(f"p/many-{i}") for i in range(3)])
+        raise RuntimeError("abort")
+    with db.write() as conn:
+        statement.executemany(conn, [_model_values(f"p/many-{i}") for i in range(3)])
+        statement.executemany(conn, [])
+    with db.read() as conn:
+        names = conn.execute(select(models.c.name).where(models.c.name.like("p/many-%"))).all()
+    assert len(names) == 3
+
+
+def test_prepared_refuses_to_leave_out_a_column_with_a_python_default(db: Database) -> None:
+    # versions.lineage has a Python-side default (dict): Prepared must not write NULL.
+    with db.write() as conn, pytest.raises(ValueError, match="lineage"):
+        Prepared(insert(versions)).execute(
+            conn,
+            {
+                "model_id": 1,
+                "number": 1,
+                "digest": "sha256:" + "0" * 64,
+                "description": "",
+                "total_size": 0,
+                "file_count": 0,
+                "created_at": NOW,
+                "created_by": "a",
+                "updated_at": NOW,
+                "updated_by": "a",
+            },
+        )
+
+
+def test_prepared_refuses_expanding_parameters(db: Database) -> None:
+    statement = Prepared(
+        select(models.c.id).where(models.c.name.in_(bindparam("names", expanding=True)))
+    )
+    with db.read() as conn, pytest.raises(ValueError, match="expand"):
+        statement.execute(conn, {"names": ["a"]})
