@@ -34,6 +34,7 @@ from modeldepot.db.migrate import upgrade
 from modeldepot.db.tables import metadata
 from modeldepot.registry import Registry
 from modeldepot.server.app import create_app
+from tests.s3server import s3_bucket, s3_client, s3_endpoint  # noqa: F401 (fixtures)
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 

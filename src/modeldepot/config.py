@@ -54,7 +54,40 @@ class ServerSettings:
     )
     blobstore: str = field(
         default="local",
-        metadata={"doc": "Blob store backend: `local` (files under the data directory)."},
+        metadata={
+            "doc": "Blob store backend: `local` (files under the data directory) or `s3` "
+            "(an S3-compatible bucket, shared by any number of server replicas)."
+        },
+    )
+    s3_bucket: str | None = field(
+        default=None,
+        metadata={"doc": "Bucket of the `s3` blob store (required with `s3`)."},
+    )
+    s3_prefix: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Key prefix under which the `s3` blob store keeps everything, e.g. "
+            "`modeldepot/` (default: the bucket's root)."
+        },
+    )
+    s3_endpoint_url: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Endpoint of an S3-compatible service (MinIO, Ceph, R2), e.g. "
+            "`http://minio:9000` (default: AWS). Credentials come from the standard AWS "
+            "chain (`AWS_ACCESS_KEY_ID`, profiles, instance roles)."
+        },
+    )
+    s3_region: str | None = field(
+        default=None,
+        metadata={"doc": "Region of the bucket (default: from the AWS configuration)."},
+    )
+    s3_public_endpoint_url: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Endpoint written into presigned URLs, when clients reach the store "
+            "at another address than the servers do (default: the S3 endpoint)."
+        },
     )
     upload_expiry_seconds: int = field(
         default=86_400,
@@ -71,11 +104,29 @@ class ServerSettings:
         default=600,
         metadata={"doc": "How often the server sweeps expired upload sessions (0 disables)."},
     )
+    presigned_transfers: bool = field(
+        default=True,
+        metadata={
+            "doc": "Let clients send and fetch blob bytes straight to and from the blob "
+            "store through presigned URLs, when the store supports it (`s3`); the server "
+            "then never relays them."
+        },
+    )
+    presign_expiry_seconds: int = field(
+        default=3600, metadata={"doc": "How long a presigned URL stays valid."}
+    )
     auto_migrate: bool = field(
         default=True,
         metadata={"doc": "Apply pending database migrations when the server starts."},
     )
     log_level: str = field(default="info", metadata={"doc": "Server log level."})
+    log_format: str = field(
+        default="text",
+        metadata={
+            "doc": "Server log format: `text` for people, or `json` (one object a line, with "
+            "request ids and an access log) for log collectors in production."
+        },
+    )
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
@@ -120,6 +171,13 @@ class ClientSettings:
     )
     timeout_seconds: float = field(
         default=60.0, metadata={"doc": "Network timeout of one HTTP read or write."}
+    )
+    use_presigned_urls: bool = field(
+        default=True,
+        metadata={
+            "doc": "Move blob bytes straight to and from the blob store when the server "
+            "offers presigned URLs; turn off where the store is not reachable from here."
+        },
     )
     container_image: str | None = field(
         default=None,

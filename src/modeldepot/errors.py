@@ -234,6 +234,11 @@ class UploadIncomplete(Conflict):
     title = "Upload session has not received every byte"
 
 
+class PresignedUnavailable(Conflict):
+    code = "PRESIGNED_UNAVAILABLE"
+    title = "Presigned transfers are not offered"
+
+
 class RangeNotSatisfiable(ModeldepotError):
     code = "RANGE_NOT_SATISFIABLE"
     title = "Range not satisfiable"

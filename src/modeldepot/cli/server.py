@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from modeldepot.cli.common import emit_json, handle_errors, human_size, json_option
+
+if TYPE_CHECKING:
+    from modeldepot.config import ServerSettings
+    from modeldepot.registry import Registry
+
+# How long a stopping server lets requests in flight finish (a deployment's grace
+# period before SIGKILL must be longer).
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 storage_options = [
     click.option(
@@ -36,6 +45,11 @@ def with_storage(func: Any) -> Any:
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     help="[MODELDEPOT_LOG_LEVEL]",
 )
+@click.option(
+    "--log-format",
+    metavar="text|json",
+    help="Log lines for people or for collectors [MODELDEPOT_LOG_FORMAT, default text].",
+)
 @handle_errors
 def serve(
     host: str | None,
@@ -43,34 +57,90 @@ def serve(
     data_dir: Path | None,
     database_url: str | None,
     log_level: str | None,
+    log_format: str | None,
 ) -> None:
-    """Run the registry server (REST API and OpenAPI docs)."""
+    """Run the registry server (REST API and OpenAPI docs).
+
+    Refuses to start on a database whose schema is not the one this release expects;
+    on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
+    """
+    import logging
+    import logging.config
+    import signal
+
     import uvicorn
+    from prometheus_client import disable_created_metrics
 
     from modeldepot.config import ServerSettings
     from modeldepot.server.app import create_app
+    from modeldepot.server.logs import logging_config
     from modeldepot.server.protocol import BulkBodyProtocol
 
     settings = ServerSettings.from_env(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, log_level=log_level
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        log_level=log_level,
+        log_format=log_format,
     )
-    app = create_app(settings)
-    where = (settings.database_url and "the configured database") or settings.data_dir
-    click.echo(
-        f"modeldepot serving on http://{settings.host}:{settings.port} "
-        f"(API docs at /api/v1/docs, data in {where})",
-        err=True,
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        http=BulkBodyProtocol,
-        loop="uvloop",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    try:
+        log_config = logging_config(settings.log_format, settings.log_level)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log-format") from None
+    # Configured now, so that lines written while starting take the chosen format.
+    logging.config.dictConfig(log_config)
+    # The *_created series double what a scrape returns and no dashboard reads them.
+    disable_created_metrics()
+    registry = _open_registry(settings)
+    try:
+        app = create_app(settings, registry)
+        where = (settings.database_url and "the configured database") or settings.data_dir
+        banner = (
+            f"modeldepot serving on http://{settings.host}:{settings.port} "
+            f"(API docs at /api/v1/docs, data in {where})"
+        )
+        if settings.log_format == "json":
+            logging.getLogger("modeldepot.server").info(banner)
+        else:
+            click.echo(banner, err=True)
+        # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
+        # with the handler it found: this one, so a drained server exits with status 0.
+        signal.signal(signal.SIGTERM, _exit_drained)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=log_config,
+            access_log=settings.log_format != "json",
+            http=BulkBodyProtocol,
+            loop="uvloop",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            server_header=False,
+        )
+    finally:
+        registry.close()
+
+
+def _exit_drained(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _open_registry(settings: ServerSettings) -> Registry:
+    """The registry of ``settings``; a schema it cannot serve ends the command with one line."""
+    from modeldepot.db.migrate import SchemaMismatch
+    from modeldepot.registry import Registry
+
+    try:
+        return Registry.from_settings(settings)
+    except SchemaMismatch as exc:
+        _refuse(exc)
+
+
+def _refuse(exc: Exception) -> NoReturn:
+    click.echo(f"modeldepot: error: {exc}", err=True)
+    sys.exit(1)
 
 
 @click.command()
@@ -86,16 +156,18 @@ def gc(
 ) -> None:
     """Remove blobs no version references, abandoned uploads and orphaned files."""
     from modeldepot.config import ServerSettings
-    from modeldepot.registry import Registry
 
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
-    registry = Registry.from_settings(settings)
+    registry = _open_registry(settings)
     try:
         report = registry.gc.collect(dry_run=dry_run, grace_seconds=grace)
     finally:
         registry.close()
     if as_json:
         emit_json(report)
+        return
+    if report.skipped:
+        click.echo("another process is collecting garbage on this database; skipped")
         return
     verb = "would remove" if dry_run else "removed"
     click.echo(
@@ -113,16 +185,18 @@ def db() -> None:
 @with_storage
 @handle_errors
 def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration (refused on a schema newer than this release)."""
     from modeldepot.config import ServerSettings
     from modeldepot.db.engine import Database
-    from modeldepot.db.migrate import current_revision, upgrade
+    from modeldepot.db.migrate import SchemaMismatch, check_schema, current_revision
 
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
     database = Database(settings.resolved_database_url)
     try:
-        upgrade(database.engine)
+        check_schema(database.engine, migrate=True)
         click.echo(f"database at revision {current_revision(database.engine)}")
+    except SchemaMismatch as exc:
+        _refuse(exc)
     finally:
         database.dispose()
 

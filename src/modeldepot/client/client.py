@@ -66,6 +66,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
             actor=self.settings.actor or local_actor().name,
             timeout=self.settings.timeout_seconds,
             pool=max(16, self.workers * 2),
+            presigned=self.settings.use_presigned_urls,
         )
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ writes would otherwise wait on Nagle's algorithm and a delayed ACK (about 40 ms)
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,8 +28,23 @@ RETRIES = 8
 class Http:
     """A thread-safe HTTP session against one modeldepot server."""
 
-    def __init__(self, base_url: str, *, actor: str | None, timeout: float, pool: int = 16) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        actor: str | None,
+        timeout: float,
+        pool: int = 16,
+        presigned: bool = True,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Whether to move blob bytes through presigned URLs when the server offers
+        # them; turned off for this session once the server says it does not.
+        self.presigned = presigned
+        self._timeout = timeout
+        self._pool = pool
+        self._store: httpx.Client | None = None
+        self._store_lock = threading.Lock()
         headers = {"User-Agent": f"modeldepot/{__version__}"}
         if actor:
             headers[ACTOR_HEADER] = actor
@@ -45,6 +61,47 @@ class Http:
 
     def close(self) -> None:
         self.client.close()
+        if self._store is not None:
+            self._store.close()
+
+    @property
+    def store(self) -> httpx.Client:
+        """A client for presigned URLs: another host, no modeldepot headers, own pool."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                    transport=httpx.HTTPTransport(
+                        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                        limits=httpx.Limits(
+                            max_connections=self._pool, max_keepalive_connections=self._pool
+                        ),
+                    ),
+                )
+            return self._store
+
+    def store_put(self, url: str, content: Iterable[bytes], size: int) -> None:
+        """PUT ``size`` bytes to a presigned URL; ServerUnreachable (retryable) if the
+        store cannot be reached or refuses."""
+        try:
+            response = self.store.put(url, content=content, headers={"Content-Length": str(size)})
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach the blob store: {exc}") from exc
+        _raise_for_store(response)
+
+    @contextmanager
+    def store_stream(
+        self, url: str, *, headers: dict[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A streamed GET of a presigned URL; errors as in ``store_put``."""
+        try:
+            with self.store.stream("GET", url, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_store(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach the blob store: {exc}") from exc
 
     def request(
         self,
@@ -120,6 +177,14 @@ def raise_for_problem(response: httpx.Response) -> None:
         error.code = code  # type: ignore[misc]
     error.status = response.status_code  # type: ignore[attr-defined]
     raise error
+
+
+def _raise_for_store(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        # S3 answers in XML; its code (e.g. AccessDenied for an expired URL) is enough.
+        found = response.text.split("<Code>", 1)[-1].split("</Code>", 1)[0][:100]
+        reason = found if "<Code>" in response.text else response.reason_phrase
+        raise ServerUnreachable(f"the blob store refused: HTTP {response.status_code} {reason}")
 
 
 def segment(name: str) -> str:

@@ -2,7 +2,9 @@
 the target directory, and reuse the local content-addressed cache.
 
 Each blob is downloaded to a temporary file, hashed while it streams, resumed with a
-Range request after a broken connection, and kept only if its digest matches.
+Range request after a broken connection, and kept only if its digest matches. When the
+server offers presigned transfers, the bytes come straight from the blob store; if the
+store cannot be reached, the download continues through the server.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
 from modeldepot.digest import PipelinedHasher
-from modeldepot.errors import DigestMismatch, PathInvalid, ServerUnreachable, SizeMismatch
+from modeldepot.errors import (
+    DigestMismatch,
+    PathInvalid,
+    PresignedUnavailable,
+    ServerUnreachable,
+    SizeMismatch,
+)
 from modeldepot.manifest import normalize_path
 from modeldepot.overlap import Behind
 from modeldepot.schemas import ManifestRead
@@ -46,6 +54,7 @@ def pull(
         todo = {d: s for d, s in sizes.items() if not cache.has(d, s)}
     else:
         todo = dict(sizes)
+    urls = presigned_urls(http, list(todo))
     progress.begin("download", sum(todo.values()))
     first: dict[str, Path] = {}
     for entry, target in targets:
@@ -56,7 +65,7 @@ def pull(
         at the same time (each chunk goes to both files): no second pass to copy."""
         beside = _part_path(first[digest])
         staged = [beside] if cache is None else [beside, cache.temp_path()]
-        download_blob(http, digest, todo[digest], staged, progress)
+        download_blob(http, digest, todo[digest], staged, progress, urls.get(digest))
         if cache is not None:
             cache.adopt(staged[1], digest)
         return digest, beside
@@ -96,11 +105,38 @@ def safe_target(root: Path, path: str) -> Path:
     return target
 
 
+URL_BATCH = 10_000
+
+
+def presigned_urls(http: Http, digests: list[str]) -> dict[str, str]:
+    """Presigned download URLs for ``digests``, or none if the server does not offer them."""
+    urls: dict[str, str] = {}
+    if not http.presigned or not digests:
+        return urls
+    for start in range(0, len(digests), URL_BATCH):
+        batch = digests[start : start + URL_BATCH]
+        try:
+            response = http.request("POST", "/blobs/urls", json={"digests": batch}, idempotent=True)
+        except PresignedUnavailable:
+            http.presigned = False
+            return {}
+        urls.update(response.json()["urls"])
+    return urls
+
+
 def download_blob(
-    http: Http, digest: str, size: int, temps: Sequence[Path], progress: Progress
+    http: Http,
+    digest: str,
+    size: int,
+    temps: Sequence[Path],
+    progress: Progress,
+    url: str | None = None,
 ) -> None:
     """Download ``digest`` into every file of ``temps``, resuming after broken
     connections, verified; on any failure none of them is left behind.
+
+    With a presigned ``url`` the bytes come from the blob store; once the store fails,
+    the rest comes through the server.
 
     Receiving, writing and hashing overlap: each chunk is written (to each file) and
     hashed in helper threads while the next one arrives.
@@ -114,8 +150,13 @@ def download_blob(
             try:
                 for attempt in range(1, MAX_ATTEMPTS + 1):
                     headers = {"Range": f"bytes={received}-"} if received else None
+                    source = (
+                        http.store_stream(url, headers=headers)
+                        if url is not None
+                        else http.stream(f"/blobs/{digest}", headers=headers)
+                    )
                     try:
-                        with http.stream(f"/blobs/{digest}", headers=headers) as response:
+                        with source as response:
                             if received and response.status_code != 206:
                                 # The server ignored the range: start over.
                                 for write, out in zip(writers, outs, strict=True):
@@ -136,6 +177,9 @@ def download_blob(
                     except ServerUnreachable:
                         if attempt == MAX_ATTEMPTS:
                             raise
+                        if url is not None:
+                            url = None  # the store failed us: continue through the server
+                            continue
                         time.sleep(min(0.2 * 2**attempt, 3.0))
             finally:
                 for write in writers:

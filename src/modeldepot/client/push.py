@@ -1,8 +1,11 @@
 """Push: hash local files, upload only the blobs the server lacks, commit the manifest.
 
 Small blobs go up in one PUT; large ones through a resumable session that continues
-from the server's offset after a broken connection. Every byte is verified by the
-server before it is stored; the version appears only when the manifest commits.
+from the server's offset after a broken connection. When the server offers presigned
+transfers (an S3 blob store), every non-empty blob goes straight to the store instead,
+in parts sent in parallel to presigned URLs; after an interruption only the parts the
+store lacks are sent again. Every byte is verified by the server before it is stored;
+the version appears only when the manifest commits.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from modeldepot.errors import (
     BlobNotFound,
     InvalidInput,
     ServerUnreachable,
+    UploadConflict,
+    UploadIncomplete,
     UploadNotFound,
     UploadOffsetMismatch,
 )
@@ -37,6 +42,8 @@ SESSION_THRESHOLD = 64 * 1024 * 1024
 # on loopback here (fewer trips through httpx per byte).
 SEND_CHUNK = 4 * 1024 * 1024
 MAX_ATTEMPTS = 8
+# How long a push waits for a session another writer holds (UPLOAD_BUSY).
+BUSY_PATIENCE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +115,7 @@ def upload_missing(http: Http, files: list[LocalFile], workers: int, progress: P
     total = sum(f.size for f in todo)
     progress.begin("upload", total)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(lambda f: upload_blob(http, f, progress), todo))
+        list(pool.map(lambda f: upload_blob(http, f, progress, workers), todo))
     progress.end()
     return total
 
@@ -160,8 +167,15 @@ def push(
         return commit(http, name, manifest, data)
 
 
-def upload_blob(http: Http, file: LocalFile, progress: Progress) -> None:
-    if file.size < SESSION_THRESHOLD:
+def upload_blob(http: Http, file: LocalFile, progress: Progress, workers: int = 4) -> None:
+    if http.presigned and file.size > 0:
+        session = _open_session(http, file, presigned=True)
+        if session.presigned is not None:
+            _upload_presigned(http, file, session, progress, workers)
+            return
+        http.presigned = False  # not offered: the server relays bytes
+        _upload_resumable(http, file, progress, session)
+    elif file.size < SESSION_THRESHOLD:
         _upload_whole(http, file, progress)
     else:
         _upload_resumable(http, file, progress)
@@ -199,11 +213,16 @@ def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
             time.sleep(min(0.2 * 2**attempt, 3.0))
 
 
-def _upload_resumable(http: Http, file: LocalFile, progress: Progress) -> None:
-    session = _open_session(http, file)
+def _upload_resumable(
+    http: Http, file: LocalFile, progress: Progress, session: UploadRead | None = None
+) -> None:
+    session = session or _open_session(http, file)
     offset = 0
     sent_total = 0
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    busy_until = time.monotonic() + BUSY_PATIENCE
+    attempt = 0
+    while attempt < MAX_ATTEMPTS:
+        attempt += 1
         try:
             if offset < file.size:
                 sent = [0]
@@ -225,6 +244,14 @@ def _upload_resumable(http: Http, file: LocalFile, progress: Progress) -> None:
             return
         except UploadOffsetMismatch as exc:
             offset = int(exc.extra.get("offset", 0))
+        except UploadConflict:
+            # Another writer holds the session: typically a server that died mid-upload,
+            # whose hold lapses (30 s on S3). Wait for it, without spending an attempt.
+            if time.monotonic() > busy_until:
+                raise
+            attempt -= 1
+            time.sleep(1.0)
+            offset = _session_state(http, session.id).offset
         except UploadNotFound:
             session = _open_session(http, file)
             offset = 0
@@ -240,21 +267,99 @@ def _upload_resumable(http: Http, file: LocalFile, progress: Progress) -> None:
     raise ServerUnreachable(f"upload of {file.path} did not finish after {MAX_ATTEMPTS} attempts")
 
 
-def _open_session(http: Http, file: LocalFile) -> UploadRead:
-    response = http.request(
-        "POST", "/uploads", json={"digest": file.digest, "size": file.size}, idempotent=True
-    )
+def _open_session(http: Http, file: LocalFile, *, presigned: bool = False) -> UploadRead:
+    body = {"digest": file.digest, "size": file.size, "presigned": presigned}
+    response = http.request("POST", "/uploads", json=body, idempotent=True)
     return UploadRead.model_validate(response.json())
+
+
+PART_URL_BATCH = 1000
+
+
+def _upload_presigned(
+    http: Http, file: LocalFile, session: UploadRead, progress: Progress, workers: int
+) -> None:
+    """Send the parts the store lacks straight to it, in parallel, then complete.
+
+    A failed part is sent again with a fresh URL (an expired URL fails too); a session
+    that vanished (expired or collected) is opened again from scratch.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            plan = session.presigned
+            assert plan is not None
+            done = set(plan.parts_done)
+            todo = [n for n in range(1, plan.part_count + 1) if n not in done]
+            for start in range(0, len(todo), PART_URL_BATCH):
+                batch = todo[start : start + PART_URL_BATCH]
+                urls = http.request(
+                    "POST", f"/uploads/{session.id}/parts", json={"numbers": batch}
+                ).json()["urls"]
+
+                def put(
+                    number: int, urls: dict[str, str] = urls, size: int = plan.part_size
+                ) -> None:
+                    _put_part(http, file, size, number, urls[str(number)], progress)
+
+                with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch)))) as pool:
+                    list(pool.map(put, batch))
+            http.request("POST", f"/uploads/{session.id}/complete", idempotent=True)
+            return
+        except UploadNotFound:
+            session = _open_session(http, file, presigned=True)
+            if session.presigned is None:
+                _upload_resumable(http, file, progress, session)
+                return
+        except (ServerUnreachable, UploadIncomplete):
+            if attempt == MAX_ATTEMPTS:
+                raise
+            time.sleep(min(0.2 * 2**attempt, 3.0))
+            session = _session_state(http, session.id)
+    raise ServerUnreachable(f"upload of {file.path} did not finish after {MAX_ATTEMPTS} attempts")
+
+
+def _put_part(
+    http: Http, file: LocalFile, part_size: int, number: int, url: str, progress: Progress
+) -> None:
+    """PUT part ``number`` of ``file``; on failure, take its bytes back off the progress."""
+    offset = (number - 1) * part_size
+    length = min(part_size, file.size - offset)
+    sent = [0]
+    try:
+        http.store_put(url, _read(file.source, offset, progress, sent, length), length)
+    except BaseException:
+        progress.advance(-sent[0])
+        raise
 
 
 def _session_state(http: Http, upload_id: str) -> UploadRead:
     return UploadRead.model_validate(http.request("GET", f"/uploads/{upload_id}").json())
 
 
-def _read(source: Path, offset: int, progress: Progress, sent: list[int]) -> Iterator[bytes]:
+def _read(
+    source: Path, offset: int, progress: Progress, sent: list[int], length: int | None = None
+) -> Iterator[bytes]:
+    """The file's bytes from ``offset`` (``length`` of them, else to the end)."""
     with open(source, "rb", buffering=0) as fileobj:
         fileobj.seek(offset)
-        for chunk in read_ahead(fileobj, SEND_CHUNK):
+        window = fileobj if length is None else _Window(fileobj, length)
+        for chunk in read_ahead(window, SEND_CHUNK):  # type: ignore[arg-type]
             sent[0] += len(chunk)
             progress.advance(len(chunk))
             yield chunk
+
+
+class _Window:
+    """At most ``length`` bytes of a file, from its position: reads stop there."""
+
+    def __init__(self, fileobj: object, length: int) -> None:
+        self._fileobj = fileobj
+        self._left = length
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self._left)
+        if size <= 0:
+            return b""
+        data: bytes = self._fileobj.read(size)  # type: ignore[attr-defined]
+        self._left -= len(data)
+        return data

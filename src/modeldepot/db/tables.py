@@ -179,6 +179,8 @@ uploads = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", ACTOR, nullable=False),
     Column("touched_at", UTCDateTime, nullable=False, index=True),
+    # Presigned sessions: the size of the parts clients PUT to the store (else NULL).
+    Column("part_size", BigInteger),
 )
 
 aliases = Table(

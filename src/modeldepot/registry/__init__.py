@@ -32,18 +32,31 @@ class Registry:
         self.inventory = InventoryService(db)
         self.compare = CompareService(db)
         self.found = FoundService(db)
-        self.uploads = UploadService(db, store, expiry_seconds=settings.upload_expiry_seconds)
+        self.uploads = UploadService(
+            db,
+            store,
+            expiry_seconds=settings.upload_expiry_seconds,
+            presigned=settings.presigned_transfers,
+            presign_expiry_seconds=settings.presign_expiry_seconds,
+        )
         self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, *, migrate: bool | None = None) -> Registry:
-        """Open the configured database and blob store, migrating if asked or configured."""
+        """Open the configured database and blob store.
+
+        The schema must be at the code's head: an older one is migrated if asked or
+        configured, else SchemaMismatch; a newer one is always SchemaMismatch.
+        """
         from modeldepot.blobstore.factory import create_blobstore
-        from modeldepot.db.migrate import ensure_current
+        from modeldepot.db.migrate import check_schema
 
         db = Database(settings.resolved_database_url)
-        if settings.auto_migrate if migrate is None else migrate:
-            ensure_current(db.engine)
+        try:
+            check_schema(db.engine, migrate=settings.auto_migrate if migrate is None else migrate)
+        except BaseException:
+            db.dispose()
+            raise
         return cls(db, create_blobstore(settings), settings)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, select, update
 
 from modeldepot.blobstore.base import BlobStore
 from modeldepot.db.engine import Database
+from modeldepot.db.locks import GARBAGE_COLLECTION, try_exclusive
 from modeldepot.db.tables import blobs, uploads, version_files
 from modeldepot.db.types import utcnow
 from modeldepot.registry.uploads import UploadService
@@ -31,7 +32,26 @@ class GarbageCollector:
         self.grace = timedelta(seconds=grace_seconds)
 
     def collect(self, *, dry_run: bool = False, grace_seconds: int | None = None) -> GarbageReport:
-        """Remove garbage older than the grace period; with ``dry_run`` only count it."""
+        """Remove garbage older than the grace period; with ``dry_run`` only count it.
+
+        One collection at a time: on PostgreSQL, while another process collects, this
+        returns at once with ``skipped`` set. A dry run only counts, unlocked.
+        """
+        if dry_run:
+            return self._collect(dry_run=True, grace_seconds=grace_seconds)
+        with try_exclusive(self.db.engine, GARBAGE_COLLECTION) as held:
+            if not held:
+                return GarbageReport(
+                    dry_run=False,
+                    blobs_deleted=0,
+                    bytes_freed=0,
+                    uploads_expired=0,
+                    staged_removed=0,
+                    skipped=True,
+                )
+            return self._collect(dry_run=False, grace_seconds=grace_seconds)
+
+    def _collect(self, *, dry_run: bool, grace_seconds: int | None) -> GarbageReport:
         now = utcnow()
         cutoff = now - (self.grace if grace_seconds is None else timedelta(seconds=grace_seconds))
         expired = self.uploads.expire_uploads(now=now, dry_run=dry_run)

@@ -14,6 +14,13 @@ Protocol (modelled on the OCI distribution spec):
 A small blob can instead go up in one request (``begin_direct_upload`` then
 ``finish_direct_upload``): same verification, no session record, nothing to resume.
 
+With a store clients can reach (``PresignedStore``, e.g. S3) and presigned transfers
+enabled, a session can be *presigned*: the client PUTs the blob's parts to URLs from
+``part_urls`` straight into the session's staging area, then completes it as any
+other (the store verifies and stores it). The server never relays those bytes.
+Downloads likewise get URLs from ``download_urls``. The session and its part size
+live in the database, so any replica can hand out URLs or complete it.
+
 Sessions untouched for ``upload_expiry_seconds`` are swept by ``expire_uploads``.
 """
 
@@ -23,32 +30,49 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from modeldepot.actor import Actor
 from modeldepot.blobstore.base import BlobStore, UploadWriter
+from modeldepot.blobstore.presigned import PresignedStore, part_count, part_size_for
 from modeldepot.db.engine import Database, upsert
+from modeldepot.db.locks import UPLOAD_SWEEP, try_exclusive
 from modeldepot.db.tables import blobs, uploads
 from modeldepot.db.types import utcnow
 from modeldepot.digest import parse_digest
 from modeldepot.errors import (
+    BlobNotFound,
     DigestMismatch,
     InvalidInput,
+    PresignedUnavailable,
     SizeMismatch,
     UploadIncomplete,
     UploadNotFound,
 )
 from modeldepot.manifest import MAX_FILE_SIZE
-from modeldepot.schemas import UploadRead
+from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
 
 BATCH = 500
 
 
 class UploadService:
-    def __init__(self, db: Database, store: BlobStore, *, expiry_seconds: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        *,
+        expiry_seconds: int,
+        presigned: bool = False,
+        presign_expiry_seconds: int = 3600,
+    ) -> None:
         self.db = db
         self.store = store
         self.expiry = timedelta(seconds=expiry_seconds)
+        # The store's presigned side, if it has one and the operator allows it.
+        self.presigned: PresignedStore | None = (
+            store if presigned and isinstance(store, PresignedStore) else None
+        )
+        self.presign_expiry = presign_expiry_seconds
 
     def missing_blobs(self, digests: list[str]) -> list[str]:
         """The subset of ``digests`` not stored, in the order given, without repeats."""
@@ -67,10 +91,15 @@ class UploadService:
                 found.update(result.scalars())
         return [d for d in wanted if d not in found]
 
-    def create_upload(self, digest: str, size: int, actor: Actor) -> UploadRead:
+    def create_upload(
+        self, digest: str, size: int, actor: Actor, *, presigned: bool = False
+    ) -> UploadRead:
+        """Open a session. With ``presigned`` (granted only if the store offers it and the
+        blob is not empty) the client sends the bytes to ``part_urls`` instead."""
         parse_digest(digest)
         _check_size(size)
         upload_id = uuid.uuid4().hex
+        part_size = part_size_for(size) if presigned and size and self.presigned else None
         self.store.begin_upload(upload_id)
         now = utcnow()
         with self.db.write() as conn:
@@ -82,9 +111,65 @@ class UploadService:
                     created_at=now,
                     created_by=actor.name,
                     touched_at=now,
+                    part_size=part_size,
                 )
             )
-        return self._read(upload_id, digest, size, now, now, offset=0, complete=False)
+        plan = None
+        if part_size is not None:
+            plan = PresignedUpload(
+                part_size=part_size, part_count=part_count(size, part_size), parts_done=[]
+            )
+        return self._read(
+            upload_id, digest, size, now, now, offset=0, complete=False, presigned=plan
+        )
+
+    def part_urls(self, upload_id: str, numbers: list[int]) -> PresignedUrls:
+        """URLs to PUT the given parts of a presigned session (1-based part numbers)."""
+        with self.db.write() as conn:
+            row = _session(conn, upload_id)
+            conn.execute(
+                update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
+            )
+        if row.part_size is None:
+            raise InvalidInput(f"upload {upload_id} is not a presigned session")
+        store = self._presigned_store()
+        count = part_count(row.size, row.part_size)
+        bad = [n for n in numbers if isinstance(n, bool) or not 1 <= n <= count]
+        if bad:
+            raise InvalidInput(f"part numbers must be 1 to {count}; got {bad[:5]}")
+        expires_at = utcnow() + timedelta(seconds=self.presign_expiry)
+        urls = {
+            str(n): store.presigned_put(upload_id, (n - 1) * row.part_size, self.presign_expiry)
+            for n in dict.fromkeys(numbers)
+        }
+        return PresignedUrls(urls=urls, expires_at=expires_at)
+
+    def download_urls(self, digests: list[str]) -> PresignedUrls:
+        """URLs to GET these stored blobs from the store directly.
+
+        PresignedUnavailable if the store cannot hand them out (the client then reads
+        through the server); BlobNotFound, listing them, for digests not stored.
+        """
+        if self.presigned is None:
+            raise PresignedUnavailable("this server relays blob bytes itself")
+        wanted = list(dict.fromkeys(parse_digest(d) for d in digests))
+        with self.db.read() as conn:
+            stored = {
+                digest
+                for start in range(0, len(wanted), BATCH)
+                for digest in conn.execute(
+                    select(blobs.c.digest).where(
+                        blobs.c.digest.in_(wanted[start : start + BATCH]),
+                        blobs.c.collecting_at.is_(None),
+                    )
+                ).scalars()
+            }
+        missing = [d for d in wanted if d not in stored]
+        if missing:
+            raise BlobNotFound(f"{len(missing)} blob(s) are not stored", missing=missing[:1000])
+        expires_at = utcnow() + timedelta(seconds=self.presign_expiry)
+        urls = {d: self.presigned.presigned_get(d, self.presign_expiry) for d in wanted}
+        return PresignedUrls(urls=urls, expires_at=expires_at)
 
     def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
         """Stage a blob sent whole in one request: no session record, nothing to resume.
@@ -119,7 +204,10 @@ class UploadService:
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:
             row = _session(conn, upload_id)
+        plan = None
         offset = self.store.staged_size(upload_id)
+        if row.part_size is not None:
+            plan = self._presigned_progress(row)
         return self._read(
             row.id,
             row.digest,
@@ -128,7 +216,25 @@ class UploadService:
             row.touched_at,
             offset=offset,
             complete=False,
+            presigned=plan,
         )
+
+    def _presigned_progress(self, row: Row[Any]) -> PresignedUpload:
+        """The session's plan with the parts received whole."""
+        parts = self._presigned_store().staged_parts(row.id)
+        count = part_count(row.size, row.part_size)
+        done = [
+            number
+            for number in range(1, count + 1)
+            if parts.get((number - 1) * row.part_size)
+            == min(row.part_size, row.size - (number - 1) * row.part_size)
+        ]
+        return PresignedUpload(part_size=row.part_size, part_count=count, parts_done=done)
+
+    def _presigned_store(self) -> PresignedStore:
+        if isinstance(self.store, PresignedStore):
+            return self.store
+        raise PresignedUnavailable("this session was presigned, but the blob store is not")
 
     def open_writer(self, upload_id: str, offset: int) -> UploadWriter:
         """A writer appending at ``offset``; refuses bytes beyond the declared size."""
@@ -136,6 +242,11 @@ class UploadService:
             row = _session(conn, upload_id)
             conn.execute(
                 update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
+            )
+        if row.part_size is not None:
+            raise InvalidInput(
+                f"upload {upload_id} is presigned: PUT its parts to the URLs from "
+                f"/uploads/{upload_id}/parts"
             )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
@@ -193,8 +304,23 @@ class UploadService:
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
         self.store.abort_upload(upload_id)
 
+    def count_sessions(self) -> int:
+        """Upload sessions open now, of every server process (they live in the database)."""
+        with self.db.read() as conn:
+            return conn.execute(select(func.count()).select_from(uploads)).scalar_one()
+
     def expire_uploads(self, *, now: datetime | None = None, dry_run: bool = False) -> int:
-        """Discard sessions untouched for the expiry period; return how many."""
+        """Discard sessions untouched for the expiry period; return how many.
+
+        Safe to run from several processes at once: on PostgreSQL, while one sweeps,
+        the others skip the round and return 0. A dry run only counts, unlocked.
+        """
+        if dry_run:
+            return self._expire(now, dry_run=True)
+        with try_exclusive(self.db.engine, UPLOAD_SWEEP) as held:
+            return self._expire(now, dry_run=False) if held else 0
+
+    def _expire(self, now: datetime | None, *, dry_run: bool) -> int:
         cutoff = (now or utcnow()) - self.expiry
         with self.db.read() as conn:
             expired = (
@@ -223,6 +349,7 @@ class UploadService:
         *,
         offset: int,
         complete: bool,
+        presigned: PresignedUpload | None = None,
     ) -> UploadRead:
         return UploadRead(
             id=upload_id,
@@ -232,6 +359,7 @@ class UploadService:
             complete=complete,
             created_at=created_at,
             expires_at=touched_at + self.expiry,
+            presigned=presigned,
         )
 
 

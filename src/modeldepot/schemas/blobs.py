@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 MAX_QUERY_DIGESTS = 10_000
 
@@ -20,15 +20,47 @@ class BlobsMissing(BaseModel):
 class UploadCreate(BaseModel):
     digest: str
     size: int = Field(ge=0, strict=True)
+    presigned: bool = Field(
+        default=False,
+        description="Ask to send the bytes straight to the blob store through presigned "
+        "part URLs. Granted only if the store supports it (see `presigned` in the answer); "
+        "otherwise the session is an ordinary one and the bytes go through the server.",
+    )
+
+
+class PresignedUpload(BaseModel):
+    """How to send a presigned session's bytes: part N holds bytes
+    ``[(N-1)·part_size, N·part_size)``; PUT each to its URL, then complete the session."""
+
+    part_size: int
+    part_count: int
+    parts_done: list[int] = Field(description="Parts the store has received, by number")
 
 
 class UploadRead(BaseModel):
     id: str
     digest: str
     size: int
-    offset: int = Field(description="Bytes received so far; resume from here")
+    offset: int = Field(
+        description="Bytes received so far; resume from here (presigned: the bytes of the "
+        "leading run of received parts)"
+    )
     complete: bool = Field(description="True once the blob is verified and stored")
     created_at: datetime
+    expires_at: datetime
+    presigned: PresignedUpload | None = Field(
+        default=None, description="Set when the bytes go straight to the blob store"
+    )
+
+
+class PartUrlsQuery(BaseModel):
+    numbers: list[StrictInt] = Field(min_length=1, max_length=1000, description="1-based")
+
+
+class PresignedUrls(BaseModel):
+    """Time-limited URLs; no credentials are needed to use them."""
+
+    urls: dict[str, str]
     expires_at: datetime
 
 
@@ -38,3 +70,7 @@ class GarbageReport(BaseModel):
     bytes_freed: int
     uploads_expired: int
     staged_removed: int
+    skipped: bool = Field(
+        default=False,
+        description="Another process was collecting (PostgreSQL), so this run did nothing",
+    )

@@ -33,3 +33,6 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str = Field(description="Stable UPPER_SNAKE error code", examples=["MODEL_NOT_FOUND"])
+    request_id: str | None = Field(
+        default=None, description="The request's id (`X-Request-ID`), as in the server's log"
+    )

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from modeldepot import __version__
 from modeldepot.config import ServerSettings
 from modeldepot.registry import Registry
-from modeldepot.server import errors
+from modeldepot.server import errors, health
 from modeldepot.server.api import (
     aliases,
     blobs,
@@ -28,6 +28,8 @@ from modeldepot.server.api import (
 )
 from modeldepot.server.docs import install_docs
 from modeldepot.server.limits import JsonBodyLimit
+from modeldepot.server.metrics import HttpMetrics, metrics_endpoint
+from modeldepot.server.telemetry import Telemetry
 
 API = "/api/v1"
 log = logging.getLogger("modeldepot.server")
@@ -64,6 +66,14 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     if registry is not None:
         app.state.registry = registry
     app.add_middleware(JsonBodyLimit)
+    # Added last, so it is the outermost of ours: it sees every request and response.
+    app.state.metrics = HttpMetrics(lambda: getattr(app.state, "registry", None))
+    app.add_middleware(
+        Telemetry,
+        metrics=app.state.metrics,
+        prefix=API,
+        log_access=settings.log_format == "json",
+    )
     errors.install(app)
     install_docs(app, API)
     # The bare /models/{name} routes match any path below them, so they come last.
@@ -87,9 +97,8 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     def root() -> RedirectResponse:
         return RedirectResponse(f"{API}/docs")
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(health.router)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
 
     return app
 

@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modeldepot import errors as e
 from modeldepot.schemas import Problem
+from modeldepot.server.requestid import HEADER as REQUEST_ID_HEADER
+from modeldepot.server.requestid import current_request_id
 
 log = logging.getLogger("modeldepot.server")
 
@@ -78,6 +80,9 @@ def problem(
         "detail": detail,
         "code": code,
     }
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if k not in body})
     headers = dict(headers or {})
     if code == e.UploadOffsetMismatch.code and "offset" in extra:
@@ -110,4 +115,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "INTERNAL_ERROR", "Internal error", "the server failed; see its log")
+        # Sent from outside the telemetry middleware, which adds this header elsewhere.
+        request_id = current_request_id()
+        return problem(
+            500,
+            "INTERNAL_ERROR",
+            "Internal error",
+            "the server failed; see its log",
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+        )

@@ -12,7 +12,14 @@ from starlette.requests import ClientDisconnect
 from modeldepot.blobstore.base import UploadWriter
 from modeldepot.digest import parse_digest
 from modeldepot.errors import InvalidInput
-from modeldepot.schemas import BlobsMissing, BlobsQuery, UploadCreate, UploadRead
+from modeldepot.schemas import (
+    BlobsMissing,
+    BlobsQuery,
+    PartUrlsQuery,
+    PresignedUrls,
+    UploadCreate,
+    UploadRead,
+)
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.deps import ActorDep, RegistryDep
 
@@ -27,6 +34,17 @@ WRITE_BATCH = 4 * 1024 * 1024
 def missing_blobs(query: BlobsQuery, registry: RegistryDep) -> BlobsMissing:
     """Which of these digests the server lacks. Blobs it has are kept from GC for a while."""
     return BlobsMissing(missing=registry.uploads.missing_blobs(query.digests))
+
+
+@router.post("/blobs/urls", response_model=PresignedUrls)
+def blob_urls(query: BlobsQuery, registry: RegistryDep) -> PresignedUrls:
+    """Presigned URLs to download these blobs straight from the blob store.
+
+    409 PRESIGNED_UNAVAILABLE when the store cannot hand them out (read the blobs
+    through `GET /blobs/{digest}` instead); 404 BLOB_UNKNOWN, with `missing`, for
+    blobs not stored.
+    """
+    return registry.uploads.download_urls(query.digests)
 
 
 @router.get("/blobs/{digest}", response_class=Response)
@@ -70,14 +88,25 @@ async def put_blob(
 
 @router.post("/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
 def create_upload(data: UploadCreate, registry: RegistryDep, actor: ActorDep) -> UploadRead:
-    """Open a resumable upload session for one blob."""
-    return registry.uploads.create_upload(data.digest, data.size, actor)
+    """Open a resumable upload session for one blob (presigned if asked and offered)."""
+    return registry.uploads.create_upload(data.digest, data.size, actor, presigned=data.presigned)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadRead)
 def get_upload(upload_id: str, registry: RegistryDep) -> UploadRead:
     """The session's state; ``offset`` is where a resumed upload continues."""
     return registry.uploads.get_upload(upload_id)
+
+
+@router.post("/uploads/{upload_id}/parts", response_model=PresignedUrls)
+def part_urls(upload_id: str, query: PartUrlsQuery, registry: RegistryDep) -> PresignedUrls:
+    """Presigned URLs to PUT parts of a presigned session straight to the blob store.
+
+    Part N holds bytes `[(N-1)·part_size, N·part_size)` of the blob. Send each with a
+    plain `PUT` (no credentials, no extra headers); `GET /uploads/{id}` lists the parts
+    received, so an interrupted upload sends only the rest.
+    """
+    return registry.uploads.part_urls(upload_id, query.numbers)
 
 
 @router.patch("/uploads/{upload_id}", response_model=UploadRead)

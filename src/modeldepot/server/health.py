@@ -1,0 +1,90 @@
+"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (it can serve requests).
+
+Liveness touches nothing, so a slow database never gets a replica restarted. Readiness
+checks what every request needs: the database answers, its schema is not older than
+this code expects, and the blob store answers. Failures are named in the answer; their
+full error goes to the log, under the probe's request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import APIRouter, Response
+
+from modeldepot.blobstore.base import BlobStore
+from modeldepot.db.engine import Database
+from modeldepot.db.migrate import current_revision, schema_mismatch
+from modeldepot.schemas.health import CheckRead, Liveness, Readiness
+from modeldepot.server.deps import RegistryDep
+from modeldepot.server.errors import PROBLEM, problem
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger("modeldepot.server")
+
+# A digest no blob has (its bytes would hash to all zeros): asking for its size costs
+# the store one lookup and proves it answers.
+PROBE_DIGEST = "sha256:" + "0" * 64
+
+T = TypeVar("T")
+
+
+@router.get("/healthz", response_model=Liveness)
+async def healthz() -> Liveness:
+    """200 while the process serves HTTP; checks nothing else (the liveness probe)."""
+    return Liveness()
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"description": "A check failed (see `checks`)", "content": {PROBLEM: {}}}},
+)
+def readyz(registry: RegistryDep) -> Readiness | Response:
+    """200 when the database, its schema and the blob store are usable; else 503."""
+    checks = check_readiness(registry.db, registry.store)
+    failed = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]
+    if not failed:
+        return Readiness(checks=checks)
+    return problem(
+        503,
+        "NOT_READY",
+        "Not ready",
+        "; ".join(failed),
+        checks={name: check.model_dump() for name, check in checks.items()},
+    )
+
+
+def check_readiness(db: Database, store: BlobStore) -> dict[str, CheckRead]:
+    """Each check by name; none raises."""
+    checks: dict[str, CheckRead] = {}
+    revision = _attempt("database", lambda: current_revision(db.engine))
+    if isinstance(revision, CheckRead):
+        checks["database"] = revision
+        checks["schema"] = CheckRead(ok=False, detail="not checked: the database failed")
+    else:
+        checks["database"] = CheckRead(ok=True, detail=f"{db.url.get_backend_name()} answers")
+        mismatch = schema_mismatch(revision)
+        # A newer schema means the next release migrated it while this replica runs:
+        # migrations add, so it keeps serving until it is replaced (it would refuse to
+        # start on that schema). An older one lacks what this code needs.
+        checks["schema"] = CheckRead(
+            ok=mismatch is None or mismatch.newer,
+            detail=str(mismatch) if mismatch else f"at revision {revision}",
+        )
+    stat = _attempt("blobstore", lambda: store.stat(PROBE_DIGEST))
+    checks["blobstore"] = (
+        stat if isinstance(stat, CheckRead) else CheckRead(ok=True, detail="answers")
+    )
+    return checks
+
+
+def _attempt(name: str, call: Callable[[], T]) -> T | CheckRead:
+    """``call()``, or a failed check naming the error's type (the log has the rest)."""
+    try:
+        return call()
+    except Exception as exc:
+        log.warning("readiness check %s failed", name, exc_info=True)
+        return CheckRead(ok=False, detail=f"unreachable ({type(exc).__name__})")
