@@ -22,11 +22,16 @@ def free_port() -> int:
 class BenchServer:
     """A server subprocess on a fresh data directory; ``peak_rss`` samples its memory."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, MODELDEPOT_LOG_LEVEL="warning")
+        env = dict(os.environ, MODELDEPOT_LOG_LEVEL="warning", **(env or {}))
         if database_url:
             env["MODELDEPOT_DATABASE_URL"] = database_url
         self.started_at = time.perf_counter()
@@ -80,6 +85,11 @@ class BenchServer:
         self._sampling = False
         self._thread.join()
         return self._peak
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -42,38 +42,60 @@ def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path
     raise RuntimeError(f"moto server did not listen within {START_TIMEOUT}s:\n{log.read_text()}")
 
 
+class MotoServer:
+    """``python -m moto.server`` on a free loopback port, as a context manager giving
+    its URL. Credentials must be in the environment (any non-empty value works)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> str:
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_until_listening(self.port, self.process, self.log)
+        except BaseException:
+            self.__exit__()
+            raise
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def fake_credentials(env: pytest.MonkeyPatch, home: Path) -> None:
+    """Fake credentials, and no profile, config file or instance metadata to find."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        env.delenv(name, raising=False)
+    env.setenv("AWS_ACCESS_KEY_ID", "test")
+    env.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    env.setenv("AWS_DEFAULT_REGION", REGION)
+    env.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a moto S3 server running in its own process for this test session."""
     home = tmp_path_factory.mktemp("aws")
     with pytest.MonkeyPatch.context() as env:
-        # Fake credentials, and no profile, config file or instance metadata to find.
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "test")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "test")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_CONFIG_FILE", str(home / "config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        port = _free_port()
-        log = home / "moto.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            _wait_until_listening(port, process, log)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        fake_credentials(env, home)
+        with MotoServer(home / "moto.log") as url:
+            yield url
 
 
 @pytest.fixture(scope="session")

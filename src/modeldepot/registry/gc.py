@@ -1,8 +1,9 @@
 """Garbage collection: expired uploads, orphaned staging areas, unreferenced blobs.
 
 A blob is collected only when no version (live or soft-deleted) lists it and nothing
-touched it for the grace period: every missing-blob check and commit refreshes
-``touched_at``, so a push in flight never loses a blob it relies on. Blobs are marked
+touched it for the grace period: every missing-blob check refreshes ``touched_at``, so
+a push in flight never loses a blob it relies on, and a commit share-locks the blobs
+it claims, so none is marked before the version that references it lands. Blobs are marked
 before their bytes go (see ``_sweep_unreferenced``), and files without any row are
 removed once older than the grace period.
 """

@@ -98,7 +98,7 @@ class VersionService:
                 if existing is not None:
                     return to_version_read(conn, name, existing), False
             now = utcnow()
-            _claim_blobs(conn, manifest, now)
+            _claim_blobs(conn, manifest)
             number = _NEXT_NUMBER.execute(
                 conn, {"model_id": model_id, "now": now, "actor": actor.name}
             ).fetchone()[0]
@@ -330,13 +330,14 @@ _INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
 _BY_PUSH_ID = select(*VERSION_ROW).where(
     versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
 )
+# Shared row locks (PostgreSQL; SQLite's single writer needs none): many commits may
+# claim one blob at once, while a collection's marking UPDATE waits for them to land.
 _CLAIM_BLOBS = (
-    update(blobs)
+    select(blobs.c.digest, blobs.c.size)
     .where(
         blobs.c.digest.in_(bindparam("digests", expanding=True)), blobs.c.collecting_at.is_(None)
     )
-    .values(touched_at=bindparam("now"))
-    .returning(blobs.c.digest, blobs.c.size)
+    .with_for_update(read=True)
 )
 
 
@@ -366,11 +367,13 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
     return int(model_id)
 
 
-def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
+def _claim_blobs(conn: Connection, manifest: Manifest) -> None:
     """Check every blob is stored with the manifest's size, and protect it from GC.
 
-    Touching the rows both refreshes GC's grace period and, on PostgreSQL, row-locks
-    them so a concurrent collection cannot delete one before this commit lands.
+    A blob being collected counts as absent. The claimed rows are share-locked until
+    the commit lands (the writer lock does this on SQLite), so a collection cannot mark
+    one meanwhile; once the version exists, it references them and no collection will.
+    Shared, because a blob common to many models must not serialise their commits.
     """
     sizes: dict[str, int] = {}
     for entry in manifest.entries:
@@ -378,7 +381,7 @@ def _claim_blobs(conn: Connection, manifest: Manifest, now: Any) -> None:
             raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
     found: dict[str, int] = {}
     for batch in _batches(sorted(sizes)):
-        result = conn.execute(_CLAIM_BLOBS, {"digests": list(batch), "now": now})
+        result = conn.execute(_CLAIM_BLOBS, {"digests": list(batch)})
         found.update((digest, size) for digest, size in result)
     missing = [d for d in sizes if d not in found]
     if missing:
