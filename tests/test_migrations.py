@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,8 @@ from modeldepot.db.migrate import HEAD, current_revision, downgrade, head_revisi
 from modeldepot.db.tables import include_object, metadata
 from modeldepot.registry.search import SearchService
 from modeldepot.registry.versions import VersionService
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS
+from tests.scratch import scratch_database
 
 
 def test_migrated_schema_matches_table_definitions(shared_db) -> None:
@@ -39,17 +39,8 @@ def test_head_constant_names_the_newest_migration() -> None:
 @pytest.fixture(params=BACKENDS)
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no schema at all, of each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"modeldepot_migrate_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 def _fill_at_0001(db: Database) -> None:
