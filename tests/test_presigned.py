@@ -260,3 +260,20 @@ def _unreachable_presigner() -> Any:
 def test_part_plans_stay_within_s3s_limits(size: int, part_size: int, count: int) -> None:
     assert part_size_for(size) == part_size
     assert part_count(size, part_size) == count <= 10_000
+
+
+def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
+    s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modeldepot.client import push as push_module
+
+    monkeypatch.setattr(push_module, "PART_URL_BATCH", 2)
+    data = _blob(2 * MIN_PART_SIZE + 77, seed=9)  # three parts: batches of 2 and 1
+    model = make_model_dir(tmp_path / "model", {"w.bin": data})
+    with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t") as md:
+        seen = Recorder(md)
+        version = md.push(model, "s3/batched")
+        asked = [path for method, path in seen.seen if path.endswith("/parts")]
+        assert len(asked) == 2 and seen.blob_bytes_through_server() == []
+        md.pull(f"s3/batched:{version.number}", tmp_path / "out")
+    assert (tmp_path / "out" / "w.bin").read_bytes() == data

@@ -273,7 +273,9 @@ def _open_session(http: Http, file: LocalFile, *, presigned: bool = False) -> Up
     return UploadRead.model_validate(response.json())
 
 
-PART_URL_BATCH = 1000
+# Parts whose URLs are asked for at once: few enough that they are used long before
+# they expire (64 parts are 1 GiB or more), many enough to keep every worker busy.
+PART_URL_BATCH = 64
 
 
 def _upload_presigned(
