@@ -277,3 +277,32 @@ def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
         assert len(asked) == 2 and seen.blob_bytes_through_server() == []
         md.pull(f"s3/batched:{version.number}", tmp_path / "out")
     assert (tmp_path / "out" / "w.bin").read_bytes() == data
+
+
+def test_a_failed_part_is_sent_again_and_only_it(
+    s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modeldepot.client import push as push_module
+    from modeldepot.client.http import Http
+    from modeldepot.errors import ServerUnreachable
+
+    monkeypatch.setattr(push_module.time, "sleep", lambda seconds: None)
+    real_put = Http.store_put
+    puts: list[int] = []
+
+    def flaky_put(self: Http, url: str, content: Any, size: int) -> None:
+        puts.append(size)
+        if len(puts) == 2:  # the store drops the second part sent, once
+            for _ in content:
+                pass
+            raise ServerUnreachable("connection reset by the store")
+        real_put(self, url, content, size)
+
+    monkeypatch.setattr(Http, "store_put", flaky_put)
+    data = _blob(2 * MIN_PART_SIZE + 5, seed=11)
+    model = make_model_dir(tmp_path / "model", {"w.bin": data})
+    with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t", workers=1) as md:
+        version = md.push(model, "s3/flaky")
+        md.pull(f"s3/flaky:{version.number}", tmp_path / "out")
+    assert (tmp_path / "out" / "w.bin").read_bytes() == data
+    assert len(puts) == 4  # three parts, one of them twice

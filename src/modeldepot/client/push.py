@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -286,8 +287,12 @@ def _upload_presigned(
     A failed part is sent again with a fresh URL (an expired URL fails too); a session
     that vanished (expired or collected) is opened again from scratch.
     """
+    counted = [0]  # bytes of parts stored, as shown on the progress bar
+    lock = threading.Lock()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
+            if attempt > 1:
+                session = _session_state(http, session.id)  # which parts arrived
             plan = session.presigned
             assert plan is not None
             done = set(plan.parts_done)
@@ -295,13 +300,18 @@ def _upload_presigned(
             for start in range(0, len(todo), PART_URL_BATCH):
                 batch = todo[start : start + PART_URL_BATCH]
                 urls = http.request(
-                    "POST", f"/uploads/{session.id}/parts", json={"numbers": batch}
+                    "POST",
+                    f"/uploads/{session.id}/parts",
+                    json={"numbers": batch},
+                    idempotent=True,
                 ).json()["urls"]
 
                 def put(
                     number: int, urls: dict[str, str] = urls, size: int = plan.part_size
                 ) -> None:
-                    _put_part(http, file, size, number, urls[str(number)], progress)
+                    sent = _put_part(http, file, size, number, urls[str(number)], progress)
+                    with lock:
+                        counted[0] += sent
 
                 with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch)))) as pool:
                     list(pool.map(put, batch))
@@ -312,18 +322,20 @@ def _upload_presigned(
             if session.presigned is None:
                 _upload_resumable(http, file, progress, session)
                 return
+            progress.advance(-counted[0])  # the new session starts from nothing
+            counted[0] = 0
         except (ServerUnreachable, UploadIncomplete):
             if attempt == MAX_ATTEMPTS:
                 raise
             time.sleep(min(0.2 * 2**attempt, 3.0))
-            session = _session_state(http, session.id)
     raise ServerUnreachable(f"upload of {file.path} did not finish after {MAX_ATTEMPTS} attempts")
 
 
 def _put_part(
     http: Http, file: LocalFile, part_size: int, number: int, url: str, progress: Progress
-) -> None:
-    """PUT part ``number`` of ``file``; on failure, take its bytes back off the progress."""
+) -> int:
+    """PUT part ``number`` of ``file`` and return its size; on failure, take its bytes
+    back off the progress."""
     offset = (number - 1) * part_size
     length = min(part_size, file.size - offset)
     sent = [0]
@@ -332,6 +344,7 @@ def _put_part(
     except BaseException:
         progress.advance(-sent[0])
         raise
+    return length
 
 
 def _session_state(http: Http, upload_id: str) -> UploadRead:
