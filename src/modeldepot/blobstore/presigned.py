@@ -36,7 +36,8 @@ class PresignedStore(Protocol):
     """The part of a blob store that hands out presigned URLs."""
 
     def presigned_get(self, digest: str, expires_in: int) -> str:
-        """A URL that GETs the blob (Range requests work). BlobNotFound if absent."""
+        """A URL that GETs the blob (Range requests work). Signing is local work: it
+        does not ask the store whether the blob exists (the caller's records say so)."""
 
     def presigned_put(self, upload_id: str, offset: int, expires_in: int) -> str:
         """A URL that PUTs one part of the session: the bytes from ``offset``."""

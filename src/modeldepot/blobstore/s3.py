@@ -244,9 +244,7 @@ class S3BlobStore:
     # Presigned transfers (``presigned.PresignedStore``)
 
     def presigned_get(self, digest: str, expires_in: int) -> str:
-        key = self._blob_key(digest)
-        if self.stat(digest) is None:
-            raise BlobNotFound(f"blob {digest} does not exist")
+        key = self._blob_key(parse_digest(digest))
         return str(
             self._presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in

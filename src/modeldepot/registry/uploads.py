@@ -245,8 +245,7 @@ class UploadService:
             )
         if row.part_size is not None:
             raise InvalidInput(
-                f"upload {upload_id} is presigned: PUT its parts to the URLs from "
-                f"/uploads/{upload_id}/parts"
+                f"upload {upload_id} is presigned: its parts go straight to the blob store"
             )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
