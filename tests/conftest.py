@@ -87,6 +87,16 @@ def shared_db(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each backend, for a test that puts its schema in a state
+    no other test may see."""
+    from tests.scratch import scratch_database
+
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def db(shared_db: Database) -> Database:
     """The session's database, emptied before the test.

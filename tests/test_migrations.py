@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,8 +13,6 @@ from modeldepot.db.migrate import HEAD, current_revision, downgrade, head_revisi
 from modeldepot.db.tables import include_object, metadata
 from modeldepot.registry.search import SearchService
 from modeldepot.registry.versions import VersionService
-from tests.conftest import BACKENDS
-from tests.scratch import scratch_database
 
 
 def test_migrated_schema_matches_table_definitions(shared_db) -> None:
@@ -34,13 +29,6 @@ def test_database_is_at_head_revision(shared_db) -> None:
 
 def test_head_constant_names_the_newest_migration() -> None:
     assert head_revision() == HEAD
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all, of each backend."""
-    with scratch_database(request.param, tmp_path) as url:
-        yield url
 
 
 def _fill_at_0001(db: Database) -> None:
@@ -80,8 +68,8 @@ def _fill_at_0001(db: Database) -> None:
         )
 
 
-def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(empty_url: str) -> None:
-    db = Database(empty_url)
+def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(scratch_url: str) -> None:
+    db = Database(scratch_url)
     try:
         upgrade(db.engine, "0001")
         _fill_at_0001(db)
@@ -101,8 +89,8 @@ def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(empty_url: str) 
         db.dispose()
 
 
-def test_downgrade_to_0001_and_upgrade_again(empty_url: str) -> None:
-    db = Database(empty_url)
+def test_downgrade_to_0001_and_upgrade_again(scratch_url: str) -> None:
+    db = Database(scratch_url)
     try:
         upgrade(db.engine, "0001")
         _fill_at_0001(db)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,14 @@ from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.db.migrate import HEAD, SchemaMismatch, check_schema
 from modeldepot.registry import Registry
-from tests.conftest import BACKENDS
-from tests.e2e.conftest import MODELDEPOT, _clean_env
-from tests.scratch import FUTURE_REVISION, put_schema_at, schema_revision, scratch_database
+from tests.e2e.conftest import _clean_env, run_modeldepot
+from tests.scratch import (
+    FUTURE_REVISION,
+    put_schema_at,
+    schema_revision,
+)
 
 OLDER = "0001"
-
-
-@pytest.fixture(params=BACKENDS)
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with scratch_database(request.param, tmp_path) as url:
-        yield url
 
 
 def open_registry(url: str, tmp_path: Path, *, auto_migrate: bool) -> Registry:
@@ -111,14 +107,7 @@ def test_replicas_auto_migrating_at_once_all_start_on_one_schema(scratch_url) ->
 
 def db_upgrade(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = _clean_env() | {"MODELDEPOT_DATABASE_URL": url}
-    return subprocess.run(
-        [MODELDEPOT, "db", "upgrade", "--data-dir", str(tmp_path / "data")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_modeldepot("db", "upgrade", "--data-dir", str(tmp_path / "data"), env=env)
 
 
 def test_db_upgrade_brings_an_older_schema_to_the_head(scratch_url, tmp_path) -> None:

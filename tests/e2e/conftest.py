@@ -142,6 +142,14 @@ class ServerProcess:
             time.sleep(0.05)
 
 
+def run_modeldepot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the ``modeldepot`` command to its end (at most a minute), capturing its output."""
+    assert MODELDEPOT, "the modeldepot console script is not installed"
+    return subprocess.run(
+        [MODELDEPOT, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def server_env() -> dict[str, str]:
     """The environment of a server process, without the developer's MODELDEPOT_* settings."""
     env = _clean_env()

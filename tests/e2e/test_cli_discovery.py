@@ -15,36 +15,13 @@ from typing import Any
 import pytest
 
 from modeldepot.client.client import Client
+from tests.api.test_cards import ALL_SECTIONS
+from tests.api.test_inventory import CSV_COLUMNS
 from tests.e2e.conftest import Cli, ServerProcess, ok, ok_json, unique_files, unique_name
 from tests.e2e.test_cli import one_line_error
 from tests.e2e.test_cli_lineage import fields, sha256
 
 pytestmark = pytest.mark.e2e
-
-INVENTORY_COLUMNS = [
-    "name",
-    "owner",
-    "contacts",
-    "risk_level",
-    "risk_reason",
-    "card_completeness",
-    "aliases",
-    "latest_version",
-    "version_count",
-    "last_change",
-    "personal_data",
-    "depends_on",
-    "derived_from",
-    "pulls",
-]
-SECTIONS = (
-    "intended_use",
-    "out_of_scope_use",
-    "training_data",
-    "evaluation",
-    "limitations",
-    "ethical_considerations",
-)
 
 
 @pytest.fixture
@@ -131,7 +108,7 @@ def test_model_card_init_set_show_and_remove(cli: Cli, md: Client, tmp_path: Pat
     assert card != template
     (tmp_path / "CARD.md").write_text(card, encoding="utf-8")
 
-    rest = ", ".join(SECTIONS[1:])
+    rest = ", ".join(ALL_SECTIONS[1:])
     assert ok(cli("models", "card", "set", name, "CARD.md")).strip() == (
         f"card of {name} set: 17% complete; missing: {rest}"
     )
@@ -143,7 +120,7 @@ def test_model_card_init_set_show_and_remove(cli: Cli, md: Client, tmp_path: Pat
     assert ok(shown) == card
     assert shown.stderr.strip() == f"17% complete; missing: {rest}"
     found = ok_json(shown_json)
-    assert (found["card"], found["missing"]) == (card, list(SECTIONS[1:]))
+    assert (found["card"], found["missing"]) == (card, list(ALL_SECTIONS[1:]))
     assert found["completeness"] == pytest.approx(1 / 6, abs=0.01)
     assert fields(ok(model))["card"] == "17% complete"
 
@@ -321,7 +298,7 @@ def test_inventory_as_table_json_and_csv(cli: Cli, md: Client, tmp_path: Path) -
     assert ok(written).strip() == "wrote inventory.csv"
     with open(tmp_path / "inventory.csv", newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        assert reader.fieldnames == INVENTORY_COLUMNS
+        assert reader.fieldnames == CSV_COLUMNS
         rows = {row["name"]: row for row in reader}
     assert list(rows) == [base, rec]
     row = rows[rec]
@@ -437,7 +414,7 @@ def test_every_new_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path
     assert ok_json(shown)["number"] == 1
     assert ok_json(diff)["metrics"] == [{"key": "auc", "a": 0.5, "b": None}]
     assert ok_json(graph)["root"] == f"version:{name}:1"
-    assert ok_json(card)["missing"] == list(SECTIONS[1:])
+    assert ok_json(card)["missing"] == list(ALL_SECTIONS[1:])
     assert [m["name"] for m in ok_json(models)] == [name]
     assert [v["number"] for v in ok_json(versions)] == [2, 1]
     assert [d["uri"] for d in ok_json(datasets)] == [uri]

@@ -18,32 +18,24 @@ import httpx
 import pytest
 
 from modeldepot.db.migrate import HEAD
-from tests.conftest import BACKENDS, free_port
-from tests.e2e.conftest import MODELDEPOT, new_server, server_env
-from tests.scratch import FUTURE_REVISION, put_schema_at, schema_revision, scratch_database
+from tests.conftest import free_port
+from tests.e2e.conftest import new_server, run_modeldepot, server_env
+from tests.scratch import (
+    FUTURE_REVISION,
+    put_schema_at,
+    schema_revision,
+)
 
 pytestmark = pytest.mark.e2e
 
 KiB = 1024
 
 
-@pytest.fixture(params=BACKENDS)
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with scratch_database(request.param, tmp_path) as url:
-        yield url
-
-
 def serve(url: str, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     """Run ``modeldepot serve`` on ``url`` until it exits (it should, at once)."""
     env = server_env() | {"MODELDEPOT_DATABASE_URL": url} | settings
-    return subprocess.run(
-        [MODELDEPOT, "serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "data")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    data_dir = str(tmp_path / "data")
+    return run_modeldepot("serve", "--port", str(free_port()), "--data-dir", data_dir, env=env)
 
 
 def test_serve_refuses_an_older_schema_and_says_to_run_db_upgrade(scratch_url, tmp_path) -> None:
