@@ -37,9 +37,19 @@ def write_random(path: Path, size: int) -> None:
             block = hashlib.sha512(block[:64]).digest() * (len(block) // 64)
 
 
+# Seconds each timed step waits after ``sync``. On a VM whose balloon driver reports
+# free pages (this one), memory freed in the last two seconds or so is still backed by
+# the host, and filling 1 GiB of it is 5 to 10 times faster than filling memory the host
+# took back. Without the wait, whichever step follows a deletion (often ``cp``) runs on
+# those warm pages and the ratios measure the order of the steps.
+SETTLE_SECONDS = 5.0
+
+
 def timed(action) -> float:
-    """Seconds ``action`` takes, starting with no dirty pages left by earlier steps."""
+    """Seconds ``action`` takes, starting with no dirty pages left by earlier steps and
+    no warm pages they freed."""
     os.sync()
+    time.sleep(SETTLE_SECONDS)
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
@@ -96,13 +106,18 @@ def measure(
 
 
 def main() -> None:
+    global SETTLE_SECONDS
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument(
         "--dir", type=Path, default=None, help="work directory (same disk as the data)"
     )
+    parser.add_argument(
+        "--settle", type=float, default=SETTLE_SECONDS, help="seconds before each timed step"
+    )
     args = parser.parse_args()
+    SETTLE_SECONDS = args.settle
     work = Path(tempfile.mkdtemp(prefix="md-bench-", dir=args.dir))
     try:
         single = work / "single" / "model.bin"

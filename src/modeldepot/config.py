@@ -89,6 +89,15 @@ class ServerSettings:
             "at another address than the servers do (default: the S3 endpoint)."
         },
     )
+    blob_direct_io: bool = field(
+        default=True,
+        metadata={
+            "doc": "The `local` blob store writes uploads, and reads blobs the page cache "
+            "does not hold, with direct I/O (`O_DIRECT`): gigabytes of models then neither "
+            "churn nor evict the page cache. Filesystems without it are detected and "
+            "written through the page cache."
+        },
+    )
     upload_expiry_seconds: int = field(
         default=86_400,
         metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},
@@ -177,6 +186,14 @@ class ClientSettings:
         metadata={
             "doc": "Move blob bytes straight to and from the blob store when the server "
             "offers presigned URLs; turn off where the store is not reachable from here."
+        },
+    )
+    pull_direct_io: bool = field(
+        default=True,
+        metadata={
+            "doc": "Pull writes downloaded files (and copies from the cache) with direct "
+            "I/O (`O_DIRECT`), sparing the page cache; turn off on slow disks, where "
+            "buffered writes finish sooner. Filesystems without it are detected."
         },
     )
     container_image: str | None = field(

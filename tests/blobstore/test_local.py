@@ -55,9 +55,9 @@ def test_nothing_appears_under_sha256_before_verification(tmp_path, monkeypatch)
     seen_while_hashing: list[set[str]] = []
     real_hash_fd = local._hash_fd
 
-    def observing_hash_fd(fd):
+    def observing_hash_fd(fd, **options):
         seen_while_hashing.append(files_under(tmp_path / paths.BLOBS))
-        return real_hash_fd(fd)
+        return real_hash_fd(fd, **options)
 
     monkeypatch.setattr(local, "_hash_fd", observing_hash_fd)
     # A fresh instance has no running hash, so it must read the staged bytes back.

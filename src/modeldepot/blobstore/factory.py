@@ -11,7 +11,7 @@ def create_blobstore(settings: ServerSettings) -> BlobStore:
     if settings.blobstore == "local":
         from modeldepot.blobstore.local import LocalBlobStore
 
-        return LocalBlobStore(settings.blob_dir)
+        return LocalBlobStore(settings.blob_dir, direct_io=settings.blob_direct_io)
     if settings.blobstore == "s3":
         if not settings.s3_bucket:
             raise InvalidInput("the s3 blob store needs a bucket: set MODELDEPOT_S3_BUCKET")

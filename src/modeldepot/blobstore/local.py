@@ -1,7 +1,8 @@
 """``LocalBlobStore``: blobs as files under one directory (the layout in ``paths``).
 
 Writes go to ``uploads/<id>``, are fsynced, verified, then renamed under their digest,
-so a crash at any instant leaves either no blob or a whole verified one.
+so a crash at any instant leaves either no blob or a whole verified one. Uploads are
+written with direct I/O where the filesystem allows it (see ``modeldepot.directio``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from modeldepot.blobstore import paths
 from modeldepot.blobstore.base import BlobInfo, StagedInfo
 from modeldepot.digest import CHUNK_SIZE, PipelinedHasher, from_hasher, parse_digest
+from modeldepot.directio import DirectAppender, DirectReader, open_for_append
 from modeldepot.errors import (
     BlobNotFound,
     DigestMismatch,
@@ -26,6 +28,7 @@ from modeldepot.errors import (
     UploadNotFound,
     UploadOffsetMismatch,
 )
+from modeldepot.overlap import read_ahead
 
 READ_CHUNK = 4 * CHUNK_SIZE
 
@@ -33,9 +36,10 @@ READ_CHUNK = 4 * CHUNK_SIZE
 class LocalBlobStore:
     """A blob store on a local (or network-mounted POSIX) filesystem."""
 
-    def __init__(self, root: str | Path, *, fsync: bool = True) -> None:
+    def __init__(self, root: str | Path, *, fsync: bool = True, direct_io: bool = True) -> None:
         self.root = Path(root)
         self.fsync = fsync
+        self.direct_io = direct_io
         (self.root / paths.BLOBS).mkdir(parents=True, exist_ok=True)
         (self.root / paths.UPLOADS).mkdir(parents=True, exist_ok=True)
         # Running hash of sessions written by this process, keyed on the staged file's
@@ -58,10 +62,10 @@ class LocalBlobStore:
 
     def read(self, digest: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         try:
-            fileobj = open(self._blob_path(digest), "rb", buffering=0)  # noqa: SIM115
+            fd = os.open(self._blob_path(digest), os.O_RDONLY)
         except FileNotFoundError:
             raise BlobNotFound(f"blob {digest} does not exist") from None
-        return _read_range(fileobj, offset, length)
+        return _read_range(fd, offset, length, direct=self.direct_io)
 
     def delete(self, digest: str) -> bool:
         try:
@@ -97,7 +101,7 @@ class LocalBlobStore:
     def open_upload(self, upload_id: str, offset: int) -> _LocalUploadWriter:
         path = self._staged_path(upload_id)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            fd, direct = open_for_append(path, direct=self.direct_io)
         except FileNotFoundError:
             raise UploadNotFound(f"upload {upload_id} has no staged data") from None
         try:
@@ -119,7 +123,9 @@ class LocalBlobStore:
         hasher = cached[1] if cached is not None and cached[0] == _identity(st) else None
         if hasher is None and size == 0:
             hasher = hashlib.sha256()
-        return _LocalUploadWriter(self, upload_id, fd, size, hasher)
+        return _LocalUploadWriter(
+            self, upload_id, fd, DirectAppender(fd, size, direct=direct), hasher
+        )
 
     def _remember_hash(
         self, upload_id: str, identity: _Identity, hasher: hashlib._Hash | None
@@ -162,7 +168,7 @@ class LocalBlobStore:
             if cached is not None and cached[0] == _identity(st):
                 actual = from_hasher(cached[1])
             else:
-                actual = _hash_fd(fd)
+                actual = _hash_fd(fd, direct=self.direct_io)
             if actual != digest:
                 self.abort_upload(upload_id)
                 raise DigestMismatch(
@@ -209,13 +215,13 @@ class _LocalUploadWriter:
         store: LocalBlobStore,
         upload_id: str,
         fd: int,
-        size: int,
+        appender: DirectAppender,
         hasher: hashlib._Hash | None,
     ) -> None:
         self._store = store
         self._upload_id = upload_id
         self._fd: int | None = fd
-        self._size = size
+        self._appender = appender
         self._hasher = PipelinedHasher(hasher) if hasher is not None else None
 
     def write(self, data: bytes) -> None:
@@ -223,20 +229,20 @@ class _LocalUploadWriter:
             raise ValueError("writer is closed")
         if self._hasher is not None:
             self._hasher.update(data)  # hashed in a helper thread while we write
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._size += len(data)
+        self._appender.write(data)
 
     def close(self) -> int:
+        """Write what is buffered and release the session; keeps what arrived."""
         if self._fd is not None:
-            identity = _identity(os.fstat(self._fd))
-            os.close(self._fd)  # releases the flock
-            self._fd = None
+            try:
+                self._appender.close()
+                identity = _identity(os.fstat(self._fd))
+            finally:
+                os.close(self._fd)  # releases the flock
+                self._fd = None
             hasher = self._hasher.wait() if self._hasher is not None else None
             self._store._remember_hash(self._upload_id, identity, hasher)
-        return self._size
+        return self._appender.size
 
 
 _Identity = tuple[int, int, int]
@@ -246,25 +252,42 @@ def _identity(st: os.stat_result) -> _Identity:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _read_range(fileobj: object, offset: int, length: int | None) -> Iterator[bytes]:
-    with fileobj:  # type: ignore[attr-defined]
-        fileobj.seek(offset)  # type: ignore[attr-defined]
-        remaining = length
-        while remaining is None or remaining > 0:
-            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-            chunk = fileobj.read(size)  # type: ignore[attr-defined]
-            if not chunk:
-                return
-            if remaining is not None:
-                remaining -= len(chunk)
-            yield chunk
+def _read_range(fd: int, offset: int, length: int | None, *, direct: bool) -> Iterator[bytes]:
+    """The file's bytes in chunks, the next one read while the caller sends this one."""
+    reader = DirectReader(fd, chunk=READ_CHUNK, direct=direct)
+    try:
+        yield from read_ahead(_Cursor(reader, offset, length), READ_CHUNK)
+    finally:
+        reader.close()
+        os.close(fd)
 
 
-def _hash_fd(fd: int) -> str:
+class _Cursor:
+    """A file-like ``read(size)`` over ``length`` bytes (or to the end) from ``offset``."""
+
+    def __init__(self, reader: DirectReader, offset: int, length: int | None) -> None:
+        self._reader = reader
+        self._position = offset
+        self._end = offset + length if length is not None else None
+
+    def read(self, size: int) -> bytes:
+        if self._end is not None:
+            size = min(size, self._end - self._position)
+        chunk = self._reader.read(self._position, size)
+        self._position += len(chunk)
+        return chunk
+
+
+def _hash_fd(fd: int, *, direct: bool) -> str:
     hasher = hashlib.sha256()
-    os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, READ_CHUNK):
-        hasher.update(chunk)
+    reader = DirectReader(fd, chunk=READ_CHUNK, direct=direct)
+    try:
+        position = 0
+        while chunk := reader.read(position, READ_CHUNK):
+            hasher.update(chunk)
+            position += len(chunk)
+    finally:
+        reader.close()
     return from_hasher(hasher)
 
 

@@ -237,6 +237,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
             cache=self.cache if use_cache else None,
             workers=self.workers,
             progress=progress or NoProgress(),
+            direct_io=self.settings.pull_direct_io,
         )
         self._record_pull(version)
         return version

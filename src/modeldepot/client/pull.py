@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from modeldepot import directio
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
@@ -44,6 +44,7 @@ def pull(
     cache: BlobCache | None,
     workers: int,
     progress: Progress,
+    direct_io: bool = True,
 ) -> list[Path]:
     """Write every file of ``manifest`` under ``dest``; return the paths written."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,9 @@ def pull(
         at the same time (each chunk goes to both files): no second pass to copy."""
         beside = _part_path(first[digest])
         staged = [beside] if cache is None else [beside, cache.temp_path()]
-        download_blob(http, digest, todo[digest], staged, progress, urls.get(digest))
+        download_blob(
+            http, digest, todo[digest], staged, progress, urls.get(digest), direct_io=direct_io
+        )
         if cache is not None:
             cache.adopt(staged[1], digest)
         return digest, beside
@@ -82,9 +85,9 @@ def pull(
                 os.replace(fetched[digest], target)
                 placed[digest] = target
             elif cache is not None:
-                _place(cache.path(digest), target)
+                _place(cache.path(digest), target, direct_io=direct_io)
             else:
-                _place(placed[digest], target)  # same content twice in one version
+                _place(placed[digest], target, direct_io=direct_io)  # same content twice
     finally:
         for temp in fetched.values():
             with contextlib.suppress(FileNotFoundError):
@@ -131,6 +134,8 @@ def download_blob(
     temps: Sequence[Path],
     progress: Progress,
     url: str | None = None,
+    *,
+    direct_io: bool = True,
 ) -> None:
     """Download ``digest`` into every file of ``temps``, resuming after broken
     connections, verified; on any failure none of them is left behind.
@@ -145,7 +150,7 @@ def download_blob(
     received = 0
     with contextlib.ExitStack() as files:
         try:
-            outs = [files.enter_context(open(temp, "wb")) for temp in temps]
+            outs = [files.enter_context(_Output(temp, direct=direct_io)) for temp in temps]
             writers = [Behind(out.write) for out in outs]
             try:
                 for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -161,8 +166,7 @@ def download_blob(
                                 # The server ignored the range: start over.
                                 for write, out in zip(writers, outs, strict=True):
                                     write.wait()
-                                    out.seek(0)
-                                    out.truncate()
+                                    out.restart()
                                 hasher.wait()
                                 hasher = PipelinedHasher()
                                 progress.advance(-received)
@@ -184,6 +188,8 @@ def download_blob(
             finally:
                 for write in writers:
                     write.wait()  # never close a file under a pending write
+            for out in outs:
+                out.finish()
             if received != size:
                 raise SizeMismatch(f"blob {digest}: received {received} bytes, expected {size}")
             actual = hasher.digest()
@@ -197,15 +203,47 @@ def download_blob(
             raise
 
 
+class _Output:
+    """A new file the download writes, whole blocks with direct I/O when ``direct``
+    (see ``modeldepot.directio``): a large model then costs no page-cache churn."""
+
+    def __init__(self, path: Path, *, direct: bool) -> None:
+        self._path = path
+        self._direct = direct
+        self._open()
+
+    def _open(self) -> None:
+        self._fd, direct = directio.create(self._path, direct=self._direct)
+        self._appender = directio.DirectAppender(self._fd, 0, direct=direct)
+
+    def write(self, chunk: bytes) -> None:
+        self._appender.write(chunk)
+
+    def restart(self) -> None:
+        """Empty the file, to write it again from its first byte."""
+        os.close(self._fd)
+        self._open()
+
+    def finish(self) -> None:
+        """Write what is still buffered."""
+        self._appender.close()
+
+    def __enter__(self) -> _Output:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
+
+
 def _part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
 
 
-def _place(source: Path, target: Path) -> None:
+def _place(source: Path, target: Path, *, direct_io: bool) -> None:
     """Copy ``source`` to ``target`` atomically, replacing a file or link there."""
     temp = _part_path(target)
     try:
-        shutil.copyfile(source, temp)
+        directio.copy_file(source, temp, direct=direct_io)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,291 @@
+"""Appending large files with direct I/O: whole aligned blocks go straight to the disk.
+
+A blob written through the page cache costs a page allocation and a copy for every
+4 KiB, then a flush at ``fsync``; gigabytes of it also evict what the server keeps
+cached (its database pages). Written with ``O_DIRECT``, the bytes go from one reused
+aligned buffer to the device, and the ``fsync`` that makes the blob durable has almost
+nothing left to do. On this project's reference machine that is 0.45 s for 1 GiB
+instead of 2 to 2.7 s (see ``bench/README.md``).
+
+``O_DIRECT`` needs the buffer, the file offset and the length aligned to the device's
+block. ``DirectAppender`` keeps the unaligned rest in memory and, at ``close``, writes
+it through the page cache (the kernel keeps both paths coherent), so the file never
+holds padding, even after a crash. Appending to a file whose length is not a block
+multiple starts by reading its partial last block back.
+Where the filesystem refuses ``O_DIRECT`` (some network and FUSE filesystems), the
+same class writes through the page cache instead; the bytes on disk are identical.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import functools
+import mmap
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+# Alignment for offsets, lengths and buffers: a page, which is also a multiple of every
+# logical block size in use (512 and 4096 bytes).
+BLOCK = 4096
+# The aligned staging buffer; also the size of each write to the device.
+BUFFER = 4 * 1024 * 1024
+
+_DIRECT = getattr(os, "O_DIRECT", 0)
+# Aligned buffers are reused: touching fresh pages for every file costs page faults.
+_SPARE_BUFFERS = 16
+_spare: list[mmap.mmap] = []
+_spare_lock = threading.Lock()
+
+
+def _take_buffer() -> mmap.mmap:
+    """A page-aligned buffer of ``BUFFER + BLOCK`` bytes (room for an unaligned head)."""
+    with _spare_lock:
+        if _spare:
+            return _spare.pop()
+    return mmap.mmap(-1, BUFFER + BLOCK)
+
+
+def _give_buffer(buffer: mmap.mmap) -> None:
+    with _spare_lock:
+        if len(_spare) < _SPARE_BUFFERS:
+            _spare.append(buffer)
+            return
+    buffer.close()
+
+
+def create(path: str | os.PathLike[str], *, direct: bool = True) -> tuple[int, bool]:
+    """Create (or truncate) a file to write; return (fd, whether it uses direct I/O)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
+    if direct and _DIRECT:
+        try:
+            return os.open(path, flags | _DIRECT, 0o644), True
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+    return os.open(path, flags, 0o644), False
+
+
+def open_for_append(path: str | os.PathLike[str], *, direct: bool = True) -> tuple[int, bool]:
+    """Open an existing file to append to; return (fd, whether it uses direct I/O).
+
+    FileNotFoundError if it does not exist. Falls back to buffered I/O where the
+    filesystem (or platform) does not offer ``O_DIRECT``.
+    """
+    if direct and _DIRECT:
+        try:
+            return os.open(path, os.O_RDWR | _DIRECT), True
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+    return os.open(path, os.O_RDWR), False
+
+
+class DirectAppender:
+    """Appends to the file open on ``fd`` from ``offset`` (its current length).
+
+    ``write`` returns once the bytes are in the file or in this object's buffer;
+    ``close`` writes the buffer's rest and leaves the file exactly ``offset`` plus the
+    bytes written long. The caller owns ``fd`` and closes it after ``close``. Not
+    thread-safe.
+    """
+
+    def __init__(self, fd: int, offset: int, *, direct: bool) -> None:
+        self._fd = fd
+        self._direct = direct
+        self._size = offset
+        if not direct:
+            return
+        self._buffer = _take_buffer()
+        self._view = memoryview(self._buffer)[:BUFFER]
+        # The buffer holds the file's bytes from ``_base`` (block-aligned) on.
+        self._base = offset - offset % BLOCK
+        self._filled = offset - self._base
+        if self._filled:
+            read = os.preadv(fd, [self._view[:BLOCK]], self._base)
+            if read < self._filled:
+                raise OSError(errno.EIO, f"short read of the last block at {self._base}")
+
+    @property
+    def size(self) -> int:
+        """The file's length once everything written so far is flushed."""
+        return self._size
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._direct:
+            _write_all(self._fd, memoryview(data), self._size)
+            self._size += len(data)
+            return
+        source = memoryview(data).cast("B")
+        while source:
+            room = BUFFER - self._filled
+            taken = min(room, len(source))
+            self._view[self._filled : self._filled + taken] = source[:taken]
+            self._filled += taken
+            source = source[taken:]
+            self._size += taken
+            if self._filled == BUFFER:
+                self._flush_whole()
+
+    def close(self) -> int:
+        """Write what is buffered: whole blocks directly, the partial last one buffered."""
+        if self._direct:
+            self._flush_whole()
+            if self._filled:
+                flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
+                fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~_DIRECT)
+                _write_all(self._fd, self._view[: self._filled], self._base)
+            self._view.release()
+            self._buffer.close()
+            self._direct = False  # closed: nothing left buffered
+        return self._size
+
+    def _flush_whole(self) -> None:
+        """Write the buffer's whole blocks; keep the partial last one at its start."""
+        whole = self._filled - self._filled % BLOCK
+        if not whole:
+            return
+        _write_all(self._fd, self._view[:whole], self._base)
+        rest = self._filled - whole
+        if rest:
+            self._view[:rest] = self._view[whole : self._filled]
+        self._base += whole
+        self._filled = rest
+
+
+def _write_all(fd: int, view: memoryview, offset: int) -> None:
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+class DirectReader:
+    """Reads a file in chunks: a chunk the page cache holds entirely comes from it, any
+    other straight from the disk with direct I/O, so serving a cold multi-gigabyte blob
+    neither fills the page cache nor evicts what it holds.
+
+    Residency is asked of the kernel with ``cachestat`` (Linux 6.5), which, unlike a
+    ``RWF_NOWAIT`` read, starts no readahead. Without ``O_DIRECT`` or ``cachestat``
+    every chunk is read through the page cache. The caller owns ``fd`` and closes it.
+    """
+
+    def __init__(self, fd: int, *, chunk: int = BUFFER, direct: bool = True) -> None:
+        self._fd = fd
+        self._chunk = max(BLOCK, min(chunk, BUFFER) - chunk % BLOCK)
+        self._direct_fd: int | None = None
+        self._direct = direct and bool(_DIRECT) and cached_pages(fd, 0, BLOCK) is not None
+        self._buffer: mmap.mmap | None = None
+        self._view = memoryview(b"")
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` (at most one chunk) bytes from ``offset``; b"" at the end."""
+        size = min(size, self._chunk)
+        if size <= 0:
+            return b""
+        if self._direct:
+            pages = (offset + size - 1) // BLOCK - offset // BLOCK + 1
+            cached = cached_pages(self._fd, offset, size)
+            if cached is not None and cached < pages:
+                return self._read_direct(offset, size)
+        return os.pread(self._fd, size, offset)
+
+    def _read_direct(self, offset: int, size: int) -> bytes:
+        if self._direct_fd is None:
+            try:
+                self._direct_fd = os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | _DIRECT)
+            except OSError:
+                self._direct = False
+                return os.pread(self._fd, size, offset)
+            self._buffer = _take_buffer()
+            self._view = memoryview(self._buffer)
+        start = offset - offset % BLOCK
+        span = -(-(offset + size - start) // BLOCK) * BLOCK
+        try:
+            n = os.preadv(self._direct_fd, [self._view[:span]], start)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self._direct = False  # this filesystem reads only through the cache
+            return os.pread(self._fd, size, offset)
+        head = offset - start
+        return bytes(self._view[head : min(n, head + size)]) if n > head else b""
+
+    def close(self) -> None:
+        if self._direct_fd is not None:
+            os.close(self._direct_fd)
+            self._direct_fd = None
+        if self._buffer is not None:
+            self._view.release()
+            _give_buffer(self._buffer)
+            self._buffer = None
+
+
+_CACHESTAT = 451  # the syscall's number, the same on every Linux architecture
+
+
+class _Range(ctypes.Structure):
+    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+
+class _Stat(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_uint64)
+        for name in ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted")
+    ]
+
+
+@functools.cache
+def _syscall() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syscall  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_cachestat_missing = False
+
+
+def cached_pages(fd: int, offset: int, size: int) -> int | None:
+    """How many pages of ``[offset, offset + size)`` the page cache holds, or None when
+    the kernel cannot say (no ``cachestat``)."""
+    global _cachestat_missing
+    syscall = _syscall()
+    if syscall is None or _cachestat_missing:
+        return None
+    found = _Stat()
+    if syscall(_CACHESTAT, fd, ctypes.byref(_Range(offset, size)), ctypes.byref(found), 0):
+        if ctypes.get_errno() in (errno.ENOSYS, errno.EPERM):
+            _cachestat_missing = True  # too old a kernel, or a seccomp filter refusing it
+        return None
+    return int(found.nr_cache)
+
+
+def copy_file(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], *, direct: bool
+) -> None:
+    """Copy ``source`` to a new file ``target`` (replaced if it exists), each chunk read
+    as ``DirectReader`` does and written as ``DirectAppender`` does."""
+    source_fd = os.open(source, os.O_RDONLY)
+    try:
+        target_fd, target_direct = create(target, direct=direct)
+        try:
+            reader = DirectReader(source_fd, direct=direct)
+            appender = DirectAppender(target_fd, 0, direct=target_direct)
+            try:
+                position = 0
+                while chunk := reader.read(position, BUFFER):
+                    appender.write(chunk)
+                    position += len(chunk)
+                appender.close()
+            finally:
+                reader.close()
+        finally:
+            os.close(target_fd)
+    finally:
+        os.close(source_fd)
