@@ -124,6 +124,45 @@ def test_large_blob_uses_resumable_session(
     assert (tmp_path / "out" / "big.bin").read_bytes() == data
 
 
+@pytest.mark.parametrize("direct_io", ["default", "false"])
+def test_pull_writes_exact_bytes_with_and_without_direct_io(
+    client, live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_io: str
+) -> None:
+    """``MODELDEPOT_PULL_DIRECT_IO`` changes how files are written, never what: a file of
+    unaligned size comes out exact, downloaded (cold cache) or copied (warm cache)."""
+    from modeldepot import directio
+    from modeldepot.client.client import Client
+
+    data = os.urandom(5 * 1024 * 1024 + 4097 + 3)
+    files = {"big.bin": data, "small.txt": b"x"}
+    client.push(make_model_dir(tmp_path / "m", files), "a/m")
+    if direct_io == "false":
+        monkeypatch.setenv("MODELDEPOT_PULL_DIRECT_IO", "false")
+    else:
+        monkeypatch.delenv("MODELDEPOT_PULL_DIRECT_IO", raising=False)
+    opened: list[bool] = []
+    real_create = directio.create
+
+    def recording_create(path, *, direct=True):
+        opened.append(direct)
+        return real_create(path, direct=direct)
+
+    monkeypatch.setattr(directio, "create", recording_create)
+
+    with Client(live.url, cache_dir=tmp_path / "own-cache", actor="tester") as md:
+        assert md.settings.pull_direct_io is (direct_io == "default")
+        for pull, source in [("cold", "download"), ("warm", "cache")]:
+            progress = CountingProgress()
+            md.pull("a/m", tmp_path / pull, progress=progress)
+            downloaded = progress.done["download"]
+            assert downloaded == (len(data) + 1 if source == "download" else 0)
+            for name, content in files.items():
+                assert (tmp_path / pull / name).read_bytes() == content
+    assert opened and set(opened) == {direct_io == "default"}
+    cached = [p for p in (tmp_path / "own-cache" / "blobs").rglob("*") if p.is_file()]
+    assert sorted(p.read_bytes() for p in cached) == sorted(files.values())
+
+
 def test_pull_refuses_to_write_through_symlink_out_of_target(client, tmp_path: Path) -> None:
     client.push(make_model_dir(tmp_path / "m", {"sub/file.txt": b"x"}), "a/m")
     outside = tmp_path / "outside"

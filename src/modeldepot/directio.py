@@ -35,21 +35,50 @@ BLOCK = 4096
 BUFFER = 4 * 1024 * 1024
 
 _DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+class _Buffer:
+    """A page-aligned buffer of ``BUFFER + BLOCK`` bytes (room for an unaligned head)."""
+
+    def __init__(self) -> None:
+        self._map = mmap.mmap(-1, BUFFER + BLOCK)
+        self._anchor = ctypes.c_char.from_buffer(self._map)
+        self.address = ctypes.addressof(self._anchor)
+        self.view = memoryview(self._map)
+
+    def copy_in(self, at: int, data: bytes | memoryview, start: int, length: int) -> None:
+        """``view[at : at + length] = data[start : start + length]``; from ``bytes``,
+        with the GIL released (``ctypes.memmove``), so the copy runs beside the event
+        loop instead of pausing it."""
+        if isinstance(data, bytes):
+            ctypes.memmove(self.address + at, _address_of(data) + start, length)
+        else:
+            self.view[at : at + length] = data[start : start + length]
+
+    def close(self) -> None:
+        self.view.release()
+        del self._anchor
+        self._map.close()
+
+
+def _address_of(data: bytes) -> int:
+    return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+
+
 # Aligned buffers are reused: touching fresh pages for every file costs page faults.
 _SPARE_BUFFERS = 16
-_spare: list[mmap.mmap] = []
+_spare: list[_Buffer] = []
 _spare_lock = threading.Lock()
 
 
-def _take_buffer() -> mmap.mmap:
-    """A page-aligned buffer of ``BUFFER + BLOCK`` bytes (room for an unaligned head)."""
+def _take_buffer() -> _Buffer:
     with _spare_lock:
         if _spare:
             return _spare.pop()
-    return mmap.mmap(-1, BUFFER + BLOCK)
+    return _Buffer()
 
 
-def _give_buffer(buffer: mmap.mmap) -> None:
+def _give_buffer(buffer: _Buffer) -> None:
     with _spare_lock:
         if len(_spare) < _SPARE_BUFFERS:
             _spare.append(buffer)
@@ -100,7 +129,7 @@ class DirectAppender:
         if not direct:
             return
         self._buffer = _take_buffer()
-        self._view = memoryview(self._buffer)[:BUFFER]
+        self._view = self._buffer.view
         # The buffer holds the file's bytes from ``_base`` (block-aligned) on.
         self._base = offset - offset % BLOCK
         self._filled = offset - self._base
@@ -116,16 +145,17 @@ class DirectAppender:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._direct:
-            _write_all(self._fd, memoryview(data), self._size)
-            self._size += len(data)
+            view = memoryview(data).cast("B")
+            _write_all(self._fd, view, self._size)
+            self._size += view.nbytes
             return
-        source = memoryview(data).cast("B")
-        while source:
-            room = BUFFER - self._filled
-            taken = min(room, len(source))
-            self._view[self._filled : self._filled + taken] = source[:taken]
+        source = data if isinstance(data, bytes) else memoryview(data).cast("B")
+        done, total = 0, len(source)
+        while done < total:
+            taken = min(BUFFER - self._filled, total - done)
+            self._buffer.copy_in(self._filled, source, done, taken)
             self._filled += taken
-            source = source[taken:]
+            done += taken
             self._size += taken
             if self._filled == BUFFER:
                 self._flush_whole()
@@ -138,8 +168,7 @@ class DirectAppender:
                 flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
                 fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~_DIRECT)
                 _write_all(self._fd, self._view[: self._filled], self._base)
-            self._view.release()
-            self._buffer.close()
+            _give_buffer(self._buffer)
             self._direct = False  # closed: nothing left buffered
         return self._size
 
@@ -178,7 +207,9 @@ class DirectReader:
         self._chunk = max(BLOCK, min(chunk, BUFFER) - chunk % BLOCK)
         self._direct_fd: int | None = None
         self._direct = direct and bool(_DIRECT) and cached_pages(fd, 0, BLOCK) is not None
-        self._buffer: mmap.mmap | None = None
+        # Readers serve immutable blobs and verified uploads: the length does not change.
+        self._length = os.fstat(fd).st_size if self._direct else 0
+        self._buffer: _Buffer | None = None
         self._view = memoryview(b"")
 
     def read(self, offset: int, size: int) -> bytes:
@@ -187,6 +218,10 @@ class DirectReader:
         if size <= 0:
             return b""
         if self._direct:
+            # Pages past the end are never cached: count only the file's own.
+            size = min(size, self._length - offset)
+            if size <= 0:
+                return b""
             pages = (offset + size - 1) // BLOCK - offset // BLOCK + 1
             cached = cached_pages(self._fd, offset, size)
             if cached is not None and cached < pages:
@@ -201,7 +236,7 @@ class DirectReader:
                 self._direct = False
                 return os.pread(self._fd, size, offset)
             self._buffer = _take_buffer()
-            self._view = memoryview(self._buffer)
+            self._view = self._buffer.view
         start = offset - offset % BLOCK
         span = -(-(offset + size - start) // BLOCK) * BLOCK
         try:
@@ -219,7 +254,6 @@ class DirectReader:
             os.close(self._direct_fd)
             self._direct_fd = None
         if self._buffer is not None:
-            self._view.release()
             _give_buffer(self._buffer)
             self._buffer = None
 

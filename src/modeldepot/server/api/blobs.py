@@ -141,7 +141,8 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
     """Stream the request body into ``writer``; keep what arrived if the client goes away.
 
     One batch is written (and hashed) in a worker thread while the next one arrives, so
-    the network and the disk work at the same time.
+    the network and the disk work at the same time. A batch goes as the pieces that
+    arrived, not joined: the writer copies each once, off the event loop.
     """
     chunks: list[bytes] = []
     gathered = 0
@@ -149,17 +150,18 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
 
     async def flush() -> None:
         nonlocal pending, chunks, gathered
-        data = b"".join(chunks)
+        batch = chunks
         chunks, gathered = [], 0
         if pending is not None:
             await pending
-        pending = asyncio.ensure_future(run_in_threadpool(writer.write, data))
+        pending = asyncio.ensure_future(run_in_threadpool(_write_each, writer, batch))
 
     try:
         try:
             async for chunk in request.stream():
-                chunks.append(chunk)
-                gathered += len(chunk)
+                if chunk:
+                    chunks.append(chunk)
+                    gathered += len(chunk)
                 if gathered >= WRITE_BATCH:
                     await flush()
         except ClientDisconnect:
@@ -173,3 +175,8 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
             await asyncio.wait([pending])
         size = await run_in_threadpool(writer.close)
     return size
+
+
+def _write_each(writer: UploadWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
