@@ -52,6 +52,22 @@ class Recorder:
     def __init__(self, md: Client) -> None:
         self.seen: list[tuple[str, str]] = []
         md.http.client.event_hooks["request"].append(self._record)
+        # Blob bytes to and from the server may skip httpx (``rawhttp``): record those too.
+        http = md.http
+        send_file, download = http.send_file, http.download
+
+        def recorded_send(method: str, target: str, *args: Any, **kwargs: Any) -> None:
+            if not kwargs.get("store"):
+                self.seen.append((method, target))
+            send_file(method, target, *args, **kwargs)
+
+        def recorded_download(target: str, **kwargs: Any) -> Any:
+            if not kwargs.get("store"):
+                self.seen.append(("GET", target))
+            return download(target, **kwargs)
+
+        http.send_file = recorded_send  # type: ignore[method-assign]
+        http.download = recorded_download  # type: ignore[method-assign]
 
     def _record(self, request: httpx.Request) -> None:
         self.seen.append((request.method, request.url.path.removeprefix("/api/v1")))
@@ -287,18 +303,19 @@ def test_a_failed_part_is_sent_again_and_only_it(
     from modeldepot.errors import ServerUnreachable
 
     monkeypatch.setattr(push_module.time, "sleep", lambda seconds: None)
-    real_put = Http.store_put
+    real_send = Http.send_file
     puts: list[int] = []
 
-    def flaky_put(self: Http, url: str, content: Any, size: int) -> None:
-        puts.append(size)
-        if len(puts) == 2:  # the store drops the second part sent, once
-            for _ in content:
-                pass
-            raise ServerUnreachable("connection reset by the store")
-        real_put(self, url, content, size)
+    def flaky_send(self: Http, method: str, target: str, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("store"):
+            length = args[2]
+            puts.append(length)
+            if len(puts) == 2:  # the store drops the second part sent, once
+                kwargs["sent"](length)
+                raise ServerUnreachable("connection reset by the store")
+        real_send(self, method, target, *args, **kwargs)
 
-    monkeypatch.setattr(Http, "store_put", flaky_put)
+    monkeypatch.setattr(Http, "send_file", flaky_send)
     data = _blob(2 * MIN_PART_SIZE + 5, seed=11)
     model = make_model_dir(tmp_path / "model", {"w.bin": data})
     with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t", workers=1) as md:

@@ -6,7 +6,6 @@ import contextlib
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 
 from modeldepot.client import push as push_mod
@@ -15,6 +14,7 @@ from modeldepot.errors import (
     ModelNotFound,
     PathInvalid,
     ReferenceInvalid,
+    ServerUnreachable,
     VersionDeleted,
     VersionInUse,
 )
@@ -239,25 +239,25 @@ def test_listing_paginates_through_every_model(client) -> None:
 def test_pull_resumes_a_broken_download_with_a_range_request(client, tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024)
     client.push(make_model_dir(tmp_path / "m", {"big.bin": data}), "a/m")
-    real_stream = client.http.client.stream
+    real_download = client.http.download
     requests: list[dict[str, str]] = []
 
     @contextlib.contextmanager
-    def breaking_once(method, url, headers=None, **kwargs):
+    def breaking_once(target, headers=None, **kwargs):
         requests.append(dict(headers or {}))
-        with real_stream(method, url, headers=headers, **kwargs) as response:
+        with real_download(target, headers=headers, **kwargs) as response:
             if len(requests) == 1:
-                whole = response.iter_raw
+                whole = response.chunks
 
-                def cut_after_first_chunk(chunk_size=None):
-                    for chunk in whole(chunk_size):
+                def cut_after_first_chunk():
+                    for chunk in whole():
                         yield chunk
-                        raise httpx.ReadError("connection reset by peer")
+                        raise ServerUnreachable("connection reset by peer")
 
-                response.iter_raw = cut_after_first_chunk
+                response.chunks = cut_after_first_chunk
             yield response
 
-    client.http.client.stream = breaking_once
+    client.http.download = breaking_once
     client.pull("a/m", tmp_path / "out", use_cache=False)
     assert len(requests) == 2
     assert "Range" not in requests[0]

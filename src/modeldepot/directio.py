@@ -47,13 +47,17 @@ class _Buffer:
         self.view = memoryview(self._map)
 
     def copy_in(self, at: int, data: bytes | memoryview, start: int, length: int) -> None:
-        """``view[at : at + length] = data[start : start + length]``; from ``bytes``,
-        with the GIL released (``ctypes.memmove``), so the copy runs beside the event
-        loop instead of pausing it."""
+        """``view[at : at + length] = data[start : start + length]``; from ``bytes`` or
+        a writable buffer, with the GIL released (``ctypes.memmove``), so the copy runs
+        beside the event loop or the receiving thread instead of pausing it."""
         if isinstance(data, bytes):
             ctypes.memmove(self.address + at, _address_of(data) + start, length)
-        else:
-            self.view[at : at + length] = data[start : start + length]
+            return
+        if not data.readonly and data.contiguous:
+            anchor = ctypes.c_char.from_buffer(data)
+            ctypes.memmove(self.address + at, ctypes.addressof(anchor) + start, length)
+            return
+        self.view[at : at + length] = data[start : start + length]
 
     def close(self) -> None:
         self.view.release()
@@ -66,7 +70,7 @@ def _address_of(data: bytes) -> int:
 
 
 # Aligned buffers are reused: touching fresh pages for every file costs page faults.
-_SPARE_BUFFERS = 16
+_SPARE_BUFFERS = 4
 _spare: list[_Buffer] = []
 _spare_lock = threading.Lock()
 

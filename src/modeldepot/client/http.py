@@ -9,17 +9,21 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
 from modeldepot import __version__
+from modeldepot.client import rawhttp
 from modeldepot.errors import ModeldepotError, ServerUnreachable, error_class_for
 
 ACTOR_HEADER = "X-Modeldepot-Actor"
+# Bytes per chunk handed to a download's consumers.
+DOWNLOAD_CHUNK = 1024 * 1024
 # Idempotent requests are retried this many times with backoff (0.4 s doubling to 3 s,
 # about 15 s in all): long enough to ride out a server restart.
 RETRIES = 8
@@ -48,6 +52,9 @@ class Http:
         headers = {"User-Agent": f"modeldepot/{__version__}"}
         if actor:
             headers[ACTOR_HEADER] = actor
+        self._headers = headers
+        # Blob bytes skip httpx over plain http without a proxy (see ``rawhttp``).
+        self.raw_transfers = rawhttp.usable(self.base_url)
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
@@ -80,28 +87,106 @@ class Http:
                 )
             return self._store
 
-    def store_put(self, url: str, content: Iterable[bytes], size: int) -> None:
-        """PUT ``size`` bytes to a presigned URL; ServerUnreachable (retryable) if the
-        store cannot be reached or refuses."""
+    def send_file(
+        self,
+        method: str,
+        target: str,
+        source: Path,
+        offset: int,
+        length: int,
+        *,
+        headers: dict[str, str] | None = None,
+        sent: Callable[[int], None],
+        store: bool = False,
+    ) -> None:
+        """Send ``length`` bytes of ``source`` from ``offset`` as a request body.
+
+        ``target`` is an API path, or with ``store`` a presigned URL (no modeldepot
+        headers, S3 errors). ``sent(n)`` reports progress. A refusal raises its domain
+        error; a broken connection raises ServerUnreachable (nothing is retried here).
+        """
+        url = target if store else self._api_url(target)
+        headers = dict(headers or {})
+        if self.raw_transfers and rawhttp.usable(url):
+            all_headers = headers if store else {**self._headers, **headers}
+            counted = [0]
+
+            def count(n: int) -> None:
+                counted[0] += n
+                sent(n)
+
+            try:
+                with (
+                    open(source, "rb", buffering=0) as fileobj,
+                    rawhttp.request(
+                        method,
+                        url,
+                        all_headers,
+                        timeout=self._timeout,
+                        body=(fileobj.fileno(), offset, length),
+                        sent=count,
+                    ) as raw,
+                ):
+                    body = raw.read()
+                self._raise_for(_as_httpx(raw, body, method, url), store=store)
+                return
+            except rawhttp.Broken as exc:
+                raise self._unreachable(exc, store=store) from exc
+            except rawhttp.Unsupported:
+                sent(-counted[0])  # answered in a way only httpx reads: send it again there
+        content = _file_chunks(source, offset, length, sent)
+        headers["Content-Length"] = str(length)
         try:
-            response = self.store.put(url, content=content, headers={"Content-Length": str(size)})
+            client = self.store if store else self.client
+            response = client.request(
+                method, url if store else target, content=content, headers=headers
+            )
         except httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach the blob store: {exc}") from exc
-        _raise_for_store(response)
+            raise self._unreachable(exc, store=store) from exc
+        self._raise_for(response, store=store)
 
     @contextmanager
-    def store_stream(
-        self, url: str, *, headers: dict[str, str] | None = None
-    ) -> Iterator[httpx.Response]:
-        """A streamed GET of a presigned URL; errors as in ``store_put``."""
+    def download(
+        self, target: str, *, headers: dict[str, str] | None = None, store: bool = False
+    ) -> Iterator[Download]:
+        """A streamed GET of an API path, or with ``store`` of a presigned URL; its
+        ``chunks()`` stay valid until two more are taken. Errors as in ``send_file``."""
+        url = target if store else self._api_url(target)
+        if self.raw_transfers and rawhttp.usable(url):
+            all_headers = dict(headers or {}) if store else {**self._headers, **(headers or {})}
+            try:
+                with rawhttp.request("GET", url, all_headers, timeout=self._timeout) as raw:
+                    if raw.status_code >= 400:
+                        self._raise_for(_as_httpx(raw, raw.read(), "GET", url), store=store)
+                    yield _RawDownload(raw)
+                return
+            except rawhttp.Broken as exc:
+                raise self._unreachable(exc, store=store) from exc
+            except rawhttp.Unsupported:
+                pass  # nothing of the body was read: ask again through httpx
         try:
-            with self.store.stream("GET", url, headers=headers) as response:
+            client = self.store if store else self.client
+            with client.stream("GET", url if store else target, headers=headers) as response:
                 if response.status_code >= 400:
                     response.read()
-                    _raise_for_store(response)
-                yield response
+                    self._raise_for(response, store=store)
+                yield _HttpxDownload(response)
         except httpx.TransportError as exc:
-            raise ServerUnreachable(f"cannot reach the blob store: {exc}") from exc
+            raise self._unreachable(exc, store=store) from exc
+
+    def _api_url(self, path: str) -> str:
+        return f"{self.base_url}/api/v1{path}"
+
+    def _raise_for(self, response: httpx.Response, *, store: bool) -> None:
+        if store:
+            _raise_for_store(response)
+        else:
+            raise_for_problem(response)
+
+    def _unreachable(self, exc: Exception, *, store: bool) -> ServerUnreachable:
+        if store:
+            return ServerUnreachable(f"cannot reach the blob store: {exc}")
+        return self.unreachable(exc)
 
     def request(
         self,
@@ -137,24 +222,83 @@ class Http:
             raise_for_problem(response)
             return response
 
-    @contextmanager
-    def stream(
-        self, path: str, *, headers: dict[str, str] | None = None
-    ) -> Iterator[httpx.Response]:
-        """A streamed GET; the caller reads ``iter_bytes`` and handles retries."""
-        try:
-            with self.client.stream("GET", path, headers=headers) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise_for_problem(response)
-                yield response
-        except httpx.TransportError as exc:
-            raise self.unreachable(exc) from exc
-
     def unreachable(self, exc: Exception) -> ServerUnreachable:
         return ServerUnreachable(
             f"cannot reach modeldepot at {self.base_url}: {exc or type(exc).__name__}"
         )
+
+
+class Download(Protocol):
+    """A response whose body is being streamed."""
+
+    status_code: int
+
+    def chunks(self) -> Iterator[bytes | memoryview]: ...
+
+
+class _RawDownload:
+    def __init__(self, raw: rawhttp.RawResponse) -> None:
+        self._raw = raw
+        self.status_code = raw.status_code
+
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        try:
+            yield from self._raw.iter_chunks()
+        except rawhttp.Broken as exc:
+            raise ServerUnreachable(f"connection broken: {exc}") from exc
+
+
+class _HttpxDownload:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        try:
+            yield from self._response.iter_raw(DOWNLOAD_CHUNK)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"connection broken: {exc}") from exc
+
+
+def _as_httpx(raw: rawhttp.RawResponse, body: bytes, method: str, url: str) -> httpx.Response:
+    return httpx.Response(
+        raw.status_code, headers=raw.headers, content=body, request=httpx.Request(method, url)
+    )
+
+
+def _file_chunks(
+    source: Path, offset: int, length: int, sent: Callable[[int], None]
+) -> Iterator[bytes]:
+    """``length`` bytes of ``source`` from ``offset``, the next chunk read ahead."""
+    from modeldepot.overlap import read_ahead
+
+    with open(source, "rb", buffering=0) as fileobj:
+        fileobj.seek(offset)
+        window = _Window(fileobj, length)
+        for chunk in read_ahead(window, SEND_CHUNK):  # type: ignore[arg-type]
+            sent(len(chunk))
+            yield chunk
+
+
+# Bytes per read of a file sent through httpx: 4 MiB sends several times faster than
+# 1 MiB on loopback (fewer trips through httpx per byte).
+SEND_CHUNK = 4 * 1024 * 1024
+
+
+class _Window:
+    """At most ``length`` bytes of a file, from its position: reads stop there."""
+
+    def __init__(self, fileobj: object, length: int) -> None:
+        self._fileobj = fileobj
+        self._left = length
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self._left)
+        if size <= 0:
+            return b""
+        data: bytes = self._fileobj.read(size)  # type: ignore[attr-defined]
+        self._left -= len(data)
+        return data
 
 
 def raise_for_problem(response: httpx.Response) -> None:

@@ -156,9 +156,9 @@ def download_blob(
                 for attempt in range(1, MAX_ATTEMPTS + 1):
                     headers = {"Range": f"bytes={received}-"} if received else None
                     source = (
-                        http.store_stream(url, headers=headers)
+                        http.download(url, headers=headers, store=True)
                         if url is not None
-                        else http.stream(f"/blobs/{digest}", headers=headers)
+                        else http.download(f"/blobs/{digest}", headers=headers)
                     )
                     try:
                         with source as response:
@@ -171,7 +171,7 @@ def download_blob(
                                 hasher = PipelinedHasher()
                                 progress.advance(-received)
                                 received = 0
-                            for chunk in response.iter_raw(1024 * 1024):
+                            for chunk in response.chunks():
                                 for write in writers:
                                     write(chunk)
                                 hasher.update(chunk)
@@ -216,7 +216,7 @@ class _Output:
         self._fd, direct = directio.create(self._path, direct=self._direct)
         self._appender = directio.DirectAppender(self._fd, 0, direct=direct)
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         self._appender.write(chunk)
 
     def restart(self) -> None:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,6 @@ from modeldepot.errors import (
     UploadOffsetMismatch,
 )
 from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
-from modeldepot.overlap import read_ahead
 from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
 from modeldepot.schemas.lineage import FormatInfo
 
@@ -195,15 +194,14 @@ def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         sent = [0]
         try:
-            http.request(
+            http.send_file(
                 "PUT",
                 f"/blobs/{file.digest}",
-                content=_read(file.source, 0, progress, sent),
-                headers={
-                    "Content-Length": str(file.size),
-                    "Content-Type": "application/octet-stream",
-                },
-                idempotent=False,
+                file.source,
+                0,
+                file.size,
+                headers={"Content-Type": "application/octet-stream"},
+                sent=_counter(progress, sent),
             )
             return
         except (ServerUnreachable, UploadNotFound):
@@ -228,16 +226,17 @@ def _upload_resumable(
             if offset < file.size:
                 sent = [0]
                 try:
-                    http.request(
+                    http.send_file(
                         "PATCH",
                         f"/uploads/{session.id}",
-                        content=_read(file.source, offset, progress, sent),
+                        file.source,
+                        offset,
+                        file.size - offset,
                         headers={
                             "Upload-Offset": str(offset),
-                            "Content-Length": str(file.size - offset),
                             "Content-Type": "application/octet-stream",
                         },
-                        idempotent=False,
+                        sent=_counter(progress, sent),
                     )
                 finally:
                     sent_total += sent[0]
@@ -340,7 +339,9 @@ def _put_part(
     length = min(part_size, file.size - offset)
     sent = [0]
     try:
-        http.store_put(url, _read(file.source, offset, progress, sent, length), length)
+        http.send_file(
+            "PUT", url, file.source, offset, length, sent=_counter(progress, sent), store=True
+        )
     except BaseException:
         progress.advance(-sent[0])
         raise
@@ -351,30 +352,11 @@ def _session_state(http: Http, upload_id: str) -> UploadRead:
     return UploadRead.model_validate(http.request("GET", f"/uploads/{upload_id}").json())
 
 
-def _read(
-    source: Path, offset: int, progress: Progress, sent: list[int], length: int | None = None
-) -> Iterator[bytes]:
-    """The file's bytes from ``offset`` (``length`` of them, else to the end)."""
-    with open(source, "rb", buffering=0) as fileobj:
-        fileobj.seek(offset)
-        window = fileobj if length is None else _Window(fileobj, length)
-        for chunk in read_ahead(window, SEND_CHUNK):  # type: ignore[arg-type]
-            sent[0] += len(chunk)
-            progress.advance(len(chunk))
-            yield chunk
+def _counter(progress: Progress, sent: list[int]) -> Callable[[int], None]:
+    """Count bytes sent into ``sent[0]`` and onto the progress bar."""
 
+    def count(n: int) -> None:
+        sent[0] += n
+        progress.advance(n)
 
-class _Window:
-    """At most ``length`` bytes of a file, from its position: reads stop there."""
-
-    def __init__(self, fileobj: object, length: int) -> None:
-        self._fileobj = fileobj
-        self._left = length
-
-    def read(self, size: int) -> bytes:
-        size = min(size, self._left)
-        if size <= 0:
-            return b""
-        data: bytes = self._fileobj.read(size)  # type: ignore[attr-defined]
-        self._left -= len(data)
-        return data
+    return count
