@@ -72,6 +72,7 @@ def serve(
     from prometheus_client import disable_created_metrics
 
     from modeldepot.config import ServerSettings
+    from modeldepot.server.allocator import tune_allocator
     from modeldepot.server.app import create_app
     from modeldepot.server.logs import logging_config
     from modeldepot.server.protocol import BulkBodyProtocol
@@ -92,6 +93,7 @@ def serve(
     logging.config.dictConfig(log_config)
     # The *_created series double what a scrape returns and no dashboard reads them.
     disable_created_metrics()
+    tune_allocator()
     registry = _open_registry(settings)
     try:
         app = create_app(settings, registry)
