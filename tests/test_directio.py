@@ -11,8 +11,7 @@ import errno
 import fcntl
 import os
 import random
-from collections.abc import Iterator, Sequence
-from itertools import cycle
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from modeldepot.directio import (
     create,
     open_for_append,
 )
+from tests.conformance.blobstore import pieces
 
 MiB = 1024 * 1024
 HAS_O_DIRECT = bool(getattr(os, "O_DIRECT", 0))
@@ -39,14 +39,19 @@ def payload(size: int, seed: int = 0) -> bytes:
     return random.Random(seed * 1_000_003 + size).randbytes(size)
 
 
-def pieces(data: bytes, sizes: Sequence[int]) -> Iterator[bytes]:
-    """``data`` cut into consecutive pieces of the given sizes, repeated as needed."""
-    position = 0
-    for size in cycle(sizes):
-        if position >= len(data):
-            return
-        yield data[position : position + size]
-        position += size
+@pytest.fixture
+def direct_opens(monkeypatch):
+    """The paths ``directio`` opens with O_DIRECT from now on."""
+    real_open = os.open
+    opened: list[object] = []
+
+    def recording_open(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECT:
+            opened.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(directio.os, "open", recording_open)
+    return opened
 
 
 def append(fd: int, offset: int, data: bytes, sizes: Sequence[int], *, direct: bool) -> int:
@@ -444,22 +449,13 @@ def test_reading_a_cold_file_leaves_the_page_cache_empty(written):
     assert resident(path) <= 1
 
 
-def test_reading_a_warm_file_keeps_it_cached(written, monkeypatch):
+def test_reading_a_warm_file_keeps_it_cached(written, direct_opens):
     """Chunks the page cache holds are read from it: no direct I/O, nothing evicted."""
     path, data = written
     put_in_state(path, "warm")
     pages = -(-len(data) // BLOCK)
     if resident(path) is None:
         pytest.skip("this kernel has no cachestat")
-    real_open = os.open
-    direct_opens = []
-
-    def recording_open(path, flags, *args, **kwargs):
-        if flags & os.O_DIRECT:
-            direct_opens.append(path)
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(directio.os, "open", recording_open)
     fd = os.open(path, os.O_RDONLY)
     reader = DirectReader(fd, chunk=64 * 1024, direct=True)
     try:
@@ -472,22 +468,13 @@ def test_reading_a_warm_file_keeps_it_cached(written, monkeypatch):
     assert resident(path) == pages
 
 
-def test_last_chunk_of_a_cached_file_comes_from_the_cache(written, monkeypatch):
+def test_last_chunk_of_a_cached_file_comes_from_the_cache(written, direct_opens):
     """A cached file is served from the cache to its end, even when a read asks for more
     than is left (a streaming server asks for whole chunks)."""
     path, data = written
     put_in_state(path, "warm")
     if resident(path) is None:
         pytest.skip("this kernel has no cachestat")
-    real_open = os.open
-    direct_opens = []
-
-    def recording_open(path, flags, *args, **kwargs):
-        if flags & os.O_DIRECT:
-            direct_opens.append(path)
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(directio.os, "open", recording_open)
     fd = os.open(path, os.O_RDONLY)
     reader = DirectReader(fd, chunk=MiB, direct=True)
     try:

@@ -38,9 +38,8 @@ from modeldepot.schemas.lineage import FormatInfo
 
 # Blobs at least this large use a resumable upload session.
 SESSION_THRESHOLD = 64 * 1024 * 1024
-# Bytes per socket write when uploading: 4 MiB sends several times faster than 1 MiB
-# on loopback here (fewer trips through httpx per byte).
-SEND_CHUNK = 4 * 1024 * 1024
+# Bytes per read while hashing a file (two buffers: one read while the other is hashed).
+HASH_CHUNK = 4 * 1024 * 1024
 MAX_ATTEMPTS = 8
 # How long a push waits for a session another writer holds (UPLOAD_BUSY).
 BUSY_PATIENCE = 60.0
@@ -85,7 +84,7 @@ def hash_files(files: list[tuple[str, Path]], workers: int, progress: Progress) 
         hasher = PipelinedHasher()
         size = 0
         # Two buffers: one is hashed in a helper while the next is read into the other.
-        buffers = [memoryview(bytearray(SEND_CHUNK)) for _ in range(2)]
+        buffers = [memoryview(bytearray(HASH_CHUNK)) for _ in range(2)]
         turn = 0
         with open(source, "rb", buffering=0) as fileobj:
             while n := fileobj.readinto(buffers[turn]):

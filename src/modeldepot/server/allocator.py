@@ -6,7 +6,7 @@ or the heap top is handed back as soon as it empties; either way the next block 
 page faults and zeroing. On a VM whose free memory is reclaimed by the host, that is
 a measurable share of the server's CPU during a push (6 to 9 % on the reference
 machine). Keeping blocks up to 16 MiB in the
-heap, and up to 128 MiB of free heap before trimming, makes them reused instead.
+heap, and up to 64 MiB of free heap before trimming, makes them reused instead.
 Resident memory stays bounded by what is in flight plus that slack.
 """
 
@@ -21,8 +21,8 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 16 * 1024 * 1024
-TRIM_THRESHOLD = 128 * 1024 * 1024
-TOP_PAD = 16 * 1024 * 1024
+TRIM_THRESHOLD = 64 * 1024 * 1024
+TOP_PAD = 8 * 1024 * 1024
 
 
 def tune_allocator() -> bool:
