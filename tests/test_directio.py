@@ -23,7 +23,6 @@ from modeldepot.directio import (
     DirectAppender,
     DirectReader,
     cached_pages,
-    copy_file,
     create,
     open_for_append,
 )
@@ -309,13 +308,6 @@ def test_reader_falls_back_to_the_page_cache_on_einval(tmp_path, no_o_direct):
         os.close(fd)
 
 
-def test_copy_file_falls_back_on_einval(tmp_path, no_o_direct):
-    data = payload(BUFFER + 3, seed=9)
-    (tmp_path / "source").write_bytes(data)
-    copy_file(tmp_path / "source", tmp_path / "target", direct=True)
-    assert (tmp_path / "target").read_bytes() == data
-
-
 @DIRECT
 def test_open_for_append_of_a_missing_file_raises_file_not_found(tmp_path, direct):
     with pytest.raises(FileNotFoundError):
@@ -541,24 +533,6 @@ def test_reader_with_direct_off_reads_through_the_page_cache(written, state):
 
 
 # Copying
-
-
-@DIRECT
-@pytest.mark.parametrize("size", [0, 1, BLOCK, BLOCK + 1, BUFFER, 2 * BUFFER + 4097])
-def test_copy_file_is_byte_identical(tmp_path, direct, size):
-    data = payload(size, seed=12)
-    (tmp_path / "source").write_bytes(data)
-    evict(tmp_path / "source")
-    copy_file(tmp_path / "source", tmp_path / "target", direct=direct)
-    assert (tmp_path / "target").read_bytes() == data
-
-
-@DIRECT
-def test_copy_file_replaces_a_longer_target(tmp_path, direct):
-    (tmp_path / "source").write_bytes(b"abc")
-    (tmp_path / "target").write_bytes(payload(BUFFER + 5, seed=13))
-    copy_file(tmp_path / "source", tmp_path / "target", direct=direct)
-    assert (tmp_path / "target").read_bytes() == b"abc"
 
 
 # The buffer pool

@@ -191,9 +191,9 @@ class ClientSettings:
     pull_direct_io: bool = field(
         default=True,
         metadata={
-            "doc": "Pull writes downloaded files (and copies from the cache) with direct "
-            "I/O (`O_DIRECT`), sparing the page cache; turn off on slow disks, where "
-            "buffered writes finish sooner. Filesystems without it are detected."
+            "doc": "Pull writes the files it downloads with direct I/O (`O_DIRECT`), "
+            "sparing the page cache (the cache's own copies still use it, to be read "
+            "again); turn off on slow disks, where buffered writes finish sooner."
         },
     )
     container_image: str | None = field(

@@ -26,7 +26,7 @@ import mmap
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 # Alignment for offsets, lengths and buffers: a page, which is also a multiple of every
 # logical block size in use (512 and 4096 bytes).
@@ -232,6 +232,13 @@ class DirectReader:
                 return self._read_direct(offset, size)
         return os.pread(self._fd, size, offset)
 
+    def chunks(self, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """``length`` bytes (else to the end) from ``offset`` in chunks, the next one
+        read in a helper thread while the caller uses this one."""
+        from modeldepot.overlap import read_ahead
+
+        yield from read_ahead(_Cursor(self, offset, length), self._chunk)  # type: ignore[arg-type]
+
     def _read_direct(self, offset: int, size: int) -> bytes:
         if self._direct_fd is None:
             try:
@@ -260,6 +267,22 @@ class DirectReader:
         if self._buffer is not None:
             _give_buffer(self._buffer)
             self._buffer = None
+
+
+class _Cursor:
+    """A file-like ``read(size)`` over ``length`` bytes (or to the end) from ``offset``."""
+
+    def __init__(self, reader: DirectReader, offset: int, length: int | None) -> None:
+        self._reader = reader
+        self._position = offset
+        self._end = offset + length if length is not None else None
+
+    def read(self, size: int) -> bytes:
+        if self._end is not None:
+            size = min(size, self._end - self._position)
+        chunk = self._reader.read(self._position, size)
+        self._position += len(chunk)
+        return chunk
 
 
 _CACHESTAT = 451  # the syscall's number, the same on every Linux architecture
@@ -302,28 +325,3 @@ def cached_pages(fd: int, offset: int, size: int) -> int | None:
             _cachestat_missing = True  # too old a kernel, or a seccomp filter refusing it
         return None
     return int(found.nr_cache)
-
-
-def copy_file(
-    source: str | os.PathLike[str], target: str | os.PathLike[str], *, direct: bool
-) -> None:
-    """Copy ``source`` to a new file ``target`` (replaced if it exists), each chunk read
-    as ``DirectReader`` does and written as ``DirectAppender`` does."""
-    source_fd = os.open(source, os.O_RDONLY)
-    try:
-        target_fd, target_direct = create(target, direct=direct)
-        try:
-            reader = DirectReader(source_fd, direct=direct)
-            appender = DirectAppender(target_fd, 0, direct=target_direct)
-            try:
-                position = 0
-                while chunk := reader.read(position, BUFFER):
-                    appender.write(chunk)
-                    position += len(chunk)
-                appender.close()
-            finally:
-                reader.close()
-        finally:
-            os.close(target_fd)
-    finally:
-        os.close(source_fd)

@@ -28,7 +28,6 @@ from modeldepot.errors import (
     UploadNotFound,
     UploadOffsetMismatch,
 )
-from modeldepot.overlap import read_ahead
 
 READ_CHUNK = 4 * CHUNK_SIZE
 
@@ -256,36 +255,18 @@ def _read_range(fd: int, offset: int, length: int | None, *, direct: bool) -> It
     """The file's bytes in chunks, the next one read while the caller sends this one."""
     reader = DirectReader(fd, chunk=READ_CHUNK, direct=direct)
     try:
-        yield from read_ahead(_Cursor(reader, offset, length), READ_CHUNK)
+        yield from reader.chunks(offset, length)
     finally:
         reader.close()
         os.close(fd)
-
-
-class _Cursor:
-    """A file-like ``read(size)`` over ``length`` bytes (or to the end) from ``offset``."""
-
-    def __init__(self, reader: DirectReader, offset: int, length: int | None) -> None:
-        self._reader = reader
-        self._position = offset
-        self._end = offset + length if length is not None else None
-
-    def read(self, size: int) -> bytes:
-        if self._end is not None:
-            size = min(size, self._end - self._position)
-        chunk = self._reader.read(self._position, size)
-        self._position += len(chunk)
-        return chunk
 
 
 def _hash_fd(fd: int, *, direct: bool) -> str:
     hasher = hashlib.sha256()
     reader = DirectReader(fd, chunk=READ_CHUNK, direct=direct)
     try:
-        position = 0
-        while chunk := reader.read(position, READ_CHUNK):
+        for chunk in reader.chunks():
             hasher.update(chunk)
-            position += len(chunk)
     finally:
         reader.close()
     return from_hasher(hasher)

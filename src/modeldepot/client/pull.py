@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -63,7 +64,8 @@ def pull(
 
     def fetch(digest: str) -> tuple[str, Path]:
         """Download into a temp beside the digest's first target, and into the cache
-        at the same time (each chunk goes to both files): no second pass to copy."""
+        at the same time (each chunk goes to both files): no second pass to copy.
+        The target comes first: it is the file written with direct I/O."""
         beside = _part_path(first[digest])
         staged = [beside] if cache is None else [beside, cache.temp_path()]
         download_blob(
@@ -85,9 +87,9 @@ def pull(
                 os.replace(fetched[digest], target)
                 placed[digest] = target
             elif cache is not None:
-                _place(cache.path(digest), target, direct_io=direct_io)
+                _place(cache.path(digest), target)
             else:
-                _place(placed[digest], target, direct_io=direct_io)  # same content twice
+                _place(placed[digest], target)  # same content twice in one version
     finally:
         for temp in fetched.values():
             with contextlib.suppress(FileNotFoundError):
@@ -145,12 +147,19 @@ def download_blob(
 
     Receiving, writing and hashing overlap: each chunk is written (to each file) and
     hashed in helper threads while the next one arrives.
+
+    With ``direct_io`` the first file (the pull's own target) is written with direct
+    I/O. The others (the cache's copy) go through the page cache: the cache is there
+    to be read again, and copying out of it is then a copy within the page cache.
     """
     hasher = PipelinedHasher()
     received = 0
     with contextlib.ExitStack() as files:
         try:
-            outs = [files.enter_context(_Output(temp, direct=direct_io)) for temp in temps]
+            outs = [
+                files.enter_context(_Output(temp, direct=direct_io and n == 0))
+                for n, temp in enumerate(temps)
+            ]
             writers = [Behind(out.write) for out in outs]
             try:
                 for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -239,11 +248,11 @@ def _part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
 
 
-def _place(source: Path, target: Path, *, direct_io: bool) -> None:
+def _place(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` atomically, replacing a file or link there."""
     temp = _part_path(target)
     try:
-        directio.copy_file(source, temp, direct=direct_io)
+        shutil.copyfile(source, temp)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
