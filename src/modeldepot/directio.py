@@ -1,4 +1,5 @@
-"""Appending large files with direct I/O: whole aligned blocks go straight to the disk.
+"""Large files with direct I/O: whole aligned blocks go between the disk and one reused
+buffer, past the page cache. ``DirectAppender`` writes, ``DirectReader`` reads.
 
 A blob written through the page cache costs a page allocation and a copy for every
 4 KiB, then a flush at ``fsync``; gigabytes of it also evict what the server keeps
@@ -13,7 +14,7 @@ it through the page cache (the kernel keeps both paths coherent), so the file ne
 holds padding, even after a crash. Appending to a file whose length is not a block
 multiple starts by reading its partial last block back.
 Where the filesystem refuses ``O_DIRECT`` (some network and FUSE filesystems), the
-same class writes through the page cache instead; the bytes on disk are identical.
+same classes go through the page cache instead; the bytes on disk are identical.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ class Http:
         self._headers = headers
         # Blob bytes skip httpx over plain http without a proxy (see ``rawhttp``).
         self.raw_transfers = rawhttp.usable(self.base_url)
+        self._connections = rawhttp.Connections(pool)
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
@@ -68,6 +69,7 @@ class Http:
 
     def close(self) -> None:
         self.client.close()
+        self._connections.close()
         if self._store is not None:
             self._store.close()
 
@@ -125,6 +127,7 @@ class Http:
                         timeout=self._timeout,
                         body=(fileobj.fileno(), offset, length),
                         sent=count,
+                        connections=self._connections,
                     ) as raw,
                 ):
                     body = raw.read()
@@ -155,7 +158,9 @@ class Http:
         if self.raw_transfers and rawhttp.usable(url):
             all_headers = dict(headers or {}) if store else {**self._headers, **(headers or {})}
             try:
-                with rawhttp.request("GET", url, all_headers, timeout=self._timeout) as raw:
+                with rawhttp.request(
+                    "GET", url, all_headers, timeout=self._timeout, connections=self._connections
+                ) as raw:
                     if raw.status_code >= 400:
                         self._raise_for(_as_httpx(raw, raw.read(), "GET", url), store=store)
                     yield _RawDownload(raw)

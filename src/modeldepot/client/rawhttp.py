@@ -2,23 +2,28 @@
 
 httpx moves a body in 64 KiB reads, each through several layers of Python, and sends
 one by reading the file into memory first; for a 1 GiB model that is most of the
-client's CPU. For plain ``http://`` URLs with no proxy, blob transfers use one socket
-of their own instead:
+client's CPU. For plain ``http://`` URLs with no proxy, blob transfers use sockets of
+their own instead:
 
-* ``send_file`` writes the request head, then the file's bytes with ``sendfile`` (the
-  kernel copies them from the page cache to the socket, no pass through Python);
-* ``receive`` streams a response body into a few reused buffers with ``recv_into``.
+* a request body is a part of a file, sent with ``sendfile`` after the head (the kernel
+  copies it from the page cache to the socket, no pass through Python);
+* a response body streams into a few reused buffers with ``recv_into``.
 
-Each request opens its own connection and closes it (``Connection: close``): a blob
-transfer is long enough that the handshake is lost in it, and no pooled connection is
-ever left in an unknown state. ``https://`` URLs, proxies and responses this module
-does not read (chunked, informational) go through httpx as before (``Unsupported``).
+Connections are kept alive in ``Connections`` and reused once a response was read to
+its end; one left in any other state (a body not read through, a refusal sent while
+the request body was still going out) is closed. A request that fails on a reused
+connection before its answer arrives is sent once more on a new one: the server may
+have closed the idle connection just as it was taken. ``https://`` URLs, proxies and
+responses this module does not read (chunked, informational) go through httpx
+(``Unsupported``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +52,9 @@ class RawResponse:
     body_start: bytes = b""
     _sock: socket.socket | None = field(default=None, repr=False)
     _buffers: list[memoryview] = field(default_factory=list, repr=False)
+    # Whether the body was read to its end, leaving the connection ready for another.
+    complete: bool = field(default=False, repr=False)
+    keep_alive: bool = field(default=False, repr=False)
 
     def read(self) -> bytes:
         """The whole body (for small responses: problem documents, upload states)."""
@@ -61,13 +69,16 @@ class RawResponse:
         left = _content_length(self.headers)
         if self.status_code in (204, 304):
             left = 0
+        if left is not None and len(self.body_start) > left:
+            self.keep_alive = False  # more than the body arrived: do not reuse
         start = self.body_start if left is None else self.body_start[:left]
         if start:
             yield memoryview(start)
         if left is not None:
             left -= len(start)
+            self.complete = left == 0
         sock = self._sock
-        if sock is None:
+        if sock is None or self.complete:
             return
         if not self._buffers:
             self._buffers = [memoryview(bytearray(RECEIVE_CHUNK)) for _ in range(3)]
@@ -89,6 +100,7 @@ class RawResponse:
             if filled:
                 if left is not None:
                     left -= filled
+                    self.complete = left == 0
                 yield buffer[:filled]
                 turn = (turn + 1) % len(self._buffers)
             if filled < want:
@@ -108,6 +120,57 @@ def usable(url: str) -> bool:
     return bool(urllib.request.proxy_bypass_environment(parts.hostname, proxies))
 
 
+class Connections:
+    """Idle keep-alive connections by (host, port), at most ``size`` of them. Thread-safe."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._idle: dict[tuple[str, int], list[socket.socket]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: tuple[str, int]) -> socket.socket | None:
+        """An idle connection to ``address`` the server has not closed, if there is one."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(address)
+                if not idle:
+                    return None
+                sock = idle.pop()
+            if _still_open(sock):
+                return sock
+            sock.close()
+
+    def give(self, address: tuple[str, int], sock: socket.socket) -> None:
+        with self._lock:
+            if sum(len(idle) for idle in self._idle.values()) < self._size:
+                self._idle.setdefault(address, []).append(sock)
+                return
+        sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for socks in idle.values():
+            for sock in socks:
+                sock.close()
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """An idle connection is usable only if nothing arrived on it, not even its end."""
+    try:
+        sock.setblocking(False)
+        try:
+            sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False  # end of stream, or bytes nobody asked for
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setblocking(True)
+
+
 @contextmanager
 def request(
     method: str,
@@ -117,16 +180,18 @@ def request(
     timeout: float,
     body: tuple[int, int, int] | None = None,
     sent: Callable[[int], None] | None = None,
+    connections: Connections | None = None,
 ) -> Iterator[RawResponse]:
     """Send ``method url`` and yield the response once its head arrived.
 
     ``body`` is (fd, offset, length): that part of an open file is the request body,
-    sent with ``sendfile``; ``sent(n)`` is called as it goes. Raises ``Broken`` when
-    the connection fails, ``Unsupported`` for responses left to httpx.
+    sent with ``sendfile``; ``sent(n)`` is called as it goes (negative when a stale
+    connection makes it start again). Without ``connections`` the connection is closed
+    after the response. Raises ``Broken`` when the connection fails, ``Unsupported``
+    for responses left to httpx.
     """
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or 80
+    address = (parts.hostname or "", parts.port or 80)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -134,32 +199,77 @@ def request(
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
         lines.append(f"Content-Length: {body[2]}")
-    lines.append("Connection: close")
+    if connections is None:
+        lines.append("Connection: close")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except OSError as exc:
-        raise Broken(str(exc) or type(exc).__name__) from exc
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = connections.take(address) if connections is not None else None
+    while True:
+        reused = sock is not None
+        if sock is None:
+            sock = _connect(address, timeout)
+        counted = [0]
+
+        def count(n: int, counted: list[int] = counted) -> None:
+            counted[0] += n
+            if sent is not None:
+                sent(n)
+
         try:
-            sock.sendall(head)
-            if body is not None:
-                _send_body(sock, *body, sent=sent)
-        except OSError as exc:
-            # The server may have answered early (a refusal) and closed: read that.
-            try:
-                response = _read_head(sock)
-            except (OSError, Broken, Unsupported):
-                raise Broken(str(exc) or type(exc).__name__) from exc
-        else:
-            try:
-                response = _read_head(sock)
-            except OSError as exc:
-                raise Broken(str(exc) or type(exc).__name__) from exc
+            sock.settimeout(timeout)
+            response = _exchange(sock, head, body, count)
+        except Broken:
+            sock.close()
+            if not reused:
+                raise
+            if sent is not None and counted[0]:
+                sent(-counted[0])
+            sock = None  # the server had closed it: once more on a new connection
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        break
+    try:
         yield response
     finally:
-        sock.close()
+        if connections is not None and response.complete and response.keep_alive:
+            connections.give(address, sock)
+        else:
+            sock.close()
+
+
+def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection(address, timeout=timeout)
+    except OSError as exc:
+        raise Broken(str(exc) or type(exc).__name__) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _exchange(
+    sock: socket.socket,
+    head: bytes,
+    body: tuple[int, int, int] | None,
+    sent: Callable[[int], None],
+) -> RawResponse:
+    """Send the request, return the response's head (its body still to read)."""
+    try:
+        sock.sendall(head)
+        if body is not None:
+            _send_body(sock, *body, sent=sent)
+    except OSError as exc:
+        # The server may have answered early (a refusal) and closed: read that.
+        try:
+            response = _read_head(sock)
+        except (OSError, Broken, Unsupported):
+            raise Broken(str(exc) or type(exc).__name__) from exc
+        response.keep_alive = False  # part of the request body is still unsent
+        return response
+    try:
+        return _read_head(sock)
+    except OSError as exc:
+        raise Broken(str(exc) or type(exc).__name__) from exc
 
 
 def _send_body(
@@ -201,7 +311,8 @@ def _read_head(sock: socket.socket) -> RawResponse:
         headers[name.strip().lower()] = value.strip()
     if "transfer-encoding" in headers:
         raise Unsupported("chunked response")
-    return RawResponse(status, headers, rest, sock)
+    keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    return RawResponse(status, headers, rest, sock, keep_alive=keep_alive)
 
 
 def _content_length(headers: dict[str, str]) -> int | None:
