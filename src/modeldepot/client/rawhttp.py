@@ -72,11 +72,11 @@ class RawResponse:
         if left is not None and len(self.body_start) > left:
             self.keep_alive = False  # more than the body arrived: do not reuse
         start = self.body_start if left is None else self.body_start[:left]
-        if start:
-            yield memoryview(start)
         if left is not None:
             left -= len(start)
             self.complete = left == 0
+        if start:
+            yield memoryview(start)
         sock = self._sock
         if sock is None or self.complete:
             return
