@@ -4,8 +4,12 @@ close-delimited answers, unknown problems, silence; and the reused buffers."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +22,7 @@ from modeldepot.errors import (
 from tests.conftest import free_port
 from tests.rawhttp.support import (
     MiB,
+    TinyServer,
     body_of,
     canned,
     header_names,
@@ -164,3 +169,30 @@ def test_a_chunk_stays_intact_until_two_more_are_taken(tiny) -> None:
             position += len(chunk)
     assert position == len(body)
     assert 1 <= len(buffers) <= 3
+
+
+def test_an_upload_the_server_stops_reading_fails_after_one_timeout(
+    tiny: Callable[..., TinyServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that takes the head, then neither reads the body nor answers: the send
+    times out and the client says so at once, without waiting again for an answer."""
+    stop = threading.Event()
+    server = tiny(lambda conn: stop.wait(10))
+    source = tmp_path / "body"
+    source.write_bytes(os.urandom(64 * MiB))  # far more than the socket buffers hold
+    heads_read: list[int] = []
+    real_read_head = rawhttp._read_head
+
+    def recording_read_head(sock: socket.socket) -> Any:
+        heads_read.append(1)
+        return real_read_head(sock)
+
+    monkeypatch.setattr(rawhttp, "_read_head", recording_read_head)
+    http = http_for(server, timeout=0.5)
+    try:
+        with pytest.raises(ServerUnreachable, match="timed out"):
+            http.send_file("PUT", "/blobs/x", source, 0, 64 * MiB, sent=lambda n: None)
+    finally:
+        stop.set()
+        http.close()
+    assert heads_read == []

@@ -259,6 +259,10 @@ def _exchange(
         if body is not None:
             _send_body(sock, *body, sent=sent)
     except OSError as exc:
+        if isinstance(exc, TimeoutError):
+            # The server stopped reading: waiting once more for an answer only doubles
+            # the time it takes to say so.
+            raise Broken(str(exc) or "timed out") from exc
         # The server may have answered early (a refusal) and closed: read that.
         try:
             response = _read_head(sock)
