@@ -109,24 +109,18 @@ class Http:
         """
         url = target if store else self._api_url(target)
         headers = dict(headers or {})
-        if self.raw_transfers and rawhttp.usable(url):
-            all_headers = headers if store else {**self._headers, **headers}
-            counted = [0]
-
-            def count(n: int) -> None:
-                counted[0] += n
-                sent(n)
-
+        raw_headers = self._raw_headers(url, headers, store=store)
+        if raw_headers is not None:
             try:
                 with (
                     open(source, "rb", buffering=0) as fileobj,
                     rawhttp.request(
                         method,
                         url,
-                        all_headers,
+                        raw_headers,
                         timeout=self._timeout,
                         body=(fileobj.fileno(), offset, length),
-                        sent=count,
+                        sent=sent,
                         connections=self._connections,
                     ) as raw,
                 ):
@@ -136,7 +130,7 @@ class Http:
             except rawhttp.Broken as exc:
                 raise self._unreachable(exc, store=store) from exc
             except rawhttp.Unsupported:
-                sent(-counted[0])  # answered in a way only httpx reads: send it again there
+                pass  # answered in a way only httpx reads: send it again there
         content = _file_chunks(source, offset, length, sent)
         headers["Content-Length"] = str(length)
         try:
@@ -155,11 +149,11 @@ class Http:
         """A streamed GET of an API path, or with ``store`` of a presigned URL; its
         ``chunks()`` stay valid until two more are taken. Errors as in ``send_file``."""
         url = target if store else self._api_url(target)
-        if self.raw_transfers and rawhttp.usable(url):
-            all_headers = dict(headers or {}) if store else {**self._headers, **(headers or {})}
+        raw_headers = self._raw_headers(url, headers or {}, store=store)
+        if raw_headers is not None:
             try:
                 with rawhttp.request(
-                    "GET", url, all_headers, timeout=self._timeout, connections=self._connections
+                    "GET", url, raw_headers, timeout=self._timeout, connections=self._connections
                 ) as raw:
                     if raw.status_code >= 400:
                         self._raise_for(_as_httpx(raw, raw.read(), "GET", url), store=store)
@@ -178,6 +172,15 @@ class Http:
                 yield _HttpxDownload(response)
         except httpx.TransportError as exc:
             raise self._unreachable(exc, store=store) from exc
+
+    def _raw_headers(
+        self, url: str, headers: dict[str, str], *, store: bool
+    ) -> dict[str, str] | None:
+        """The headers to send ``url`` over a plain socket, or None if it cannot go so.
+        httpx adds the session's own headers itself; a presigned URL gets none."""
+        if not (self.raw_transfers and rawhttp.usable(url)):
+            return None
+        return dict(headers) if store else {**self._headers, **headers}
 
     def _api_url(self, path: str) -> str:
         return f"{self.base_url}/api/v1{path}"

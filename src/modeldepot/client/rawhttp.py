@@ -185,10 +185,10 @@ def request(
     """Send ``method url`` and yield the response once its head arrived.
 
     ``body`` is (fd, offset, length): that part of an open file is the request body,
-    sent with ``sendfile``; ``sent(n)`` is called as it goes (negative when a stale
-    connection makes it start again). Without ``connections`` the connection is closed
-    after the response. Raises ``Broken`` when the connection fails, ``Unsupported``
-    for responses left to httpx.
+    sent with ``sendfile``; ``sent(n)`` is called as it goes, and negatively for what
+    must be sent again (after a stale connection, or an answer left to httpx). Without
+    ``connections`` the connection is closed after the response. Raises ``Broken`` when
+    the connection fails, ``Unsupported`` for responses left to httpx.
     """
     parts = urlsplit(url)
     address = (parts.hostname or "", parts.port or 80)
@@ -225,6 +225,11 @@ def request(
                 sent(-counted[0])
             sock = None  # the server had closed it: once more on a new connection
             continue
+        except Unsupported:
+            sock.close()
+            if sent is not None and counted[0]:
+                sent(-counted[0])  # the caller sends it again through httpx
+            raise
         except BaseException:
             sock.close()
             raise
