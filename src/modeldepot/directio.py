@@ -38,7 +38,7 @@ BUFFER = 4 * 1024 * 1024
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
 
-class _Buffer:
+class AlignedBuffer:
     """A page-aligned buffer of ``BUFFER + BLOCK`` bytes (room for an unaligned head)."""
 
     def __init__(self) -> None:
@@ -72,18 +72,20 @@ def _address_of(data: bytes) -> int:
 
 # Aligned buffers are reused: touching fresh pages for every file costs page faults.
 _SPARE_BUFFERS = 4
-_spare: list[_Buffer] = []
+_spare: list[AlignedBuffer] = []
 _spare_lock = threading.Lock()
 
 
-def _take_buffer() -> _Buffer:
+def take_buffer() -> AlignedBuffer:
+    """An aligned buffer from the pool (or a new one); hand it back with ``give_buffer``."""
     with _spare_lock:
         if _spare:
             return _spare.pop()
-    return _Buffer()
+    return AlignedBuffer()
 
 
-def _give_buffer(buffer: _Buffer) -> None:
+def give_buffer(buffer: AlignedBuffer) -> None:
+    """Return ``buffer`` to the pool; nothing may use it afterwards."""
     with _spare_lock:
         if len(_spare) < _SPARE_BUFFERS:
             _spare.append(buffer)
@@ -131,17 +133,21 @@ class DirectAppender:
         self._fd = fd
         self._direct = direct
         self._size = offset
-        if not direct:
-            return
-        self._buffer = _take_buffer()
-        self._view = self._buffer.view
+        # Taken when first needed: writes from aligned buffers may never need one.
+        self._buffer: AlignedBuffer | None = None
         # The buffer holds the file's bytes from ``_base`` (block-aligned) on.
         self._base = offset - offset % BLOCK
         self._filled = offset - self._base
-        if self._filled:
-            read = os.preadv(fd, [self._view[:BLOCK]], self._base)
+        if direct and self._filled:
+            view = self._own_view()
+            read = os.preadv(fd, [view[:BLOCK]], self._base)
             if read < self._filled:
                 raise OSError(errno.EIO, f"short read of the last block at {self._base}")
+
+    def _own_view(self) -> memoryview:
+        if self._buffer is None:
+            self._buffer = take_buffer()
+        return self._buffer.view
 
     @property
     def size(self) -> int:
@@ -156,7 +162,11 @@ class DirectAppender:
             return
         source = data if isinstance(data, bytes) else memoryview(data).cast("B")
         done, total = 0, len(source)
+        if not self._filled and isinstance(source, memoryview):
+            done = self._write_in_place(source)
         while done < total:
+            self._own_view()
+            assert self._buffer is not None
             taken = min(BUFFER - self._filled, total - done)
             self._buffer.copy_in(self._filled, source, done, taken)
             self._filled += taken
@@ -165,6 +175,22 @@ class DirectAppender:
             if self._filled == BUFFER:
                 self._flush_whole()
 
+    def _write_in_place(self, source: memoryview) -> int:
+        """Write the whole blocks at the start of ``source`` straight from it when it is
+        aligned (an ``AlignedBuffer`` of the caller's): no copy. Return the bytes written."""
+        whole = source.nbytes - source.nbytes % BLOCK
+        if whole < BLOCK or source.readonly or not source.c_contiguous:
+            return 0
+        anchor = ctypes.c_char.from_buffer(source)
+        aligned = ctypes.addressof(anchor) % BLOCK == 0
+        del anchor
+        if not aligned:
+            return 0
+        _write_all(self._fd, source[:whole], self._base)
+        self._base += whole
+        self._size += whole
+        return whole
+
     def close(self) -> int:
         """Write what is buffered: whole blocks directly, the partial last one buffered."""
         if self._direct:
@@ -172,8 +198,10 @@ class DirectAppender:
             if self._filled:
                 flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
                 fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~_DIRECT)
-                _write_all(self._fd, self._view[: self._filled], self._base)
-            _give_buffer(self._buffer)
+                _write_all(self._fd, self._own_view()[: self._filled], self._base)
+            if self._buffer is not None:
+                give_buffer(self._buffer)
+                self._buffer = None
             self._direct = False  # closed: nothing left buffered
         return self._size
 
@@ -182,10 +210,11 @@ class DirectAppender:
         whole = self._filled - self._filled % BLOCK
         if not whole:
             return
-        _write_all(self._fd, self._view[:whole], self._base)
+        view = self._own_view()
+        _write_all(self._fd, view[:whole], self._base)
         rest = self._filled - whole
         if rest:
-            self._view[:rest] = self._view[whole : self._filled]
+            view[:rest] = view[whole : self._filled]
         self._base += whole
         self._filled = rest
 
@@ -214,7 +243,7 @@ class DirectReader:
         self._direct = direct and bool(_DIRECT) and cached_pages(fd, 0, BLOCK) is not None
         # Readers serve immutable blobs and verified uploads: the length does not change.
         self._length = os.fstat(fd).st_size if self._direct else 0
-        self._buffer: _Buffer | None = None
+        self._buffer: AlignedBuffer | None = None
         self._view = memoryview(b"")
 
     def read(self, offset: int, size: int) -> bytes:
@@ -247,7 +276,7 @@ class DirectReader:
             except OSError:
                 self._direct = False
                 return os.pread(self._fd, size, offset)
-            self._buffer = _take_buffer()
+            self._buffer = take_buffer()
             self._view = self._buffer.view
         start = offset - offset % BLOCK
         span = -(-(offset + size - start) // BLOCK) * BLOCK
@@ -266,7 +295,7 @@ class DirectReader:
             os.close(self._direct_fd)
             self._direct_fd = None
         if self._buffer is not None:
-            _give_buffer(self._buffer)
+            give_buffer(self._buffer)
             self._buffer = None
 
 

@@ -30,8 +30,12 @@ class StagedInfo:
 class UploadWriter(Protocol):
     """Appends bytes to one upload session, in order. Not thread-safe."""
 
-    def write(self, data: bytes) -> None:
-        """Append ``data``. Bytes written are durable once ``close`` returns."""
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data``. Bytes written are durable once ``close`` returns.
+
+        ``data`` may be a view of a buffer the caller reuses: the writer is done with
+        it once the next ``write`` or ``close`` returned, and never keeps it longer.
+        """
 
     def close(self) -> int:
         """Flush and release the session; return its size in bytes. Safe to call twice."""

@@ -223,7 +223,7 @@ class _LocalUploadWriter:
         self._appender = appender
         self._hasher = PipelinedHasher(hasher) if hasher is not None else None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._fd is None:
             raise ValueError("writer is closed")
         if self._hasher is not None:

@@ -202,7 +202,7 @@ class S3UploadWriter:
         self._closed = False
         self._failed = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._closed:
             raise ValueError("writer is closed")
         if self._failed:

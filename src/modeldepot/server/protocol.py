@@ -8,11 +8,20 @@ uvicorn also appends each piece of body to a ``bytearray`` and copies that into 
 ``bytes`` for the app: two copies of every uploaded byte on the event loop. Here the
 pieces are kept as they arrive and joined once when the app asks (not at all when a
 single piece waits).
+
+Bodies of declared length on plain connections can also skip uvicorn altogether: the
+scope offers a ``BodyIntake`` (``modeldepot.server.intake``) that receives the rest of
+the body straight into aligned buffers.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import functools
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from modeldepot.server.intake import EXTENSION, BodyIntake
 
 BODY_BUFFER = 4 * 1024 * 1024
 
@@ -37,14 +46,80 @@ class _Pieces:
     def __bytes__(self) -> bytes:
         return b"".join(self._pieces)
 
+    def pieces(self) -> list[bytes]:
+        return self._pieces
+
 
 class BulkBodyProtocol(HttpToolsProtocol):
-    """Keeps reading until ``BODY_BUFFER`` bytes of request body are waiting."""
+    """Keeps reading until ``BODY_BUFFER`` bytes of request body are waiting; offers
+    the rest of a body of declared length to a ``BodyIntake``."""
+
+    _body_seen = 0  # body bytes of the current request given to the app so far
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._body_seen = 0
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope:
+            return  # an upgrade, or no cycle was made
+        length = _content_length(self.headers)
+        if length is None or self.transport.get_extra_info("sslcontext") is not None:
+            return
+        extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+        extensions[EXTENSION] = functools.partial(self._take_body, cycle, length)
+
+    def _take_body(self, cycle: RequestResponseCycle, length: int) -> BodyIntake | None:
+        """Hand the rest of ``cycle``'s body to a ``BodyIntake``, if it is still coming."""
+        transport = self.transport
+        if (
+            self.cycle is not cycle
+            or not cycle.more_body
+            or cycle.disconnected
+            or cycle.response_complete
+            or transport.is_closing()
+            or transport.get_protocol() is not self
+        ):
+            return None
+        remaining = length - self._body_seen
+        if remaining <= 0:
+            return None
+        if cycle.waiting_for_100_continue:
+            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
+        body = cycle.body
+        early = body.pieces() if isinstance(body, _Pieces) else [bytes(body)]
+        cycle.body = bytearray()
+        self.flow.resume_reading()  # the intake pauses and resumes the transport itself
+        return BodyIntake(self, cycle, remaining, early, functools.partial(self._taken, cycle))
+
+    def _taken(self, cycle: RequestResponseCycle) -> None:
+        """An intake received the body's last byte: the next bytes are a new request."""
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        cycle.more_body = False
+        cycle.message_event.set()
 
     def on_body(self, body: bytes) -> None:
+        self._body_seen += len(body)
         cycle = self.cycle
         if cycle is not None and not isinstance(cycle.body, _Pieces):
             cycle.body = _Pieces(cycle.body)  # type: ignore[assignment]
         super().on_body(body)
         if cycle is not None and len(cycle.body) <= BODY_BUFFER:
             self.flow.resume_reading()
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The declared body length; None for chunked bodies or without a valid one."""
+    length = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            if not value.isdigit() or length is not None:
+                return None
+            length = int(value)
+    return length

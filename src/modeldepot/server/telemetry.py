@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modeldepot.actor import local_actor
 from modeldepot.server.deps import ACTOR_HEADER
+from modeldepot.server.intake import taken_bytes
 from modeldepot.server.logs import ACCESS_LOGGER
 from modeldepot.server.metrics import UNMATCHED, HttpMetrics
 from modeldepot.server.requestid import RAW_HEADER, bind_request_id
@@ -71,6 +72,7 @@ class Telemetry:
         try:
             await self.app(scope, counting_receive, observing_send)
         finally:
+            received += taken_bytes(scope)
             seconds = perf_counter() - start
             template = self._template(scope)
             method = scope["method"]

@@ -22,6 +22,7 @@ from modeldepot.schemas import (
 )
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.deps import ActorDep, RegistryDep
+from modeldepot.server.intake import BodyIntake, Chunk, body_intake
 
 router = APIRouter(tags=["blobs"])
 
@@ -140,10 +141,52 @@ def abort_upload(upload_id: str, registry: RegistryDep) -> None:
 async def _receive(request: Request, writer: UploadWriter) -> int:
     """Stream the request body into ``writer``; keep what arrived if the client goes away.
 
-    One batch is written (and hashed) in a worker thread while the next one arrives, so
-    the network and the disk work at the same time. A batch goes as the pieces that
-    arrived, not joined: the writer copies each once, off the event loop.
+    Each part is written (and hashed) in a worker thread while the next one arrives, so
+    the network and the disk work at the same time. Where the server can, the body
+    comes straight from the socket into aligned buffers (``modeldepot.server.intake``);
+    otherwise through ASGI ``receive``.
     """
+    intake = body_intake(request)
+    held: list[Chunk] = []
+    try:
+        if intake is None:
+            await _receive_messages(request, writer)
+        else:
+            await _receive_intake(intake, writer, held)
+    finally:
+        try:
+            size = await run_in_threadpool(writer.close)
+        finally:
+            if intake is not None:
+                for chunk in held:
+                    intake.release(chunk)
+                intake.close()
+    return size
+
+
+async def _receive_intake(intake: BodyIntake, writer: UploadWriter, held: list[Chunk]) -> None:
+    """Write the intake's chunks in order. A writer is done with a chunk once the next
+    ``write`` returned, so each chunk is released after the write that follows it;
+    ``held`` keeps the ones not released yet."""
+    pending: asyncio.Future[None] | None = None
+    try:
+        while (chunk := await intake.next()) is not None:
+            if pending is not None:
+                await pending
+                while len(held) > 1:
+                    intake.release(held.pop(0))
+            held.append(chunk)
+            pending = asyncio.ensure_future(run_in_threadpool(writer.write, chunk))
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
+
+
+async def _receive_messages(request: Request, writer: UploadWriter) -> None:
+    """The body through ASGI ``receive``: batches of pieces, each written in a worker
+    thread as it was received (not joined): the writer copies each once."""
     chunks: list[bytes] = []
     gathered = 0
     pending: asyncio.Future[None] | None = None
@@ -173,8 +216,6 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
     finally:
         if pending is not None and not pending.done():
             await asyncio.wait([pending])
-        size = await run_in_threadpool(writer.close)
-    return size
 
 
 def _write_each(writer: UploadWriter, chunks: list[bytes]) -> None:
