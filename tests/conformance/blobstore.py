@@ -27,6 +27,7 @@ import pytest
 
 from modeldepot.blobstore.base import BlobStore
 from modeldepot.digest import digest_bytes
+from modeldepot.directio import BUFFER, give_buffer, take_buffer
 from modeldepot.errors import (
     BlobNotFound,
     DigestInvalid,
@@ -437,6 +438,30 @@ class BlobStoreConformance:
             writer.write(piece)
         writer.close()
         other.finish_upload(upload_id, digest_bytes(data), len(data))
+        assert read_all(store, digest_bytes(data)) == data
+
+    @pytest.mark.parametrize("head", [0, 5000], ids=["aligned", "unaligned"])
+    def test_writer_takes_views_of_buffers_the_caller_reuses(self, store, head):
+        """The server hands a writer views of a few aligned buffers it refills: a writer
+        is done with one once the next ``write`` returned (``UploadWriter.write``)."""
+        data = random.Random(7).randbytes(head + 3 * BUFFER + 1000)
+        ring = [take_buffer() for _ in range(2)]
+        try:
+            upload_id = new_upload_id()
+            store.begin_upload(upload_id)
+            writer = store.open_upload(upload_id, 0)
+            if head:
+                writer.write(data[:head])
+            for n, start in enumerate(range(head, len(data), BUFFER)):
+                piece = data[start : start + BUFFER]
+                buffer = ring[n % 2]
+                buffer.view[: len(piece)] = piece  # overwrites what the write before last took
+                writer.write(buffer.view[: len(piece)])
+            assert writer.close() == len(data)
+            store.finish_upload(upload_id, digest_bytes(data), len(data))
+        finally:
+            for buffer in ring:
+                give_buffer(buffer)
         assert read_all(store, digest_bytes(data)) == data
 
     # Integrity under misuse

@@ -389,7 +389,7 @@ class _BoundedWriter:
         self._offset = offset
         self._size = size
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._offset + len(data) > self._size:
             raise SizeMismatch(
                 f"upload is declared as {self._size} bytes; this request goes past the end",
