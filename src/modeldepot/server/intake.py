@@ -42,10 +42,10 @@ Chunk = bytes | memoryview
 class _Offer(Protocol):
     """What the protocol puts in the scope: starts the intake, or None if it cannot."""
 
-    def __call__(self) -> BodyIntake | None: ...
+    def __call__(self) -> Intake | None: ...
 
 
-def body_intake(request: Request) -> BodyIntake | None:
+def body_intake(request: Request) -> Intake | None:
     """Take over the rest of ``request``'s body, if the server can hand it over."""
     offer: _Offer | None = request.scope.get("extensions", {}).get(EXTENSION)
     if offer is None:
@@ -61,7 +61,7 @@ _TAKEN = "modeldepot.intake.taken"
 
 def taken_bytes(scope: Scope) -> int:
     """Body bytes of this request received by an intake (they bypass ASGI ``receive``)."""
-    intake: BodyIntake | None = scope.get(_TAKEN)
+    intake: Intake | None = scope.get(_TAKEN)
     return intake.received if intake is not None else 0
 
 
@@ -230,3 +230,27 @@ class BodyIntake(asyncio.BufferedProtocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+class CutShortBody:
+    """A body whose connection closed before the endpoint asked for it: ``next`` gives
+    what had arrived (the HTTP layer would drop it), then None."""
+
+    complete = False
+    lost = True
+
+    def __init__(self, early: list[bytes]) -> None:
+        self._ready = collections.deque(p for p in early if p)
+        self.received = sum(len(p) for p in early)
+
+    async def next(self) -> Chunk | None:
+        return self._ready.popleft() if self._ready else None
+
+    def release(self, chunk: Chunk) -> None:
+        pass  # bytes, owned by nobody else
+
+    def close(self) -> None:
+        self._ready.clear()
+
+
+Intake = BodyIntake | CutShortBody

@@ -21,7 +21,7 @@ import functools
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from modeldepot.server.intake import EXTENSION, BodyIntake
+from modeldepot.server.intake import EXTENSION, BodyIntake, CutShortBody, Intake
 
 BODY_BUFFER = 4 * 1024 * 1024
 
@@ -71,27 +71,24 @@ class BulkBodyProtocol(HttpToolsProtocol):
         extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
         extensions[EXTENSION] = functools.partial(self._take_body, cycle, length)
 
-    def _take_body(self, cycle: RequestResponseCycle, length: int) -> BodyIntake | None:
+    def _take_body(self, cycle: RequestResponseCycle, length: int) -> Intake | None:
         """Hand the rest of ``cycle``'s body to a ``BodyIntake``, if it is still coming."""
         transport = self.transport
-        if (
-            self.cycle is not cycle
-            or not cycle.more_body
-            or cycle.disconnected
-            or cycle.response_complete
-            or transport.is_closing()
-            or transport.get_protocol() is not self
-        ):
+        if self.cycle is not cycle or not cycle.more_body or cycle.response_complete:
             return None
         remaining = length - self._body_seen
         if remaining <= 0:
             return None
+        if cycle.disconnected or transport.is_closing():
+            # The client went away before the endpoint asked: uvicorn would answer
+            # "disconnected" and drop what it read. Hand that over, to be kept.
+            return CutShortBody(_taken_pieces(cycle))
+        if transport.get_protocol() is not self:
+            return None
         if cycle.waiting_for_100_continue:
             transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
-        body = cycle.body
-        early = body.pieces() if isinstance(body, _Pieces) else [bytes(body)]
-        cycle.body = bytearray()
+        early = _taken_pieces(cycle)
         self.flow.resume_reading()  # the intake pauses and resumes the transport itself
         return BodyIntake(self, cycle, remaining, early, functools.partial(self._taken, cycle))
 
@@ -110,6 +107,13 @@ class BulkBodyProtocol(HttpToolsProtocol):
         super().on_body(body)
         if cycle is not None and len(cycle.body) <= BODY_BUFFER:
             self.flow.resume_reading()
+
+
+def _taken_pieces(cycle: RequestResponseCycle) -> list[bytes]:
+    """The body ``cycle`` holds for the app, removed from it."""
+    body = cycle.body
+    cycle.body = bytearray()
+    return body.pieces() if isinstance(body, _Pieces) else [bytes(body)]
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

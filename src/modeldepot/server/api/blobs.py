@@ -22,7 +22,7 @@ from modeldepot.schemas import (
 )
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.deps import ActorDep, RegistryDep
-from modeldepot.server.intake import BodyIntake, Chunk, body_intake
+from modeldepot.server.intake import Chunk, Intake, body_intake
 
 router = APIRouter(tags=["blobs"])
 
@@ -164,7 +164,7 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
     return size
 
 
-async def _receive_intake(intake: BodyIntake, writer: UploadWriter, held: list[Chunk]) -> None:
+async def _receive_intake(intake: Intake, writer: UploadWriter, held: list[Chunk]) -> None:
     """Write the intake's chunks in order. A writer is done with a chunk once the next
     ``write`` returned, so each chunk is released after the write that follows it;
     ``held`` keeps the ones not released yet."""
