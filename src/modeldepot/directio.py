@@ -71,7 +71,8 @@ def _address_of(data: bytes) -> int:
 
 
 # Aligned buffers are reused: touching fresh pages for every file costs page faults.
-_SPARE_BUFFERS = 4
+# Enough for four uploads at once, each with a buffer filling and one being written.
+_SPARE_BUFFERS = 8
 _spare: list[AlignedBuffer] = []
 _spare_lock = threading.Lock()
 

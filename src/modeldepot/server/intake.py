@@ -36,8 +36,6 @@ EXTENSION = "modeldepot.intake"
 # Buffers one body cycles through: one filling, one being written, one being hashed.
 RING = 3
 
-Chunk = bytes | memoryview
-
 
 class _Offer(Protocol):
     """What the protocol puts in the scope: starts the intake, or None if it cannot."""
@@ -86,9 +84,11 @@ class BodyIntake(asyncio.BufferedProtocol):
         self._transport: Any = http.transport
         self._remaining = remaining
         self._on_complete = on_complete
-        self._ready: collections.deque[Chunk] = collections.deque(p for p in early if p)
+        self._early = [p for p in early if p]
+        self._ready: collections.deque[memoryview] = collections.deque()
         self.received = sum(len(p) for p in early)  # counted for metrics
-        self._free = [take_buffer() for _ in range(RING)]
+        self._free: list[AlignedBuffer] = []  # taken back, ready to fill again
+        self._taken = 0  # buffers taken from the pool, up to RING, as the body needs them
         self._lent: dict[int, AlignedBuffer] = {}  # id(view) -> its buffer, while out
         self._filling: AlignedBuffer | None = None
         self._filled = 0
@@ -101,9 +101,15 @@ class BodyIntake(asyncio.BufferedProtocol):
 
     # Consumer side
 
-    async def next(self) -> Chunk | None:
-        """The next chunk of the body, or None once there are no more (``complete``
-        says whether the whole body arrived). Hand every view back with ``release``."""
+    def early(self) -> list[bytes]:
+        """The body's first bytes, read by the HTTP layer before the intake began, as
+        the pieces that arrived; call it once, before ``next``."""
+        early, self._early = self._early, []
+        return early
+
+    async def next(self) -> memoryview | None:
+        """The next buffer of the body, or None once there are no more (``complete``
+        says whether the whole body arrived). Hand every one back with ``release``."""
         while not self._ready:
             if self._done_filling():
                 return None
@@ -114,9 +120,9 @@ class BodyIntake(asyncio.BufferedProtocol):
                 self._waiter = None
         return self._ready.popleft()
 
-    def release(self, chunk: Chunk) -> None:
+    def release(self, chunk: memoryview) -> None:
         """``chunk`` (from ``next``) is no longer used: its buffer may be filled again."""
-        buffer = self._lent.pop(id(chunk), None) if isinstance(chunk, memoryview) else None
+        buffer = self._lent.pop(id(chunk), None)
         if buffer is None:
             return
         chunk.release()
@@ -151,7 +157,11 @@ class BodyIntake(asyncio.BufferedProtocol):
         if self._discard is not None:
             return self._discard[: min(len(self._discard), self._remaining)]
         if self._filling is None:
-            self._filling = self._free.pop()
+            if self._free:
+                self._filling = self._free.pop()
+            else:
+                self._filling = take_buffer()
+                self._taken += 1
             self._filled = 0
         end = min(BUFFER, self._filled + self._remaining)
         return self._filling.view[self._filled : end]
@@ -168,7 +178,7 @@ class BodyIntake(asyncio.BufferedProtocol):
             self._hand_over_filling()
         if not self._remaining:
             self._finish()
-        elif self._filling is None and not self._free:
+        elif self._filling is None and not self._free and self._taken == RING:
             self._paused = True  # every buffer is with the consumer: wait for one back
             self._transport.pause_reading()
 
@@ -233,24 +243,28 @@ class BodyIntake(asyncio.BufferedProtocol):
 
 
 class CutShortBody:
-    """A body whose connection closed before the endpoint asked for it: ``next`` gives
-    what had arrived (the HTTP layer would drop it), then None."""
+    """A body whose connection closed before the endpoint asked for it: ``early`` gives
+    what had arrived (the HTTP layer would drop it), ``next`` nothing more."""
 
     complete = False
     lost = True
 
     def __init__(self, early: list[bytes]) -> None:
-        self._ready = collections.deque(p for p in early if p)
+        self._early = [p for p in early if p]
         self.received = sum(len(p) for p in early)
 
-    async def next(self) -> Chunk | None:
-        return self._ready.popleft() if self._ready else None
+    def early(self) -> list[bytes]:
+        early, self._early = self._early, []
+        return early
 
-    def release(self, chunk: Chunk) -> None:
-        pass  # bytes, owned by nobody else
+    async def next(self) -> memoryview | None:
+        return None
+
+    def release(self, chunk: memoryview) -> None:
+        pass  # never lent one
 
     def close(self) -> None:
-        self._ready.clear()
+        self._early = []
 
 
 Intake = BodyIntake | CutShortBody

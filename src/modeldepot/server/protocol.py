@@ -24,6 +24,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from modeldepot.server.intake import EXTENSION, BodyIntake, CutShortBody, Intake
 
 BODY_BUFFER = 4 * 1024 * 1024
+# The same for a body an intake may take over: soon it reads the socket itself.
+INTAKE_BUFFER = 1024 * 1024
 
 
 class _Pieces:
@@ -55,10 +57,12 @@ class BulkBodyProtocol(HttpToolsProtocol):
     the rest of a body of declared length to a ``BodyIntake``."""
 
     _body_seen = 0  # body bytes of the current request given to the app so far
+    _body_buffer = BODY_BUFFER  # body bytes allowed to wait for the app
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._body_seen = 0
+        self._body_buffer = BODY_BUFFER
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -70,6 +74,7 @@ class BulkBodyProtocol(HttpToolsProtocol):
             return
         extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
         extensions[EXTENSION] = functools.partial(self._take_body, cycle, length)
+        self._body_buffer = INTAKE_BUFFER
 
     def _take_body(self, cycle: RequestResponseCycle, length: int) -> Intake | None:
         """Hand the rest of ``cycle``'s body to a ``BodyIntake``, if it is still coming."""
@@ -105,7 +110,7 @@ class BulkBodyProtocol(HttpToolsProtocol):
         if cycle is not None and not isinstance(cycle.body, _Pieces):
             cycle.body = _Pieces(cycle.body)  # type: ignore[assignment]
         super().on_body(body)
-        if cycle is not None and len(cycle.body) <= BODY_BUFFER:
+        if cycle is not None and len(cycle.body) <= self._body_buffer:
             self.flow.resume_reading()
 
 

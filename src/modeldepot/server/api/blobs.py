@@ -22,7 +22,7 @@ from modeldepot.schemas import (
 )
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.deps import ActorDep, RegistryDep
-from modeldepot.server.intake import Chunk, Intake, body_intake
+from modeldepot.server.intake import Intake, body_intake
 
 router = APIRouter(tags=["blobs"])
 
@@ -147,7 +147,7 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
     otherwise through ASGI ``receive``.
     """
     intake = body_intake(request)
-    held: list[Chunk] = []
+    held: list[memoryview] = []
     try:
         if intake is None:
             await _receive_messages(request, writer)
@@ -164,12 +164,15 @@ async def _receive(request: Request, writer: UploadWriter) -> int:
     return size
 
 
-async def _receive_intake(intake: Intake, writer: UploadWriter, held: list[Chunk]) -> None:
-    """Write the intake's chunks in order. A writer is done with a chunk once the next
-    ``write`` returned, so each chunk is released after the write that follows it;
-    ``held`` keeps the ones not released yet."""
+async def _receive_intake(intake: Intake, writer: UploadWriter, held: list[memoryview]) -> None:
+    """Write the intake's buffers in order, after the pieces the HTTP layer read first
+    (in one hand-off). A writer is done with a buffer once the next ``write`` returned,
+    so each is released after the write that follows it; ``held`` keeps the ones not
+    released yet."""
     pending: asyncio.Future[None] | None = None
     try:
+        if early := intake.early():
+            pending = asyncio.ensure_future(run_in_threadpool(_write_each, writer, early))
         while (chunk := await intake.next()) is not None:
             if pending is not None:
                 await pending
