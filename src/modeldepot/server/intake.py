@@ -64,8 +64,9 @@ def taken_bytes(scope: Scope) -> int:
 
 
 class BodyIntake(asyncio.BufferedProtocol):
-    """The rest of one request body, as chunks in order: first what the HTTP layer had
-    already read (``bytes``), then views of aligned buffers filled by the socket.
+    """The rest of one request body, in order: ``early()`` gives what the HTTP layer
+    had already read (``bytes``), then ``next()`` views of aligned buffers the socket
+    filled.
 
     While installed it is the transport's protocol; it hands the connection back to
     ``http`` when the body is complete. Used from the event loop thread only.
