@@ -140,15 +140,14 @@ class DirectAppender:
         self._base = offset - offset % BLOCK
         self._filled = offset - self._base
         if direct and self._filled:
-            view = self._own_view()
-            read = os.preadv(fd, [view[:BLOCK]], self._base)
+            read = os.preadv(fd, [self._own_buffer().view[:BLOCK]], self._base)
             if read < self._filled:
                 raise OSError(errno.EIO, f"short read of the last block at {self._base}")
 
-    def _own_view(self) -> memoryview:
+    def _own_buffer(self) -> AlignedBuffer:
         if self._buffer is None:
             self._buffer = take_buffer()
-        return self._buffer.view
+        return self._buffer
 
     @property
     def size(self) -> int:
@@ -166,10 +165,8 @@ class DirectAppender:
         if not self._filled and isinstance(source, memoryview):
             done = self._write_in_place(source)
         while done < total:
-            self._own_view()
-            assert self._buffer is not None
             taken = min(BUFFER - self._filled, total - done)
-            self._buffer.copy_in(self._filled, source, done, taken)
+            self._own_buffer().copy_in(self._filled, source, done, taken)
             self._filled += taken
             done += taken
             self._size += taken
@@ -199,7 +196,7 @@ class DirectAppender:
             if self._filled:
                 flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
                 fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~_DIRECT)
-                _write_all(self._fd, self._own_view()[: self._filled], self._base)
+                _write_all(self._fd, self._own_buffer().view[: self._filled], self._base)
             if self._buffer is not None:
                 give_buffer(self._buffer)
                 self._buffer = None
@@ -211,7 +208,7 @@ class DirectAppender:
         whole = self._filled - self._filled % BLOCK
         if not whole:
             return
-        view = self._own_view()
+        view = self._own_buffer().view
         _write_all(self._fd, view[:whole], self._base)
         rest = self._filled - whole
         if rest:

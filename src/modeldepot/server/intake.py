@@ -11,10 +11,10 @@ last byte arrived, the connection goes back to HTTP, kept alive for the next req
 
 The protocol (``modeldepot.server.protocol``) offers an intake in the request's scope
 when it can: a plain (not TLS) connection, a body of declared length still arriving.
-An endpoint takes it with ``body_intake(request)``; without one it reads the body the
-usual ASGI way. The ``UploadWriter`` contract makes this safe: a writer is done with
-the bytes of one ``write`` once the next ``write`` (or ``close``) returned, so a buffer
-is reused only after that.
+``modeldepot.server.bodies`` takes it with ``body_intake(request)``; without one it
+reads the body the usual ASGI way. The ``UploadWriter`` contract makes this safe: a
+writer is done with the bytes of one ``write`` once the next ``write`` (or ``close``)
+returned, so a buffer is reused only after that.
 """
 
 from __future__ import annotations

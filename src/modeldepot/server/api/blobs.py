@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
-from modeldepot.blobstore.base import UploadWriter
 from modeldepot.digest import parse_digest
 from modeldepot.errors import InvalidInput
 from modeldepot.schemas import (
@@ -21,14 +18,10 @@ from modeldepot.schemas import (
     UploadRead,
 )
 from modeldepot.server.blobs import serve_blob
+from modeldepot.server.bodies import receive_body
 from modeldepot.server.deps import ActorDep, RegistryDep
-from modeldepot.server.intake import Intake, body_intake
 
 router = APIRouter(tags=["blobs"])
-
-# Bytes gathered on the event loop before one hand-off to a worker thread for
-# writing and hashing: large enough that the hand-off cost vanishes.
-WRITE_BATCH = 4 * 1024 * 1024
 
 
 @router.post("/blobs/missing", response_model=BlobsMissing)
@@ -78,7 +71,7 @@ async def put_blob(
     uploads = registry.uploads
     upload_id, writer = await run_in_threadpool(uploads.begin_direct_upload, digest, content_length)
     try:
-        await _receive(request, writer)
+        await receive_body(request, writer)
         return await run_in_threadpool(
             uploads.finish_direct_upload, upload_id, digest, content_length
         )
@@ -123,7 +116,7 @@ async def append_upload(
     offset and continue from there.
     """
     writer = await run_in_threadpool(registry.uploads.open_writer, upload_id, upload_offset)
-    await _receive(request, writer)
+    await receive_body(request, writer)
     return await run_in_threadpool(registry.uploads.get_upload, upload_id)
 
 
@@ -136,91 +129,3 @@ def complete_upload(upload_id: str, registry: RegistryDep) -> UploadRead:
 @router.delete("/uploads/{upload_id}", status_code=status.HTTP_204_NO_CONTENT)
 def abort_upload(upload_id: str, registry: RegistryDep) -> None:
     registry.uploads.abort_upload(upload_id)
-
-
-async def _receive(request: Request, writer: UploadWriter) -> int:
-    """Stream the request body into ``writer``; keep what arrived if the client goes away.
-
-    Each part is written (and hashed) in a worker thread while the next one arrives, so
-    the network and the disk work at the same time. Where the server can, the body
-    comes straight from the socket into aligned buffers (``modeldepot.server.intake``);
-    otherwise through ASGI ``receive``.
-    """
-    intake = body_intake(request)
-    held: list[memoryview] = []
-    try:
-        if intake is None:
-            await _receive_messages(request, writer)
-        else:
-            await _receive_intake(intake, writer, held)
-    finally:
-        try:
-            size = await run_in_threadpool(writer.close)
-        finally:
-            if intake is not None:
-                for chunk in held:
-                    intake.release(chunk)
-                intake.close()
-    return size
-
-
-async def _receive_intake(intake: Intake, writer: UploadWriter, held: list[memoryview]) -> None:
-    """Write the intake's buffers in order, after the pieces the HTTP layer read first
-    (in one hand-off). A writer is done with a buffer once the next ``write`` returned,
-    so each is released after the write that follows it; ``held`` keeps the ones not
-    released yet."""
-    pending: asyncio.Future[None] | None = None
-    try:
-        if early := intake.early():
-            pending = asyncio.ensure_future(run_in_threadpool(_write_each, writer, early))
-        while (chunk := await intake.next()) is not None:
-            if pending is not None:
-                await pending
-                while len(held) > 1:
-                    intake.release(held.pop(0))
-            held.append(chunk)
-            pending = asyncio.ensure_future(run_in_threadpool(writer.write, chunk))
-        if pending is not None:
-            await pending
-    finally:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])
-
-
-async def _receive_messages(request: Request, writer: UploadWriter) -> None:
-    """The body through ASGI ``receive``: batches of pieces, each written in a worker
-    thread as it was received (not joined): the writer copies each once."""
-    chunks: list[bytes] = []
-    gathered = 0
-    pending: asyncio.Future[None] | None = None
-
-    async def flush() -> None:
-        nonlocal pending, chunks, gathered
-        batch = chunks
-        chunks, gathered = [], 0
-        if pending is not None:
-            await pending
-        pending = asyncio.ensure_future(run_in_threadpool(_write_each, writer, batch))
-
-    try:
-        try:
-            async for chunk in request.stream():
-                if chunk:
-                    chunks.append(chunk)
-                    gathered += len(chunk)
-                if gathered >= WRITE_BATCH:
-                    await flush()
-        except ClientDisconnect:
-            pass
-        if chunks:
-            await flush()
-        if pending is not None:
-            await pending
-    finally:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])
-
-
-def _write_each(writer: UploadWriter, chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        writer.write(chunk)
