@@ -101,3 +101,40 @@ def test_downgrade_to_0001_and_upgrade_again(scratch_url: str) -> None:
         assert SearchService(db).search_versions('"nightly"').ids == [1]
     finally:
         db.dispose()
+
+
+def test_0004_keeps_sessions_and_blobs_and_its_downgrade_drops_only_streamed_sessions(
+    scratch_url: str,
+) -> None:
+    db = Database(scratch_url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    session = {"size": 10, "created_at": now, "created_by": "old", "touched_at": now}
+    insert_session = sa.text(
+        "INSERT INTO uploads (id, digest, size, created_at, created_by, touched_at)"
+        " VALUES (:id, :digest, :size, :created_at, :created_by, :touched_at)"
+    )
+    digest = "sha256:" + "1" * 64
+    try:
+        upgrade(db.engine, "0003")
+        with db.write() as conn:
+            conn.execute(insert_session, {"id": "a" * 32, "digest": digest, **session})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO blobs (digest, size, created_at, touched_at)"
+                    " VALUES (:digest, 10, :now, :now)"
+                ),
+                {"digest": digest, "now": now},
+            )
+        upgrade(db.engine)
+        with db.write() as conn:
+            conn.execute(insert_session, {"id": "b" * 32, "digest": None, **session})
+            sample = conn.execute(sa.text("SELECT sample FROM blobs")).scalar_one()
+            assert sample is None
+        downgrade(db.engine, "0003")
+        with db.read() as conn:
+            kept = conn.execute(sa.text("SELECT id, digest FROM uploads")).all()
+        assert [tuple(row) for row in kept] == [("a" * 32, digest)]
+        upgrade(db.engine)
+        assert current_revision(db.engine) == HEAD
+    finally:
+        db.dispose()

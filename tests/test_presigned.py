@@ -4,6 +4,7 @@ verified by the server before they are stored; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,13 @@ import pytest
 
 from modeldepot.blobstore.presigned import MIN_PART_SIZE, part_count, part_size_for
 from modeldepot.blobstore.s3 import S3BlobStore
+from modeldepot.client import push as push_mod
 from modeldepot.client.client import Client
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.digest import digest_bytes
 from modeldepot.registry import Registry
+from modeldepot.sample import SAMPLE_MIN_SIZE
 from tests.conftest import LiveServer, make_model_dir
 
 MIB = 1024 * 1024
@@ -105,6 +108,39 @@ def test_push_and_pull_move_no_blob_bytes_through_the_server(
         assert seen.blob_bytes_through_server() == []
     for name, data in files.items():
         assert (tmp_path / "out" / name).read_bytes() == data
+
+
+def test_a_new_large_file_streams_to_the_store_and_its_sample_is_read_back_from_it(
+    s3_live: LiveServer, s3_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed (sent while hashed, digest named at completion) straight to the store;
+    a second push finds the stored blob by its sample, read from the bucket, and sends
+    nothing."""
+    monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
+    streamed: list[str] = []
+    stream_file = push_mod.stream_file
+
+    def spied(http: Any, path: str, *args: Any) -> Any:
+        streamed.append(path)
+        return stream_file(http, path, *args)
+
+    monkeypatch.setattr(push_mod, "stream_file", spied)
+    data = os.urandom(SAMPLE_MIN_SIZE + MIN_PART_SIZE + 3)
+    model = make_model_dir(tmp_path / "model", {"weights.bin": data})
+    with Client(s3_live.url, cache_dir=tmp_path / "c1", actor="t") as md:
+        seen = Recorder(md)
+        first = md.push(model, "s3/streamed")
+        opened = [p for m, p in seen.seen if (m, p) == ("POST", "/uploads")]
+        assert len(opened) == 1 and seen.blob_bytes_through_server() == []
+        assert streamed == ["weights.bin"]
+        again = md.push(model, "s3/streamed")
+        assert again.digest == first.digest
+        assert len([p for m, p in seen.seen if (m, p) == ("POST", "/uploads")]) == 1
+        assert streamed == ["weights.bin"]
+    assert s3_registry.store.stat(digest_bytes(data)) == len(data)
+    with Client(s3_live.url, cache_dir=tmp_path / "c2", actor="t") as md:
+        md.pull("s3/streamed:1", tmp_path / "out")
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == data
 
 
 def test_a_presigned_session_resumes_with_the_parts_it_lacks(

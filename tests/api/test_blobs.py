@@ -278,8 +278,10 @@ def test_complete_with_the_wrong_bytes_is_400_digest_mismatch(api, registry) -> 
 def test_unknown_upload_is_404_upload_unknown(api) -> None:
     for upload_id in ("0" * 32, "not-an-id"):
         for method, sub in [("GET", ()), ("PATCH", ()), ("POST", ("complete",)), ("DELETE", ())]:
+            # A completion's body is JSON; the others' is bytes.
+            body = {"json": {}} if sub else {"content": b"x"}
             response = api.request(
-                method, upload_url(upload_id, *sub), content=b"x", headers={"Upload-Offset": "0"}
+                method, upload_url(upload_id, *sub), headers={"Upload-Offset": "0"}, **body
             )
             assert_problem(response, 404, "UPLOAD_UNKNOWN", (method, upload_id))
 

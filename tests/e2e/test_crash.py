@@ -213,7 +213,19 @@ class KillSwitch:
         pass
 
 
-def test_sdk_push_killed_mid_upload_resumes_after_restart(start_server, tmp_path: Path) -> None:
+def test_sdk_push_killed_mid_upload_resumes_after_restart(
+    start_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The weights are new, so they are streamed: the digest the resumed session is
+    completed with comes from the hash computed while the first bytes went up."""
+    streamed: list[str] = []
+    stream_file = push_mod.stream_file
+
+    def spied(http: Any, path: str, *args: Any) -> Any:
+        streamed.append(path)
+        return stream_file(http, path, *args)
+
+    monkeypatch.setattr(push_mod, "stream_file", spied)
     server = start_server()
     name = unique_name("crash", "push")
     data = os.urandom(BIG)
@@ -242,7 +254,7 @@ def test_sdk_push_killed_mid_upload_resumes_after_restart(start_server, tmp_path
     assert not thread.is_alive()
     assert "error" not in outcome, f"push failed after restart: {outcome['error']!r}"
     version = outcome["version"]
-    assert version.number == 1
+    assert version.number == 1 and streamed == ["weights.bin"]
     # It continued where the server stopped instead of sending everything again.
     assert 0 < switch.resent <= BIG - kept + CHUNK_SIZE
     with Client(server.url, cache_dir=tmp_path / "cache2", actor="e2e") as md:

@@ -1,5 +1,10 @@
 """Push: hash local files, upload only the blobs the server lacks, commit the manifest.
 
+A large file the server certainly lacks (no stored blob has its size and sample digest,
+see ``modeldepot.sample``) is *streamed*: sent while a helper hashes it, its digest
+named when the upload completes, so its bytes are read once before they leave instead
+of twice. Every other file is hashed first and sent only if the server lacks its digest.
+
 Small blobs go up in one PUT; large ones through a resumable session that continues
 from the server's offset after a broken connection. When the server offers presigned
 transfers (an S3 blob store), every non-empty blob goes straight to the store instead,
@@ -15,8 +20,9 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +31,7 @@ from modeldepot.client.progress import Progress
 from modeldepot.digest import PipelinedHasher
 from modeldepot.errors import (
     BlobNotFound,
+    DigestMismatch,
     InvalidInput,
     ServerUnreachable,
     UploadConflict,
@@ -33,11 +40,14 @@ from modeldepot.errors import (
     UploadOffsetMismatch,
 )
 from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
+from modeldepot.sample import has_sample, sample_of_file
 from modeldepot.schemas import FileEntry, UploadRead, VersionCreate, VersionRead
 from modeldepot.schemas.lineage import FormatInfo
 
 # Blobs at least this large use a resumable upload session.
 SESSION_THRESHOLD = 64 * 1024 * 1024
+# Files at least this large are streamed when the server certainly lacks them.
+STREAM_THRESHOLD = SESSION_THRESHOLD
 # Bytes per read while hashing a file (two buffers: one read while the other is hashed).
 HASH_CHUNK = 4 * 1024 * 1024
 MAX_ATTEMPTS = 8
@@ -78,25 +88,77 @@ def scan(root: Path, exclude: Sequence[str] = ()) -> list[tuple[str, Path]]:
 def hash_files(files: list[tuple[str, Path]], workers: int, progress: Progress) -> list[LocalFile]:
     sizes = [source.stat().st_size for _, source in files]
     progress.begin("hash", sum(sizes))
-
-    def one(item: tuple[str, Path]) -> LocalFile:
-        path, source = item
-        hasher = PipelinedHasher()
-        size = 0
-        # Two buffers: one is hashed in a helper while the next is read into the other.
-        buffers = [memoryview(bytearray(HASH_CHUNK)) for _ in range(2)]
-        turn = 0
-        with open(source, "rb", buffering=0) as fileobj:
-            while n := fileobj.readinto(buffers[turn]):
-                hasher.update(buffers[turn][:n])
-                size += n
-                progress.advance(n)
-                turn ^= 1
-        return LocalFile(path, source, size, hasher.digest())
-
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        hashed = list(pool.map(one, files))
+        hashed = list(pool.map(lambda item: hash_file(*item, progress.advance), files))
     progress.end()
+    return hashed
+
+
+def hash_file(path: str, source: Path, advance: Callable[[int], None] | None = None) -> LocalFile:
+    """Read ``source`` once and hash it; ``advance(n)`` reports the bytes read."""
+    hasher = PipelinedHasher()
+    size = 0
+    # Two buffers: one is hashed in a helper while the next is read into the other.
+    buffers = [memoryview(bytearray(HASH_CHUNK)) for _ in range(2)]
+    turn = 0
+    with open(source, "rb", buffering=0) as fileobj:
+        while n := fileobj.readinto(buffers[turn]):
+            hasher.update(buffers[turn][:n])
+            size += n
+            if advance is not None:
+                advance(n)
+            turn ^= 1
+    return LocalFile(path, source, size, hasher.digest())
+
+
+def absent_files(http: Http, files: Sequence[tuple[str, Path]]) -> list[int]:
+    """Positions of the large files the server certainly lacks, by size and sample.
+
+    Files that look alike (same size and sample) are left out, so that each distinct
+    blob goes up once.
+    """
+    candidates: list[tuple[int, int, str]] = []
+    for index, (_, source) in enumerate(files):
+        size = source.stat().st_size
+        if size < STREAM_THRESHOLD or not has_sample(size):
+            continue
+        with open(source, "rb", buffering=0) as fileobj:
+            try:
+                candidates.append((index, size, sample_of_file(fileobj.fileno(), size)))
+            except ValueError:
+                continue  # shrank meanwhile: hashing it first gives what it holds now
+    alike = Counter((size, sample) for _, size, sample in candidates)
+    candidates = [c for c in candidates if alike[c[1:]] == 1]
+    if not candidates:
+        return []
+    query = {"files": [{"size": size, "sample": sample} for _, size, sample in candidates]}
+    response = http.request("POST", "/blobs/absent", json=query, idempotent=True)
+    return [candidates[position][0] for position in response.json()["absent"]]
+
+
+def stream_file(
+    http: Http, path: str, source: Path, progress: Progress, workers: int = 4
+) -> LocalFile:
+    """Upload a file the server lacks while a helper hashes it; return it with its digest.
+
+    The digest is named when the upload completes; the server verifies the bytes it
+    received against it, so a file changed during the upload is refused, not stored.
+    """
+    size = source.stat().st_size
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        later = hashing.submit(hash_file, path, source)
+        file = LocalFile(path, source, size, "")
+        try:
+            upload_blob(http, file, progress, workers, later=later)
+        except DigestMismatch as exc:
+            raise DigestMismatch(
+                f"{source} changed while it was pushed: the server received other bytes "
+                "than were hashed; nothing was stored"
+            ) from exc
+        finally:
+            hashed = later.result()  # wait for the helper even when the upload failed
+    if hashed.size != size:
+        raise InvalidInput(f"{source} changed while it was pushed")
     return hashed
 
 
@@ -106,17 +168,26 @@ def build_manifest(files: list[LocalFile]) -> Manifest:
     )
 
 
-def upload_missing(http: Http, files: list[LocalFile], workers: int, progress: Progress) -> int:
-    """Upload the blobs the server lacks; return how many bytes were sent."""
+def upload_missing(
+    http: Http,
+    files: list[LocalFile],
+    workers: int,
+    progress: Progress,
+    streamed: Sequence[tuple[str, Path]] = (),
+) -> list[LocalFile]:
+    """Upload the blobs the server lacks, and stream ``streamed``; return the streamed
+    files with their digests."""
     by_digest = {f.digest: f for f in files}
     missing = _missing(http, list(by_digest))
     todo = [by_digest[d] for d in missing]
-    total = sum(f.size for f in todo)
+    total = sum(f.size for f in todo) + sum(source.stat().st_size for _, source in streamed)
     progress.begin("upload", total)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        sent = [pool.submit(stream_file, http, p, s, progress, workers) for p, s in streamed]
         list(pool.map(lambda f: upload_blob(http, f, progress, workers), todo))
+        done = [future.result() for future in sent]
     progress.end()
-    return total
+    return done
 
 
 def commit(http: Http, name: str, manifest: Manifest, data: VersionCreate) -> VersionRead:
@@ -155,9 +226,14 @@ def push(
         if found is not None:
             lineage = data.lineage.model_copy(update={"format": found})
             data = data.model_copy(update={"lineage": lineage})
-    files = hash_files(scanned, workers, progress)
+    absent = set(absent_files(http, scanned))
+    streamed = [item for index, item in enumerate(scanned) if index in absent]
+    rest = [item for index, item in enumerate(scanned) if index not in absent]
+    hashed = hash_files(rest, workers, progress)
+    sent = upload_missing(http, hashed, workers, progress, streamed)
+    by_path = {f.path: f for f in hashed + sent}
+    files = [by_path[path] for path, _ in scanned]
     manifest = build_manifest(files)
-    upload_missing(http, files, workers, progress)
     try:
         return commit(http, name, manifest, data)
     except BlobNotFound:
@@ -166,18 +242,27 @@ def push(
         return commit(http, name, manifest, data)
 
 
-def upload_blob(http: Http, file: LocalFile, progress: Progress, workers: int = 4) -> None:
+def upload_blob(
+    http: Http,
+    file: LocalFile,
+    progress: Progress,
+    workers: int = 4,
+    *,
+    later: Future[LocalFile] | None = None,
+) -> None:
+    """Upload one blob. With ``later`` (a streamed file) its digest is still being
+    computed there, and is named only when the upload completes."""
     if http.presigned and file.size > 0:
-        session = _open_session(http, file, presigned=True)
+        session = _open_session(http, file, presigned=True, later=later)
         if session.presigned is not None:
-            _upload_presigned(http, file, session, progress, workers)
+            _upload_presigned(http, file, session, progress, workers, later)
             return
         http.presigned = False  # not offered: the server relays bytes
-        _upload_resumable(http, file, progress, session)
-    elif file.size < SESSION_THRESHOLD:
+        _upload_resumable(http, file, progress, session, later)
+    elif file.size < SESSION_THRESHOLD and later is None:
         _upload_whole(http, file, progress)
     else:
-        _upload_resumable(http, file, progress)
+        _upload_resumable(http, file, progress, later=later)
 
 
 def _missing(http: Http, digests: list[str]) -> list[str]:
@@ -212,9 +297,13 @@ def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
 
 
 def _upload_resumable(
-    http: Http, file: LocalFile, progress: Progress, session: UploadRead | None = None
+    http: Http,
+    file: LocalFile,
+    progress: Progress,
+    session: UploadRead | None = None,
+    later: Future[LocalFile] | None = None,
 ) -> None:
-    session = session or _open_session(http, file)
+    session = session or _open_session(http, file, later=later)
     offset = 0
     sent_total = 0
     busy_until = time.monotonic() + BUSY_PATIENCE
@@ -239,7 +328,7 @@ def _upload_resumable(
                     )
                 finally:
                     sent_total += sent[0]
-            http.request("POST", f"/uploads/{session.id}/complete", idempotent=True)
+            _complete(http, session.id, later)
             return
         except UploadOffsetMismatch as exc:
             offset = int(exc.extra.get("offset", 0))
@@ -252,7 +341,12 @@ def _upload_resumable(
             time.sleep(1.0)
             offset = _session_state(http, session.id).offset
         except UploadNotFound:
-            session = _open_session(http, file)
+            # Expired or collected; or completed, by this client before an answer was
+            # lost or by another with the same bytes.
+            if _stored_meanwhile(http, file, later):
+                progress.advance(file.size - sent_total)
+                return
+            session = _open_session(http, file, later=later)
             offset = 0
         except ServerUnreachable:
             if attempt == MAX_ATTEMPTS:
@@ -266,10 +360,28 @@ def _upload_resumable(
     raise ServerUnreachable(f"upload of {file.path} did not finish after {MAX_ATTEMPTS} attempts")
 
 
-def _open_session(http: Http, file: LocalFile, *, presigned: bool = False) -> UploadRead:
-    body = {"digest": file.digest, "size": file.size, "presigned": presigned}
+def _open_session(
+    http: Http, file: LocalFile, *, presigned: bool = False, later: Future[LocalFile] | None
+) -> UploadRead:
+    """Open a session; a streamed file's (``later``) names no digest yet."""
+    digest = None if later is not None else file.digest
+    body = {"digest": digest, "size": file.size, "presigned": presigned}
     response = http.request("POST", "/uploads", json=body, idempotent=True)
     return UploadRead.model_validate(response.json())
+
+
+def _complete(http: Http, upload_id: str, later: Future[LocalFile] | None) -> None:
+    """Complete a session; a streamed file's waits for its digest and names it."""
+    body = {"digest": later.result().digest} if later is not None else None
+    http.request("POST", f"/uploads/{upload_id}/complete", json=body, idempotent=True)
+
+
+def _stored_meanwhile(http: Http, file: LocalFile, later: Future[LocalFile] | None) -> bool:
+    """Whether the server holds the blob now (a streamed file's only once hashed)."""
+    if later is not None and not later.done():
+        return False
+    digest = later.result().digest if later is not None else file.digest
+    return not _missing(http, [digest])
 
 
 # Parts whose URLs are asked for at once: few enough that they are used long before
@@ -278,7 +390,12 @@ PART_URL_BATCH = 64
 
 
 def _upload_presigned(
-    http: Http, file: LocalFile, session: UploadRead, progress: Progress, workers: int
+    http: Http,
+    file: LocalFile,
+    session: UploadRead,
+    progress: Progress,
+    workers: int,
+    later: Future[LocalFile] | None = None,
 ) -> None:
     """Send the parts the store lacks straight to it, in parallel, then complete.
 
@@ -313,12 +430,15 @@ def _upload_presigned(
 
                 with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch)))) as pool:
                     list(pool.map(put, batch))
-            http.request("POST", f"/uploads/{session.id}/complete", idempotent=True)
+            _complete(http, session.id, later)
             return
         except UploadNotFound:
-            session = _open_session(http, file, presigned=True)
+            if _stored_meanwhile(http, file, later):
+                progress.advance(file.size - counted[0])
+                return
+            session = _open_session(http, file, presigned=True, later=later)
             if session.presigned is None:
-                _upload_resumable(http, file, progress, session)
+                _upload_resumable(http, file, progress, session, later)
                 return
             progress.advance(-counted[0])  # the new session starts from nothing
             counted[0] = 0

@@ -161,20 +161,24 @@ blobs = Table(
     "blobs",
     metadata,
     Column("digest", DIGEST, primary_key=True),
-    Column("size", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     # Refreshed whenever a push relies on the blob; GC spares blobs touched recently.
     Column("touched_at", UTCDateTime, nullable=False, index=True),
     # Set by garbage collection before it deletes the bytes: from then on the blob
     # counts as absent, and an upload of the same bytes clears it.
     Column("collecting_at", UTCDateTime),
+    # The blob's sample digest (modeldepot.sample), computed when first asked for; NULL
+    # until then and for blobs too small to have one.
+    Column("sample", DIGEST),
 )
 
 uploads = Table(
     "uploads",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("digest", DIGEST, nullable=False),
+    # NULL for a session whose digest comes with its completion (a streamed upload).
+    Column("digest", DIGEST),
     Column("size", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", ACTOR, nullable=False),

@@ -11,6 +11,12 @@ Protocol (modelled on the OCI distribution spec):
    under its digest and records it. A mismatch discards the bytes.
 4. The version is committed by ``VersionService.create_version``.
 
+A *streamed* upload skips the client's hashing pass for a large file the server
+certainly lacks: ``absent_files`` compares the file's size and sample digest
+(``modeldepot.sample``) with the stored blobs'; if none matches, the client opens a
+session without a digest, hashes the file while sending it, and names the digest in
+``complete_upload(id, digest)``, which verifies it like any other.
+
 A small blob can instead go up in one request (``begin_direct_upload`` then
 ``finish_direct_upload``): same verification, no session record, nothing to resume.
 
@@ -50,6 +56,7 @@ from modeldepot.errors import (
     UploadNotFound,
 )
 from modeldepot.manifest import MAX_FILE_SIZE
+from modeldepot.sample import has_sample, sample_digest
 from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
 
 BATCH = 500
@@ -91,12 +98,68 @@ class UploadService:
                 found.update(result.scalars())
         return [d for d in wanted if d not in found]
 
+    def absent_files(self, files: list[tuple[int, str]]) -> list[int]:
+        """Which of these files, given as (size, sample digest), no stored blob matches:
+        the server certainly lacks them. Positions in ``files``, in order.
+
+        Files too small to have a sample are never reported absent. Stored blobs whose
+        sample is not known yet get it computed (read from the store) and recorded.
+        """
+        for size, sample in files:
+            _check_size(size)
+            parse_digest(sample)
+        sizes = sorted({size for size, _ in files if has_sample(size)})
+        known: dict[int, set[str]] = {size: set() for size in sizes}
+        unsampled: list[tuple[str, int]] = []
+        with self.db.read() as conn:
+            for start in range(0, len(sizes), BATCH):
+                rows = conn.execute(
+                    select(blobs.c.digest, blobs.c.size, blobs.c.sample).where(
+                        blobs.c.size.in_(sizes[start : start + BATCH]),
+                        blobs.c.collecting_at.is_(None),
+                    )
+                )
+                for digest, size, sample in rows:
+                    if sample is None:
+                        unsampled.append((digest, size))
+                    else:
+                        known[size].add(sample)
+        for digest, size in unsampled:
+            sample = self._sample_stored(digest, size)
+            if sample is not None:
+                known[size].add(sample)
+        return [
+            index
+            for index, (size, sample) in enumerate(files)
+            if has_sample(size) and sample not in known[size]
+        ]
+
+    def _sample_stored(self, digest: str, size: int) -> str | None:
+        """Compute and record the sample digest of a stored blob; None if it is gone."""
+        try:
+            sample = sample_digest(
+                size, lambda offset, length: self.store.read(digest, offset, length)
+            )
+        except (BlobNotFound, ValueError):
+            return None  # collected meanwhile (or its bytes do not match its record)
+        with self.db.write() as conn:
+            conn.execute(
+                update(blobs)
+                .where(blobs.c.digest == digest, blobs.c.sample.is_(None))
+                .values(sample=sample)
+            )
+        return sample
+
     def create_upload(
-        self, digest: str, size: int, actor: Actor, *, presigned: bool = False
+        self, digest: str | None, size: int, actor: Actor, *, presigned: bool = False
     ) -> UploadRead:
         """Open a session. With ``presigned`` (granted only if the store offers it and the
-        blob is not empty) the client sends the bytes to ``part_urls`` instead."""
-        parse_digest(digest)
+        blob is not empty) the client sends the bytes to ``part_urls`` instead.
+
+        Without ``digest`` (a streamed upload) the digest comes with ``complete_upload``.
+        """
+        if digest is not None:
+            digest = parse_digest(digest)
         _check_size(size)
         upload_id = uuid.uuid4().hex
         part_size = part_size_for(size) if presigned and size and self.presigned else None
@@ -249,19 +312,21 @@ class UploadService:
             )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
-    def complete_upload(self, upload_id: str) -> UploadRead:
+    def complete_upload(self, upload_id: str, digest: str | None = None) -> UploadRead:
         """Verify and store the blob.
 
-        UploadIncomplete (bytes kept) if not every byte arrived yet; DigestMismatch ends
-        the session and discards its bytes.
+        ``digest`` is required for a session opened without one, and must equal the
+        declared one otherwise. UploadIncomplete (bytes kept) if not every byte arrived
+        yet; DigestMismatch ends the session and discards its bytes.
         """
         with self.db.read() as conn:
             row = _session(conn, upload_id)
+        digest = self._settle_digest(row, digest)
         try:
             received = self.store.staged_size(upload_id)
         except UploadNotFound:
             # A crash after the blob was stored but before it was recorded: finish it.
-            if self.store.stat(row.digest) != row.size:
+            if self.store.stat(digest) != row.size:
                 raise
             received = row.size
         if received < row.size:
@@ -270,18 +335,46 @@ class UploadService:
                 f"upload {upload_id} has {received} of {row.size} bytes", offset=received
             )
         try:
-            self.store.finish_upload(upload_id, row.digest, row.size)
+            self.store.finish_upload(upload_id, digest, row.size)
         except (DigestMismatch, SizeMismatch):
             with self.db.write() as conn:
                 conn.execute(delete(uploads).where(uploads.c.id == upload_id))
             raise
         now = utcnow()
         with self.db.write() as conn:
-            self._record_stored(conn, row.digest, row.size, now)
+            self._record_stored(conn, digest, row.size, now)
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
         return self._read(
-            row.id, row.digest, row.size, row.created_at, now, offset=row.size, complete=True
+            row.id, digest, row.size, row.created_at, now, offset=row.size, complete=True
         )
+
+    def _settle_digest(self, row: Row[Any], digest: str | None) -> str:
+        """The digest a completion verifies against; a streamed session records the one
+        its completion names (so that a completion retried after a crash finds it)."""
+        if digest is not None:
+            digest = parse_digest(digest)
+        if row.digest is not None:
+            if digest is not None and digest != row.digest:
+                raise InvalidInput(
+                    f"upload {row.id} was opened for {row.digest}; its completion names {digest}"
+                )
+            return str(row.digest)
+        if digest is None:
+            raise InvalidInput(
+                f"upload {row.id} was opened without a digest: name it when completing"
+            )
+        with self.db.write() as conn:
+            conn.execute(
+                update(uploads)
+                .where(uploads.c.id == row.id, uploads.c.digest.is_(None))
+                .values(digest=digest)
+            )
+            stored = conn.execute(select(uploads.c.digest).where(uploads.c.id == row.id)).scalar()
+        if stored is None:
+            raise UploadNotFound(f"upload {row.id!r} does not exist or has expired")
+        if stored != digest:
+            raise InvalidInput(f"upload {row.id} was completed for {stored}; not for {digest}")
+        return digest
 
     def _record_stored(self, conn: Connection, digest: str, size: int, now: datetime) -> None:
         """Record a blob just stored, and check it is still there once its row is locked.
@@ -341,7 +434,7 @@ class UploadService:
     def _read(
         self,
         upload_id: str,
-        digest: str,
+        digest: str | None,
         size: int,
         created_at: datetime,
         touched_at: datetime,

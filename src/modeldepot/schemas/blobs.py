@@ -17,8 +17,31 @@ class BlobsMissing(BaseModel):
     missing: list[str]
 
 
+class FileSample(BaseModel):
+    size: int = Field(ge=0, strict=True)
+    sample: str = Field(
+        description="The file's sample digest: sha256 of its size and of 8 windows of "
+        "128 KiB spread evenly over it (see `modeldepot.sample`)"
+    )
+
+
+class BlobsAbsentQuery(BaseModel):
+    files: list[FileSample] = Field(max_length=MAX_QUERY_DIGESTS)
+
+
+class BlobsAbsent(BaseModel):
+    absent: list[int] = Field(
+        description="Positions in `files` of the files no stored blob matches: the server "
+        "certainly lacks them. Files under 8 MiB are never listed."
+    )
+
+
 class UploadCreate(BaseModel):
-    digest: str
+    digest: str | None = Field(
+        default=None,
+        description="The blob's digest. Leave it out to hash the file while sending it "
+        "and name the digest when completing the session instead.",
+    )
     size: int = Field(ge=0, strict=True)
     presigned: bool = Field(
         default=False,
@@ -37,9 +60,17 @@ class PresignedUpload(BaseModel):
     parts_done: list[int] = Field(description="Parts the store has received, by number")
 
 
+class UploadComplete(BaseModel):
+    digest: str | None = Field(
+        default=None,
+        description="Required if the session was opened without a digest; otherwise, if "
+        "given, it must equal the declared one",
+    )
+
+
 class UploadRead(BaseModel):
     id: str
-    digest: str
+    digest: str | None = Field(description="Null until a streamed session is completed")
     size: int
     offset: int = Field(
         description="Bytes received so far; resume from here (presigned: the bytes of the "

@@ -10,10 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from modeldepot.digest import parse_digest
 from modeldepot.errors import InvalidInput
 from modeldepot.schemas import (
+    BlobsAbsent,
+    BlobsAbsentQuery,
     BlobsMissing,
     BlobsQuery,
     PartUrlsQuery,
     PresignedUrls,
+    UploadComplete,
     UploadCreate,
     UploadRead,
 )
@@ -28,6 +31,18 @@ router = APIRouter(tags=["blobs"])
 def missing_blobs(query: BlobsQuery, registry: RegistryDep) -> BlobsMissing:
     """Which of these digests the server lacks. Blobs it has are kept from GC for a while."""
     return BlobsMissing(missing=registry.uploads.missing_blobs(query.digests))
+
+
+@router.post("/blobs/absent", response_model=BlobsAbsent)
+def absent_blobs(query: BlobsAbsentQuery, registry: RegistryDep) -> BlobsAbsent:
+    """Which of these large files, by size and sample digest, the server certainly lacks.
+
+    A client sends those while hashing them (open the session without a digest, name it
+    when completing) instead of hashing them first; for the others it asks
+    `POST /blobs/missing` by digest as usual.
+    """
+    files = [(f.size, f.sample) for f in query.files]
+    return BlobsAbsent(absent=registry.uploads.absent_files(files))
 
 
 @router.post("/blobs/urls", response_model=PresignedUrls)
@@ -121,9 +136,15 @@ async def append_upload(
 
 
 @router.post("/uploads/{upload_id}/complete", response_model=UploadRead)
-def complete_upload(upload_id: str, registry: RegistryDep) -> UploadRead:
-    """Verify the received bytes against the digest and size, then store the blob."""
-    return registry.uploads.complete_upload(upload_id)
+def complete_upload(
+    upload_id: str, registry: RegistryDep, data: UploadComplete | None = None
+) -> UploadRead:
+    """Verify the received bytes against the digest and size, then store the blob.
+
+    A session opened without a digest needs `{"digest": ...}` here.
+    """
+    digest = data.digest if data is not None else None
+    return registry.uploads.complete_upload(upload_id, digest)
 
 
 @router.delete("/uploads/{upload_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,138 @@
+"""Streamed pushes through the SDK against a real server: a large file the server
+certainly lacks is sent while it is hashed; anything that might be stored is hashed
+first, so unchanged content still sends no bytes. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modeldepot.client import push as push_mod
+from modeldepot.errors import DigestMismatch, ModelNotFound
+from modeldepot.sample import SAMPLE_MIN_SIZE, window_offsets
+from tests.conftest import make_model_dir
+from tests.test_sdk import CountingProgress
+
+BIG = SAMPLE_MIN_SIZE + 4096
+
+
+class Spy:
+    """Which files a push hashed first and which it streamed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.hashed_first: list[str] = []
+        self.streamed: list[str] = []
+        hash_files, stream_file = push_mod.hash_files, push_mod.stream_file
+
+        def spied_hash_files(files: list[tuple[str, Path]], *args: Any) -> Any:
+            self.hashed_first += [path for path, _ in files]
+            return hash_files(files, *args)
+
+        def spied_stream_file(http: Any, path: str, *args: Any) -> Any:
+            self.streamed.append(path)
+            return stream_file(http, path, *args)
+
+        monkeypatch.setattr(push_mod, "hash_files", spied_hash_files)
+        monkeypatch.setattr(push_mod, "stream_file", spied_stream_file)
+        # Stream files from the smallest size that has a sample, to keep tests small.
+        monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
+    return Spy(monkeypatch)
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_new_large_file_is_streamed_and_stored_under_its_digest(
+    client, spy: Spy, tmp_path: Path
+) -> None:
+    big, small = os.urandom(BIG), b'{"lr": 0.1}'
+    source = make_model_dir(tmp_path / "m", {"weights.bin": big, "config.json": small})
+    progress = CountingProgress()
+    version = client.push(source, "a/streamed", progress=progress)
+    assert (spy.streamed, spy.hashed_first) == (["weights.bin"], ["config.json"])
+    assert progress.totals == {"hash": len(small), "upload": BIG + len(small)}
+    assert progress.done == progress.totals
+    files = {f.path: f.digest for f in client.get_manifest("a/streamed:1").files}
+    assert files == {"weights.bin": sha256(big), "config.json": sha256(small)}
+    assert version.total_size == BIG + len(small)
+    client.pull("a/streamed:1", tmp_path / "out", use_cache=False)
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == big
+
+
+def test_unchanged_content_is_hashed_first_and_sends_nothing(
+    client, spy: Spy, tmp_path: Path
+) -> None:
+    source = make_model_dir(tmp_path / "m", {"weights.bin": os.urandom(BIG)})
+    first = client.push(source, "a/m")
+    spy.streamed.clear()
+    progress = CountingProgress()
+    second = client.push(source, "b/other-model", progress=progress)
+    assert (spy.streamed, spy.hashed_first[-1:]) == ([], ["weights.bin"])
+    assert progress.totals["upload"] == 0
+    assert second.digest == first.digest
+
+
+def test_a_file_that_only_looks_stored_is_hashed_first_and_sent(
+    client, spy: Spy, tmp_path: Path
+) -> None:
+    """Same size and windows, other bytes between them: the sample matches, the digest
+    does not, so the file goes up the usual way."""
+    data = bytearray(os.urandom(BIG))
+    client.push(make_model_dir(tmp_path / "v1", {"w.bin": bytes(data)}), "a/m")
+    data[window_offsets(BIG)[2] - 1] ^= 0xFF
+    spy.streamed.clear()
+    progress = CountingProgress()
+    client.push(make_model_dir(tmp_path / "v2", {"w.bin": bytes(data)}), "a/m", progress=progress)
+    assert spy.streamed == [] and progress.totals["upload"] == BIG
+    client.pull("a/m:2", tmp_path / "out", use_cache=False)
+    assert (tmp_path / "out" / "w.bin").read_bytes() == bytes(data)
+
+
+def test_identical_new_files_in_one_push_go_up_once(client, spy: Spy, tmp_path: Path) -> None:
+    data = os.urandom(BIG)
+    source = make_model_dir(tmp_path / "m", {"a.bin": data, "copy/a.bin": data})
+    progress = CountingProgress()
+    client.push(source, "a/m", progress=progress)
+    assert spy.streamed == [] and progress.totals["upload"] == BIG
+
+
+def test_a_file_changed_while_streamed_is_refused_and_no_version_appears(
+    client, live, monkeypatch: pytest.MonkeyPatch, spy: Spy, tmp_path: Path
+) -> None:
+    """The helper hashes the file only after the upload sent it and the file changed:
+    the server got other bytes than the digest the client names, so it stores nothing."""
+    source = make_model_dir(tmp_path / "m", {"w.bin": os.urandom(BIG)})
+    sent = threading.Event()
+    hash_file = push_mod.hash_file
+
+    def late_hash_file(path: str, file: Path, *args: Any) -> Any:
+        assert sent.wait(30)
+        with open(file, "r+b") as changing:
+            changing.write(b"changed")
+        return hash_file(path, file, *args)
+
+    class Progress(CountingProgress):
+        def advance(self, n: int) -> None:
+            super().advance(n)
+            if self.phase == "upload" and self.done["upload"] == BIG:
+                sent.set()
+
+    monkeypatch.setattr(push_mod, "hash_file", late_hash_file)
+    with pytest.raises(DigestMismatch, match=r"w\.bin changed while it was pushed"):
+        client.push(source, "a/m", progress=Progress())
+    assert spy.streamed == ["w.bin"]
+    with pytest.raises(ModelNotFound):  # created by a push's commit, which never came
+        client.get_model("a/m")
+    changed = sha256((source / "w.bin").read_bytes())
+    answer = client.http.request("POST", "/blobs/missing", json={"digests": [changed]})
+    assert answer.json()["missing"] == [changed]
