@@ -18,6 +18,12 @@ rounds show how much that ratio still moves. ``cp`` + ``sync`` is a second refer
 with the bytes on the disk, as the server's push (it fsyncs every blob) and pull (it
 writes with O_DIRECT) leave them.
 
+A third reference is for the pull alone: ``cp`` of the pushed version's blob files, as
+the server stores them, first dropped from the page cache (the server wrote them with
+O_DIRECT, so a pull finds them on the disk too), then ``sync``. It moves the bytes a
+pull moves: read from the disk, written to the disk. The ``cp`` above reads a source
+the page cache holds and leaves its copy there.
+
 Once per case, on the last round's content: pull filling an empty cache, pull again
 from the warm cache, re-push of unchanged content against the time to sha256 it. The
 server's peak resident memory is sampled during every push; the maximum is reported.
@@ -41,6 +47,7 @@ import time
 from pathlib import Path
 
 from bench.server import BenchServer
+from modeldepot.blobstore.paths import blob_key
 from modeldepot.client.client import Client
 
 MIB = 1024 * 1024
@@ -97,6 +104,29 @@ def cp_seconds(source: Path, target: Path, *, sync: bool = False) -> float:
     return seconds
 
 
+def cp_from_store_seconds(md: Client, server: BenchServer, ref: str, target: Path) -> float:
+    """Seconds to copy the blob files of ``ref`` out of the server's store and ``sync``,
+    starting with none of them in the page cache; the copies are removed."""
+    digests = sorted({f.digest for f in md.get_manifest(ref).files})
+    blobs = [server.data_dir / "blobs" / blob_key(d) for d in digests]
+    target.mkdir()
+
+    def run() -> None:
+        subprocess.run(["cp", *map(str, blobs), str(target)], check=True)
+        os.sync()
+
+    os.sync()
+    for blob in blobs:
+        fd = os.open(blob, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    seconds = timed(run)
+    remove(target)
+    return seconds
+
+
 def sha256_seconds(path: Path) -> float:
     def run() -> None:
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
@@ -135,7 +165,8 @@ def many_files_source(work: Path, files: int, per_file: int):
 def measure_round(
     md: Client, server: BenchServer, source: Path, name: str, work: Path, mb: float
 ) -> tuple[dict, str, int]:
-    """One round on fresh content: cp, push, cp, pull, cp, cp + sync.
+    """One round on fresh content: cp, push, cp, pull, cp, cp + sync, cp of the stored
+    blobs + sync.
 
     Returns the round's figures, the pushed version's reference and the server's peak
     RSS during the push."""
@@ -156,6 +187,7 @@ def measure_round(
     remove(out)
     cp_after = cp_seconds(source, target)
     cp_sync = cp_seconds(source, target, sync=True)
+    cp_store = cp_from_store_seconds(md, server, ref, target)
     cp_push = (cp_before + cp_between) / 2
     cp_pull = (cp_between + cp_after) / 2
     row = {
@@ -165,10 +197,12 @@ def measure_round(
         "pull_mb_s": round(mb / pull_s, 1),
         "cp_after_pull_mb_s": round(mb / cp_after, 1),
         "cp_sync_mb_s": round(mb / cp_sync, 1),
+        "cp_from_store_mb_s": round(mb / cp_store, 1),
         "push_vs_cp": round(cp_push / push_s, 3),
         "pull_vs_cp": round(cp_pull / pull_s, 3),
         "push_vs_cp_sync": round(cp_sync / push_s, 3),
         "pull_vs_cp_sync": round(cp_sync / pull_s, 3),
+        "pull_vs_cp_from_store": round(cp_store / pull_s, 3),
         "server_peak_rss_mb": round(peak / 1e6, 1),
     }
     return row, ref, peak
@@ -206,6 +240,8 @@ SUMMARISED = [
     "cp_sync_mb_s",
     "push_vs_cp_sync",
     "pull_vs_cp_sync",
+    "cp_from_store_mb_s",
+    "pull_vs_cp_from_store",
 ]
 CP_RUNS = ["cp_before_push_mb_s", "cp_after_push_mb_s", "cp_after_pull_mb_s"]
 
