@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -204,6 +205,22 @@ def client(live: LiveServer, tmp_path: Path) -> Iterator[object]:
 
     with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
         yield md
+
+
+@pytest.fixture
+def streamed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the files this test's pushes streamed (sent while being hashed)."""
+    from modeldepot.client import push as push_mod
+
+    paths: list[str] = []
+    stream_file = push_mod.stream_file
+
+    def spied(http: Any, path: str, *args: Any) -> Any:
+        paths.append(path)
+        return stream_file(http, path, *args)
+
+    monkeypatch.setattr(push_mod, "stream_file", spied)
+    return paths
 
 
 def make_model_dir(root: Path, files: dict[str, bytes]) -> Path:

@@ -111,20 +111,16 @@ def test_push_and_pull_move_no_blob_bytes_through_the_server(
 
 
 def test_a_new_large_file_streams_to_the_store_and_its_sample_is_read_back_from_it(
-    s3_live: LiveServer, s3_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_live: LiveServer,
+    s3_registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    streamed: list[str],
 ) -> None:
     """Streamed (sent while hashed, digest named at completion) straight to the store;
     a second push finds the stored blob by its sample, read from the bucket, and sends
     nothing."""
     monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
-    streamed: list[str] = []
-    stream_file = push_mod.stream_file
-
-    def spied(http: Any, path: str, *args: Any) -> Any:
-        streamed.append(path)
-        return stream_file(http, path, *args)
-
-    monkeypatch.setattr(push_mod, "stream_file", spied)
     data = os.urandom(SAMPLE_MIN_SIZE + MIN_PART_SIZE + 3)
     model = make_model_dir(tmp_path / "model", {"weights.bin": data})
     with Client(s3_live.url, cache_dir=tmp_path / "c1", actor="t") as md:

@@ -24,28 +24,23 @@ BIG = SAMPLE_MIN_SIZE + 4096
 class Spy:
     """Which files a push hashed first and which it streamed."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, streamed: list[str]) -> None:
         self.hashed_first: list[str] = []
-        self.streamed: list[str] = []
-        hash_files, stream_file = push_mod.hash_files, push_mod.stream_file
+        self.streamed = streamed
+        hash_files = push_mod.hash_files
 
         def spied_hash_files(files: list[tuple[str, Path]], *args: Any) -> Any:
             self.hashed_first += [path for path, _ in files]
             return hash_files(files, *args)
 
-        def spied_stream_file(http: Any, path: str, *args: Any) -> Any:
-            self.streamed.append(path)
-            return stream_file(http, path, *args)
-
         monkeypatch.setattr(push_mod, "hash_files", spied_hash_files)
-        monkeypatch.setattr(push_mod, "stream_file", spied_stream_file)
         # Stream files from the smallest size that has a sample, to keep tests small.
         monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
-    return Spy(monkeypatch)
+def spy(monkeypatch: pytest.MonkeyPatch, streamed: list[str]) -> Spy:
+    return Spy(monkeypatch, streamed)
 
 
 def sha256(data: bytes) -> str:

@@ -142,6 +142,20 @@ class ServerProcess:
             time.sleep(0.05)
 
 
+def received_bytes(server: ServerProcess, method: str, route: str) -> float:
+    """The server's request body bytes counter for ``method`` and ``route`` (since it
+    started)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "modeldepot_http_received_bytes":
+            for sample in family.samples:
+                if sample.labels == {"method": method, "route": route}:
+                    return sample.value
+    return 0.0
+
+
 def run_modeldepot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the ``modeldepot`` command to its end (at most a minute), capturing its output."""
     assert MODELDEPOT, "the modeldepot console script is not installed"

@@ -24,9 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ServerProcess, new_server
+from tests.e2e.conftest import ServerProcess, new_server, received_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -194,17 +193,6 @@ def assert_stored(api: httpx.Client, data: bytes) -> None:
     assert response.status_code == 200, response.text
     assert len(response.content) == len(data)
     assert digest_of(response.content) == digest_of(data)
-
-
-def received_bytes(server: ServerProcess, method: str, route: str) -> float:
-    """The server's request body bytes counter for ``method`` and ``route``."""
-    text = httpx.get(f"{server.url}/metrics", timeout=TIMEOUT).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "modeldepot_http_received_bytes":
-            for sample in family.samples:
-                if sample.labels == {"method": method, "route": route}:
-                    return sample.value
-    return 0.0
 
 
 # Tests ---------------------------------------------------------------------------------------
