@@ -122,6 +122,8 @@ class Http:
                         body=(fileobj.fileno(), offset, length),
                         sent=sent,
                         connections=self._connections,
+                        # modeldepot answers Expect; a store gets its body at once.
+                        expect_continue=not store,
                     ) as raw,
                 ):
                     body = raw.read()

@@ -9,13 +9,20 @@ their own instead:
   copies it from the page cache to the socket, no pass through Python);
 * a response body streams into a few reused buffers with ``recv_into``.
 
+A request body of ``CONTINUE_MIN`` bytes or more can wait for the server's ``100
+Continue`` (``Expect: 100-continue``): a server that refuses the request from its head
+(a wrong upload offset, a session another client holds) then answers before any of the
+body is sent, instead of after all of it. A server that never says ``100 Continue``
+gets the body after ``CONTINUE_WAIT`` seconds.
+
 Connections are kept alive in ``Connections`` and reused once a response was read to
 its end; one left in any other state (a body not read through, a refusal sent while
 the request body was still going out) is closed. A request that fails on a reused
-connection before its answer arrives is sent once more on a new one: the server may
-have closed the idle connection just as it was taken. ``https://`` URLs, proxies and
-responses this module does not read (chunked, informational) go through httpx
-(``Unsupported``).
+connection before any of its body went out (or whose whole body is small) is sent
+once more on a new one: the server may have closed the idle connection just as it was
+taken. One that fails later is not: the server was reading it, and the caller decides.
+``https://`` URLs, proxies and responses this module does not read (chunked,
+informational other than ``100``) go through httpx (``Unsupported``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ from urllib.parse import urlsplit
 RECEIVE_CHUNK = 1024 * 1024
 SEND_SLICE = 16 * 1024 * 1024
 MAX_HEAD = 64 * 1024
+# Bodies at least this large may ask for ``100 Continue`` first, and how long to wait
+# for it before sending anyway.
+CONTINUE_MIN = 1024 * 1024
+CONTINUE_WAIT = 1.0
 
 
 class Unsupported(Exception):
@@ -43,6 +54,9 @@ class Unsupported(Exception):
 
 class Broken(Exception):
     """The connection failed or timed out; what arrived before is still valid."""
+
+    # Whether any of the request's body had started out when it failed.
+    body_started = False
 
 
 @dataclass
@@ -181,14 +195,17 @@ def request(
     body: tuple[int, int, int] | None = None,
     sent: Callable[[int], None] | None = None,
     connections: Connections | None = None,
+    expect_continue: bool = False,
 ) -> Iterator[RawResponse]:
     """Send ``method url`` and yield the response once its head arrived.
 
     ``body`` is (fd, offset, length): that part of an open file is the request body,
     sent with ``sendfile``; ``sent(n)`` is called as it goes, and negatively for what
-    must be sent again (after a stale connection, or an answer left to httpx). Without
-    ``connections`` the connection is closed after the response. Raises ``Broken`` when
-    the connection fails, ``Unsupported`` for responses left to httpx.
+    must be sent again (after a stale connection, or an answer left to httpx). With
+    ``expect_continue`` a body of ``CONTINUE_MIN`` bytes or more waits for the server's
+    ``100 Continue``. Without ``connections`` the connection is closed after the
+    response. Raises ``Broken`` when the connection fails, ``Unsupported`` for
+    responses left to httpx.
     """
     parts = urlsplit(url)
     address = (parts.hostname or "", parts.port or 80)
@@ -197,8 +214,11 @@ def request(
         target += "?" + parts.query
     lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    wait = expect_continue and body is not None and body[2] >= CONTINUE_MIN
     if body is not None:
         lines.append(f"Content-Length: {body[2]}")
+    if wait:
+        lines.append("Expect: 100-continue")
     if connections is None:
         lines.append("Connection: close")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -216,10 +236,11 @@ def request(
 
         try:
             sock.settimeout(timeout)
-            response = _exchange(sock, head, body, count)
-        except Broken:
+            response = _exchange(sock, head, body, count, wait=wait)
+        except Broken as exc:
             sock.close()
-            if not reused:
+            small = body is None or body[2] < CONTINUE_MIN
+            if not reused or (exc.body_started and not small):
                 raise
             if sent is not None and counted[0]:
                 sent(-counted[0])
@@ -257,28 +278,45 @@ def _exchange(
     head: bytes,
     body: tuple[int, int, int] | None,
     sent: Callable[[int], None],
+    *,
+    wait: bool = False,
 ) -> RawResponse:
-    """Send the request, return the response's head (its body still to read)."""
+    """Send the request, return the response's head (its body still to read).
+
+    With ``wait``, the body goes only after the server's ``100 Continue`` (or after
+    ``CONTINUE_WAIT`` of silence); a final answer instead is returned with the body
+    unsent, and the connection is not reused."""
+    started = False
     try:
         sock.sendall(head)
         if body is not None:
+            if wait and (early := _await_continue(sock)) is not None:
+                early.keep_alive = False  # the server still expects the body: close
+                return early
+            started = True
             _send_body(sock, *body, sent=sent)
+    except Broken as exc:
+        exc.body_started = started
+        raise
     except OSError as exc:
         if isinstance(exc, TimeoutError):
             # The server stopped reading: waiting once more for an answer only doubles
             # the time it takes to say so.
-            raise Broken(str(exc) or "timed out") from exc
+            raise _broken(exc, started) from exc
         # The server may have answered early (a refusal) and closed: read that.
         try:
             response = _read_head(sock)
         except (OSError, Broken, Unsupported):
-            raise Broken(str(exc) or type(exc).__name__) from exc
+            raise _broken(exc, started) from exc
         response.keep_alive = False  # part of the request body is still unsent
         return response
     try:
         return _read_head(sock)
     except OSError as exc:
-        raise Broken(str(exc) or type(exc).__name__) from exc
+        raise _broken(exc, started) from exc
+    except Broken as exc:
+        exc.body_started = started
+        raise
 
 
 def _send_body(
@@ -296,22 +334,61 @@ def _send_body(
                 sent(done)
 
 
-def _read_head(sock: socket.socket) -> RawResponse:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        if len(data) > MAX_HEAD:
-            raise Broken("response head too large")
-        piece = sock.recv(65536)
-        if not piece:
-            raise Broken("connection closed before a response arrived")
-        data += piece
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+def _broken(exc: OSError, body_started: bool) -> Broken:
+    broken = Broken(str(exc) or type(exc).__name__)
+    broken.body_started = body_started
+    return broken
+
+
+def _await_continue(sock: socket.socket) -> RawResponse | None:
+    """Wait for ``100 Continue``: None once it came (or after ``CONTINUE_WAIT`` of
+    silence), or the final response the server sent instead."""
+    timeout = sock.gettimeout()
+    sock.settimeout(CONTINUE_WAIT)
     try:
-        version, code, *_ = status_line.split(" ", 2)
-        status = int(code)
-    except ValueError:
-        raise Broken(f"not an HTTP response: {status_line[:80]!r}") from None
+        first = sock.recv(65536)
+    except TimeoutError:
+        return None  # a server that does not answer ``Expect``: send the body anyway
+    finally:
+        sock.settimeout(timeout)
+    if not first:
+        raise Broken("connection closed before a response arrived")
+    try:
+        return _read_head(sock, first, stop_at_continue=True)
+    except _Continue:
+        return None
+
+
+class _Continue(Exception):
+    """The server said ``100 Continue`` and nothing after it yet."""
+
+
+def _read_head(
+    sock: socket.socket, data: bytes = b"", *, stop_at_continue: bool = False
+) -> RawResponse:
+    """The final response's head from ``sock`` (after ``data``, already received),
+    past any ``100 Continue``; with ``stop_at_continue``, ``_Continue`` is raised for
+    one that nothing follows yet."""
+    while True:
+        while b"\r\n\r\n" not in data:
+            if len(data) > MAX_HEAD:
+                raise Broken("response head too large")
+            piece = sock.recv(65536)
+            if not piece:
+                raise Broken("connection closed before a response arrived")
+            data += piece
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        try:
+            version, code, *_ = status_line.split(" ", 2)
+            status = int(code)
+        except ValueError:
+            raise Broken(f"not an HTTP response: {status_line[:80]!r}") from None
+        if status != 100 or not version.startswith("HTTP/1."):
+            break
+        if stop_at_continue and not rest:
+            raise _Continue
+        data = rest  # an interim answer: the final one follows
     if not version.startswith("HTTP/1.") or status < 200:
         raise Unsupported(status_line)
     headers: dict[str, str] = {}
