@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from modeldepot.client import push as push_mod
-from modeldepot.errors import DigestMismatch, ModelNotFound
+from modeldepot.errors import DigestMismatch, ModelNotFound, UploadNotFound
 from modeldepot.sample import SAMPLE_MIN_SIZE, window_offsets
 from tests.conftest import make_model_dir
 from tests.test_sdk import CountingProgress
@@ -131,3 +131,32 @@ def test_a_file_changed_while_streamed_is_refused_and_no_version_appears(
     changed = sha256((source / "w.bin").read_bytes())
     answer = client.http.request("POST", "/blobs/missing", json={"digests": [changed]})
     assert answer.json()["missing"] == [changed]
+
+
+def test_a_completion_whose_answer_was_lost_is_not_followed_by_a_second_upload(
+    client, spy: Spy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server completed the session, but the answer never came back and the retry
+    found the session gone: the client sees that the blob is stored and goes on."""
+    complete = push_mod._complete
+    opened: list[str] = []
+    open_session = push_mod._open_session
+
+    def completed_then_lost(http: Any, upload_id: str, later: Any) -> None:
+        complete(http, upload_id, later)
+        raise UploadNotFound(f"upload {upload_id!r} does not exist or has expired")
+
+    def counted_open_session(*args: Any, **kwargs: Any) -> Any:
+        session = open_session(*args, **kwargs)
+        opened.append(session.id)
+        return session
+
+    monkeypatch.setattr(push_mod, "_complete", completed_then_lost)
+    monkeypatch.setattr(push_mod, "_open_session", counted_open_session)
+    data = os.urandom(BIG)
+    progress = CountingProgress()
+    client.push(make_model_dir(tmp_path / "m", {"w.bin": data}), "a/m", progress=progress)
+    assert spy.streamed == ["w.bin"] and len(opened) == 1
+    assert progress.done["upload"] == progress.totals["upload"] == BIG
+    client.pull("a/m:1", tmp_path / "out", use_cache=False)
+    assert (tmp_path / "out" / "w.bin").read_bytes() == data
