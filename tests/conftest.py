@@ -223,6 +223,22 @@ def streamed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
+@pytest.fixture
+def uploaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the files whose bytes this test's pushes sent, streamed or not."""
+    from modeldepot.client import push as push_mod
+
+    paths: list[str] = []
+    upload_blob = push_mod.upload_blob
+
+    def spied(http: Any, file: Any, *args: Any, **kwargs: Any) -> Any:
+        paths.append(file.path)
+        return upload_blob(http, file, *args, **kwargs)
+
+    monkeypatch.setattr(push_mod, "upload_blob", spied)
+    return paths
+
+
 def make_model_dir(root: Path, files: dict[str, bytes]) -> Path:
     """Write ``files`` (relative path -> bytes) under ``root`` and return it."""
     for relative, data in files.items():

@@ -24,23 +24,26 @@ BIG = SAMPLE_MIN_SIZE + 4096
 class Spy:
     """Which files a push hashed first and which it streamed."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, streamed: list[str]) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, streamed: list[str], uploaded: list[str]
+    ) -> None:
         self.hashed_first: list[str] = []
         self.streamed = streamed
-        hash_files = push_mod.hash_files
+        self.uploaded = uploaded
+        send_files = push_mod.send_files
 
-        def spied_hash_files(files: list[tuple[str, Path]], *args: Any) -> Any:
+        def spied_send_files(http: Any, files: list[tuple[str, Path]], *args: Any) -> Any:
             self.hashed_first += [path for path, _ in files]
-            return hash_files(files, *args)
+            return send_files(http, files, *args)
 
-        monkeypatch.setattr(push_mod, "hash_files", spied_hash_files)
+        monkeypatch.setattr(push_mod, "send_files", spied_send_files)
         # Stream files from the smallest size that has a sample, to keep tests small.
         monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch, streamed: list[str]) -> Spy:
-    return Spy(monkeypatch, streamed)
+def spy(monkeypatch: pytest.MonkeyPatch, streamed: list[str], uploaded: list[str]) -> Spy:
+    return Spy(monkeypatch, streamed, uploaded)
 
 
 def sha256(data: bytes) -> str:
@@ -55,8 +58,8 @@ def test_a_new_large_file_is_streamed_and_stored_under_its_digest(
     progress = CountingProgress()
     version = client.push(source, "a/streamed", progress=progress)
     assert (spy.streamed, spy.hashed_first) == (["weights.bin"], ["config.json"])
-    assert progress.totals == {"hash": len(small), "upload": BIG + len(small)}
-    assert progress.done == progress.totals
+    assert sorted(spy.uploaded) == ["config.json", "weights.bin"]
+    assert progress.totals == progress.done == {"push": BIG + len(small)}
     files = {f.path: f.digest for f in client.get_manifest("a/streamed:1").files}
     assert files == {"weights.bin": sha256(big), "config.json": sha256(small)}
     assert version.total_size == BIG + len(small)
@@ -70,10 +73,11 @@ def test_unchanged_content_is_hashed_first_and_sends_nothing(
     source = make_model_dir(tmp_path / "m", {"weights.bin": os.urandom(BIG)})
     first = client.push(source, "a/m")
     spy.streamed.clear()
+    spy.uploaded.clear()
     progress = CountingProgress()
     second = client.push(source, "b/other-model", progress=progress)
     assert (spy.streamed, spy.hashed_first[-1:]) == ([], ["weights.bin"])
-    assert progress.totals["upload"] == 0
+    assert spy.uploaded == [] and progress.done == {"push": BIG}
     assert second.digest == first.digest
 
 
@@ -86,9 +90,9 @@ def test_a_file_that_only_looks_stored_is_hashed_first_and_sent(
     client.push(make_model_dir(tmp_path / "v1", {"w.bin": bytes(data)}), "a/m")
     data[window_offsets(BIG)[2] - 1] ^= 0xFF
     spy.streamed.clear()
-    progress = CountingProgress()
-    client.push(make_model_dir(tmp_path / "v2", {"w.bin": bytes(data)}), "a/m", progress=progress)
-    assert spy.streamed == [] and progress.totals["upload"] == BIG
+    spy.uploaded.clear()
+    client.push(make_model_dir(tmp_path / "v2", {"w.bin": bytes(data)}), "a/m")
+    assert spy.streamed == [] and spy.uploaded == ["w.bin"]
     client.pull("a/m:2", tmp_path / "out", use_cache=False)
     assert (tmp_path / "out" / "w.bin").read_bytes() == bytes(data)
 
@@ -98,7 +102,8 @@ def test_identical_new_files_in_one_push_go_up_once(client, spy: Spy, tmp_path: 
     source = make_model_dir(tmp_path / "m", {"a.bin": data, "copy/a.bin": data})
     progress = CountingProgress()
     client.push(source, "a/m", progress=progress)
-    assert spy.streamed == [] and progress.totals["upload"] == BIG
+    assert spy.streamed == [] and len(spy.uploaded) == 1
+    assert progress.totals == progress.done == {"push": 2 * BIG}
 
 
 def test_a_file_changed_while_streamed_is_refused_and_no_version_appears(
@@ -119,7 +124,7 @@ def test_a_file_changed_while_streamed_is_refused_and_no_version_appears(
     class Progress(CountingProgress):
         def advance(self, n: int) -> None:
             super().advance(n)
-            if self.phase == "upload" and self.done["upload"] == BIG:
+            if self.done["push"] == BIG:
                 sent.set()
 
     monkeypatch.setattr(push_mod, "hash_file", late_hash_file)
@@ -157,6 +162,6 @@ def test_a_completion_whose_answer_was_lost_is_not_followed_by_a_second_upload(
     progress = CountingProgress()
     client.push(make_model_dir(tmp_path / "m", {"w.bin": data}), "a/m", progress=progress)
     assert spy.streamed == ["w.bin"] and len(opened) == 1
-    assert progress.done["upload"] == progress.totals["upload"] == BIG
+    assert progress.done["push"] == progress.totals["push"] == BIG
     client.pull("a/m:1", tmp_path / "out", use_cache=False)
     assert (tmp_path / "out" / "w.bin").read_bytes() == data

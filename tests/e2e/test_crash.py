@@ -194,7 +194,7 @@ class KillSwitch:
         self.phase = phase
 
     def advance(self, n: int) -> None:
-        if self.phase != "upload" or n <= 0:
+        if self.phase != "push" or n <= 0:
             return
         with self.lock:
             if self.killed.is_set():

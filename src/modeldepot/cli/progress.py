@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import Any
 
-LABELS = {"hash": "hashing", "upload": "uploading", "download": "downloading"}
+LABELS = {"push": "pushing", "upload": "uploading", "download": "downloading"}
 
 
 class RichProgress:

@@ -9,7 +9,9 @@ class Progress(Protocol):
     """Receives byte counts from transfers. ``advance`` may be called from many threads."""
 
     def begin(self, phase: str, total: int) -> None:
-        """A phase (``hash``, ``upload``, ``download``) of ``total`` bytes starts."""
+        """A phase of ``total`` bytes starts: ``push`` (every byte of the files pushed;
+        a file the server already holds counts as done once hashed), ``upload`` (blobs
+        sent again after a commit found one collected) or ``download``."""
 
     def advance(self, n: int) -> None:
         """``n`` more bytes are done (negative when a retry sends bytes again)."""

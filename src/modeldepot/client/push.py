@@ -3,7 +3,9 @@
 A large file the server certainly lacks (no stored blob has its size and sample digest,
 see ``modeldepot.sample``) is *streamed*: sent while a helper hashes it, its digest
 named when the upload completes, so its bytes are read once before they leave instead
-of twice. Every other file is hashed first and sent only if the server lacks its digest.
+of twice. Every other file is hashed first and sent only if the server lacks its digest;
+the server is asked about hashed files in batches, so uploads start while later files
+are still being hashed.
 
 Small blobs go up in one PUT; large ones through a resumable session that continues
 from the server's offset after a broken connection. When the server offers presigned
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import queue
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,11 @@ STREAM_THRESHOLD = SESSION_THRESHOLD
 # Bytes per read while hashing a file (two buffers: one read while the other is hashed).
 HASH_CHUNK = 4 * 1024 * 1024
 MAX_ATTEMPTS = 8
+# Hashed files are asked about (and their uploads started) in batches of this many
+# bytes or files, whichever comes first, or when no file finished hashing for this long.
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_FILES = 1000
+BATCH_WAIT = 0.1
 # How long a push waits for a session another writer holds (UPLOAD_BUSY).
 BUSY_PATIENCE = 60.0
 
@@ -83,15 +91,6 @@ def scan(root: Path, exclude: Sequence[str] = ()) -> list[tuple[str, Path]]:
     if not found:
         raise InvalidInput(f"{root} holds no files to push")
     return found
-
-
-def hash_files(files: list[tuple[str, Path]], workers: int, progress: Progress) -> list[LocalFile]:
-    sizes = [source.stat().st_size for _, source in files]
-    progress.begin("hash", sum(sizes))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        hashed = list(pool.map(lambda item: hash_file(*item, progress.advance), files))
-    progress.end()
-    return hashed
 
 
 def hash_file(path: str, source: Path, advance: Callable[[int], None] | None = None) -> LocalFile:
@@ -161,32 +160,104 @@ def stream_file(
     return hashed
 
 
+def send_files(
+    http: Http,
+    files: Sequence[tuple[str, Path]],
+    streamed: Sequence[tuple[str, Path]],
+    workers: int,
+    progress: Progress,
+) -> tuple[list[LocalFile], list[LocalFile]]:
+    """Hash ``files`` and upload the blobs the server lacks while the rest are still
+    being hashed; stream ``streamed`` alongside. Return both with their digests.
+
+    Hashed files are asked about (``/blobs/missing``) in batches of ``BATCH_BYTES`` or
+    ``BATCH_FILES``, or after ``BATCH_WAIT`` seconds, so the first uploads start long
+    before the last file is hashed. A digest met twice is asked about and sent once.
+    Progress is one ``push`` phase over every byte: a file the server already holds
+    counts as done once hashed.
+    """
+    total = sum(source.stat().st_size for _, source in (*files, *streamed))
+    progress.begin("push", total)
+    hashing = ThreadPoolExecutor(max_workers=max(1, workers))
+    sending = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        streaming = [
+            sending.submit(stream_file, http, path, source, progress, workers)
+            for path, source in streamed
+        ]
+        finished: queue.SimpleQueue[Future[LocalFile]] = queue.SimpleQueue()
+        futures = [hashing.submit(hash_file, path, source) for path, source in files]
+        for future in futures:
+            future.add_done_callback(finished.put)
+        asked: set[str] = set()
+        uploads: list[Future[None]] = []
+        for batch in _batches(finished, len(futures)):
+            fresh: dict[str, LocalFile] = {}
+            for file in batch:
+                if file.digest in asked or file.digest in fresh:
+                    progress.advance(file.size)  # the same bytes are asked about once
+                else:
+                    fresh[file.digest] = file
+            asked.update(fresh)
+            lacking = set(_missing(http, list(fresh))) if fresh else set()
+            for digest, file in fresh.items():
+                if digest in lacking:
+                    uploads.append(sending.submit(upload_blob, http, file, progress, workers))
+                else:
+                    progress.advance(file.size)
+        for upload in uploads:
+            upload.result()
+        sent = [future.result() for future in streaming]
+        hashed = [future.result() for future in futures]
+    except BaseException:
+        hashing.shutdown(wait=True, cancel_futures=True)
+        sending.shutdown(wait=True, cancel_futures=True)
+        raise
+    hashing.shutdown()
+    sending.shutdown()
+    progress.end()
+    return hashed, sent
+
+
+def _batches(
+    finished: queue.SimpleQueue[Future[LocalFile]], count: int
+) -> Iterator[list[LocalFile]]:
+    """The ``count`` hashed files, in batches as they finish: a batch ends at
+    ``BATCH_BYTES`` or ``BATCH_FILES``, after ``BATCH_WAIT`` seconds without another
+    file, or with the last file. A failed hash raises here."""
+    batch: list[LocalFile] = []
+    size = 0
+    while count:
+        try:
+            file = finished.get(timeout=BATCH_WAIT if batch else None).result()
+        except queue.Empty:
+            yield batch
+            batch, size = [], 0
+            continue
+        count -= 1
+        batch.append(file)
+        size += file.size
+        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def build_manifest(files: list[LocalFile]) -> Manifest:
     return Manifest.build(
         ManifestEntry(f.path, f.size, f.digest, guess_media_type(f.path)) for f in files
     )
 
 
-def upload_missing(
-    http: Http,
-    files: list[LocalFile],
-    workers: int,
-    progress: Progress,
-    streamed: Sequence[tuple[str, Path]] = (),
-) -> list[LocalFile]:
-    """Upload the blobs the server lacks, and stream ``streamed``; return the streamed
-    files with their digests."""
+def upload_missing(http: Http, files: list[LocalFile], workers: int, progress: Progress) -> None:
+    """Upload the blobs among ``files`` that the server lacks (an ``upload`` phase)."""
     by_digest = {f.digest: f for f in files}
-    missing = _missing(http, list(by_digest))
-    todo = [by_digest[d] for d in missing]
-    total = sum(f.size for f in todo) + sum(source.stat().st_size for _, source in streamed)
-    progress.begin("upload", total)
+    todo = [by_digest[d] for d in _missing(http, list(by_digest))]
+    progress.begin("upload", sum(f.size for f in todo))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        sent = [pool.submit(stream_file, http, p, s, progress, workers) for p, s in streamed]
         list(pool.map(lambda f: upload_blob(http, f, progress, workers), todo))
-        done = [future.result() for future in sent]
     progress.end()
-    return done
 
 
 def commit(http: Http, name: str, manifest: Manifest, data: VersionCreate) -> VersionRead:
@@ -228,8 +299,7 @@ def push(
     absent = set(absent_files(http, scanned))
     streamed = [item for index, item in enumerate(scanned) if index in absent]
     rest = [item for index, item in enumerate(scanned) if index not in absent]
-    hashed = hash_files(rest, workers, progress)
-    sent = upload_missing(http, hashed, workers, progress, streamed)
+    hashed, sent = send_files(http, rest, streamed, workers, progress)
     by_path = {f.path: f for f in hashed + sent}
     files = [by_path[path] for path, _ in scanned]
     manifest = build_manifest(files)
