@@ -10,7 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 
 from modeldepot.db.migrate import HEAD
 from tests.conftest import free_port
-from tests.e2e.conftest import new_server, run_modeldepot, server_env
+from tests.e2e.conftest import ServerProcess, new_server, run_modeldepot, server_env
 from tests.scratch import (
     FUTURE_REVISION,
     put_schema_at,
@@ -67,6 +67,19 @@ def test_serve_refuses_an_unknown_log_format(tmp_path) -> None:
     result = serve(f"sqlite:///{tmp_path / 'md.db'}", tmp_path, MODELDEPOT_LOG_FORMAT="xml")
     assert result.returncode == 2
     assert "log format 'xml' is not one of text, json" in result.stderr
+
+
+def test_serve_freezes_what_it_built_at_start_up(
+    start_local_server: Callable[..., ServerProcess],
+) -> None:
+    """Start-up's objects are left out of the collector's passes, which would otherwise
+    walk all of them and stall every request in flight (see ``server/heap.py``)."""
+    server = start_local_server()
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    gauge = "modeldepot_gc_frozen_objects "
+    frozen = [line for line in text.splitlines() if line.startswith(gauge)]
+    assert len(frozen) == 1, text
+    assert float(frozen[0].split()[1]) > 20_000
 
 
 def test_sigterm_lets_an_upload_in_flight_finish_then_exits_0(tmp_path) -> None:

@@ -64,6 +64,9 @@ def serve(
     Refuses to start on a database whose schema is not the one this release expects;
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
+    from modeldepot.server.heap import freeze_startup_heap, hold_collection
+
+    hold_collection()
     import logging
     import logging.config
     import signal
@@ -109,6 +112,7 @@ def serve(
         # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
         # with the handler it found: this one, so a drained server exits with status 0.
         signal.signal(signal.SIGTERM, _exit_drained)
+        freeze_startup_heap()
         uvicorn.run(
             app,
             host=settings.host,

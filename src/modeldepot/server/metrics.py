@@ -9,6 +9,7 @@ database, the connection pool) are read only when scraped.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -154,6 +155,11 @@ class _StateCollector(Collector):
         return []
 
     def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "modeldepot_gc_frozen_objects",
+            "Objects built at start-up that the garbage collector no longer walks.",
+            value=gc.get_freeze_count(),
+        )
         registry = self._registry_of_app()
         if registry is None:
             return
