@@ -1,4 +1,4 @@
-"""The server's start-up heap: collection held while it starts, then frozen."""
+"""The server's start-up heap: no collection while it starts, then frozen."""
 
 from __future__ import annotations
 
@@ -7,29 +7,38 @@ from collections.abc import Iterator
 
 import pytest
 
-from modeldepot.server.heap import freeze_startup_heap, hold_collection
+from modeldepot.server.heap import collection_held, freeze_startup_heap
 
 
 @pytest.fixture
 def restored_collector() -> Iterator[None]:
     enabled = gc.isenabled()
+    gc.enable()
     yield
     gc.unfreeze()
-    if enabled:
-        gc.enable()
-    else:
+    if not enabled:
         gc.disable()
 
 
-def test_collection_is_held_then_everything_alive_is_frozen(restored_collector: None) -> None:
-    hold_collection()
-    assert not gc.isenabled()
-    built_at_startup = [{"route": i} for i in range(1000)]
-    frozen = freeze_startup_heap()
+def test_collection_is_off_while_starting_then_what_start_up_built_is_frozen(
+    restored_collector: None,
+) -> None:
+    with collection_held():
+        assert not gc.isenabled()
+        built_at_startup = [[i] for i in range(1000)]
+        frozen = freeze_startup_heap()
+        assert gc.isenabled()
     assert gc.isenabled()
-    assert frozen == gc.get_freeze_count() >= len(built_at_startup)
-    # A full pass now walks only what was created since, not the frozen objects.
-    assert not any(obj is built_at_startup for obj in gc.get_objects(generation=2))
-    later = [{"request": i} for i in range(10)]
-    gc.collect()
-    assert any(obj is later for obj in gc.get_objects(generation=2))
+    # Frozen objects still die when their last reference goes: the count only falls.
+    assert len(built_at_startup) <= gc.get_freeze_count() <= frozen
+    # Collections now walk only what was created since, not the frozen objects.
+    tracked = gc.get_objects()
+    assert not any(obj is built_at_startup for obj in tracked)
+    later = [[i] for i in range(10)]
+    assert any(obj is later for obj in gc.get_objects())
+
+
+def test_collection_is_on_again_when_start_up_fails(restored_collector: None) -> None:
+    with pytest.raises(RuntimeError), collection_held():
+        raise RuntimeError("refused to start")
+    assert gc.isenabled() and gc.get_freeze_count() == 0

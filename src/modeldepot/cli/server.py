@@ -64,9 +64,21 @@ def serve(
     Refuses to start on a database whose schema is not the one this release expects;
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
-    from modeldepot.server.heap import freeze_startup_heap, hold_collection
+    from modeldepot.server.heap import collection_held
 
-    hold_collection()
+    with collection_held():
+        _serve(host, port, data_dir, database_url, log_level, log_format)
+
+
+def _serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    log_level: str | None,
+    log_format: str | None,
+) -> None:
+    """Start the server, then serve until stopped (``serve`` holds collection off)."""
     import logging
     import logging.config
     import signal
@@ -77,6 +89,7 @@ def serve(
     from modeldepot.config import ServerSettings
     from modeldepot.server.allocator import tune_allocator
     from modeldepot.server.app import create_app
+    from modeldepot.server.heap import freeze_startup_heap
     from modeldepot.server.logs import logging_config
     from modeldepot.server.protocol import BulkBodyProtocol
 
