@@ -64,82 +64,70 @@ def serve(
     Refuses to start on a database whose schema is not the one this release expects;
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
-    from modeldepot.server.heap import collection_held
+    from modeldepot.server.heap import collection_held, freeze_startup_heap
 
+    # No collection while starting: it would only walk objects that live for ever.
     with collection_held():
-        _serve(host, port, data_dir, database_url, log_level, log_format)
+        import logging
+        import logging.config
+        import signal
 
+        import uvicorn
+        from prometheus_client import disable_created_metrics
 
-def _serve(
-    host: str | None,
-    port: int | None,
-    data_dir: Path | None,
-    database_url: str | None,
-    log_level: str | None,
-    log_format: str | None,
-) -> None:
-    """Start the server, then serve until stopped (``serve`` holds collection off)."""
-    import logging
-    import logging.config
-    import signal
+        from modeldepot.config import ServerSettings
+        from modeldepot.server.allocator import tune_allocator
+        from modeldepot.server.app import create_app
+        from modeldepot.server.logs import logging_config
+        from modeldepot.server.protocol import BulkBodyProtocol
 
-    import uvicorn
-    from prometheus_client import disable_created_metrics
-
-    from modeldepot.config import ServerSettings
-    from modeldepot.server.allocator import tune_allocator
-    from modeldepot.server.app import create_app
-    from modeldepot.server.heap import freeze_startup_heap
-    from modeldepot.server.logs import logging_config
-    from modeldepot.server.protocol import BulkBodyProtocol
-
-    settings = ServerSettings.from_env(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        database_url=database_url,
-        log_level=log_level,
-        log_format=log_format,
-    )
-    try:
-        log_config = logging_config(settings.log_format, settings.log_level)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--log-format") from None
-    # Configured now, so that lines written while starting take the chosen format.
-    logging.config.dictConfig(log_config)
-    # The *_created series double what a scrape returns and no dashboard reads them.
-    disable_created_metrics()
-    tune_allocator()
-    registry = _open_registry(settings)
-    try:
-        app = create_app(settings, registry)
-        where = (settings.database_url and "the configured database") or settings.data_dir
-        banner = (
-            f"modeldepot serving on http://{settings.host}:{settings.port} "
-            f"(API docs at /api/v1/docs, data in {where})"
+        settings = ServerSettings.from_env(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            log_level=log_level,
+            log_format=log_format,
         )
-        if settings.log_format == "json":
-            logging.getLogger("modeldepot.server").info(banner)
-        else:
-            click.echo(banner, err=True)
-        # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
-        # with the handler it found: this one, so a drained server exits with status 0.
-        signal.signal(signal.SIGTERM, _exit_drained)
-        freeze_startup_heap()
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            log_config=log_config,
-            access_log=settings.log_format != "json",
-            http=BulkBodyProtocol,
-            loop="uvloop",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-            server_header=False,
-        )
-    finally:
-        registry.close()
+        try:
+            log_config = logging_config(settings.log_format, settings.log_level)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--log-format") from None
+        # Configured now, so that lines written while starting take the chosen format.
+        logging.config.dictConfig(log_config)
+        # The *_created series double what a scrape returns and no dashboard reads them.
+        disable_created_metrics()
+        tune_allocator()
+        registry = _open_registry(settings)
+        try:
+            app = create_app(settings, registry)
+            where = (settings.database_url and "the configured database") or settings.data_dir
+            banner = (
+                f"modeldepot serving on http://{settings.host}:{settings.port} "
+                f"(API docs at /api/v1/docs, data in {where})"
+            )
+            if settings.log_format == "json":
+                logging.getLogger("modeldepot.server").info(banner)
+            else:
+                click.echo(banner, err=True)
+            # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
+            # with the handler it found: this one, so a drained server exits with status 0.
+            signal.signal(signal.SIGTERM, _exit_drained)
+            freeze_startup_heap()
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                log_config=log_config,
+                access_log=settings.log_format != "json",
+                http=BulkBodyProtocol,
+                loop="uvloop",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                server_header=False,
+            )
+        finally:
+            registry.close()
 
 
 def _exit_drained(signum: int, frame: object) -> None:
