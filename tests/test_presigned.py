@@ -313,9 +313,9 @@ def test_part_plans_stay_within_s3s_limits(size: int, part_size: int, count: int
 def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
     s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modeldepot.client import push as push_module
+    from modeldepot.client import upload as upload_module
 
-    monkeypatch.setattr(push_module, "PART_URL_BATCH", 2)
+    monkeypatch.setattr(upload_module, "PART_URL_BATCH", 2)
     data = _blob(2 * MIN_PART_SIZE + 77, seed=9)  # three parts: batches of 2 and 1
     model = make_model_dir(tmp_path / "model", {"w.bin": data})
     with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t") as md:
@@ -330,11 +330,11 @@ def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
 def test_a_failed_part_is_sent_again_and_only_it(
     s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modeldepot.client import push as push_module
+    from modeldepot.client import upload as upload_module
     from modeldepot.client.http import Http
     from modeldepot.errors import ServerUnreachable
 
-    monkeypatch.setattr(push_module.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(upload_module.time, "sleep", lambda seconds: None)
     real_send = Http.send_file
     puts: list[int] = []
 

@@ -26,13 +26,13 @@ def sha256(data: bytes) -> str:
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The digests of each ``/blobs/missing`` request this test's pushes made."""
     calls: list[list[str]] = []
-    missing = push_mod._missing
+    missing = push_mod.missing_digests
 
     def spied(http: Any, digests: list[str]) -> list[str]:
         calls.append(list(digests))
         return missing(http, digests)
 
-    monkeypatch.setattr(push_mod, "_missing", spied)
+    monkeypatch.setattr(push_mod, "missing_digests", spied)
     return calls
 
 

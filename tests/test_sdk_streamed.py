@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from modeldepot.client import push as push_mod
+from modeldepot.client import upload as upload_mod
 from modeldepot.errors import DigestMismatch, ModelNotFound, UploadNotFound
 from modeldepot.sample import SAMPLE_MIN_SIZE, window_offsets
 from tests.conftest import make_model_dir
@@ -143,9 +144,9 @@ def test_a_completion_whose_answer_was_lost_is_not_followed_by_a_second_upload(
 ) -> None:
     """The server completed the session, but the answer never came back and the retry
     found the session gone: the client sees that the blob is stored and goes on."""
-    complete = push_mod._complete
+    complete = upload_mod._complete
     opened: list[str] = []
-    open_session = push_mod._open_session
+    open_session = upload_mod._open_session
 
     def completed_then_lost(http: Any, upload_id: str, later: Any) -> None:
         complete(http, upload_id, later)
@@ -156,8 +157,8 @@ def test_a_completion_whose_answer_was_lost_is_not_followed_by_a_second_upload(
         opened.append(session.id)
         return session
 
-    monkeypatch.setattr(push_mod, "_complete", completed_then_lost)
-    monkeypatch.setattr(push_mod, "_open_session", counted_open_session)
+    monkeypatch.setattr(upload_mod, "_complete", completed_then_lost)
+    monkeypatch.setattr(upload_mod, "_open_session", counted_open_session)
     data = os.urandom(BIG)
     progress = CountingProgress()
     client.push(make_model_dir(tmp_path / "m", {"w.bin": data}), "a/m", progress=progress)

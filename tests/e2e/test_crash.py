@@ -17,7 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from modeldepot.client import push as push_mod
+from modeldepot.client import upload as upload_mod
 from modeldepot.client.client import Client
 from modeldepot.db.tables import models, version_files, versions
 from modeldepot.digest import CHUNK_SIZE
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
 # Large enough that the SDK uses a resumable upload session, as a real model file would.
-BIG = push_mod.SESSION_THRESHOLD + 4096
+BIG = upload_mod.SESSION_THRESHOLD + 4096
 
 
 def sha256(data: bytes) -> str:
