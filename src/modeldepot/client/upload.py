@@ -38,6 +38,9 @@ BUSY_PATIENCE = 60.0
 
 @dataclass(frozen=True, slots=True)
 class LocalFile:
+    """A file to push: its path in the manifest, where it is read from, its size and
+    sha256 digest (as hashed when it was read)."""
+
     path: str
     source: Path
     size: int
