@@ -317,6 +317,19 @@ INVALID = {
     "python tag": ("---\nx: !!python/object/apply:os.system ['true']\n---\n", "not valid YAML"),
     "deep": ("---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n", "nested more than 32"),
     "deep-ish": ("---\nx: " + "[" * 32 + "]" * 32 + "\n---\n", "nested more than 32"),
+    # Past libyaml's own limit (1,000 levels in recent releases): still our limit's refusal.
+    "deep flow mappings": ("---\nx: " + "{a: " * 3000 + "}" * 3000 + "\n---\n", "more than 32"),
+    "deep blocks": (
+        "---\n" + "".join(" " * i + "-\n" for i in range(600)) + "---\n",
+        "nested more than 32",
+    ),
+    "deep compact": ("---\nx:\n" + "- " * 2000 + "x\n---\n", "nested more than 32"),
+    "deep indentless": (
+        "---\n"
+        + "".join(" " * (2 * i) + "k:\n" + " " * (2 * i) + "- \n" for i in range(40))
+        + "---\n",
+        "nested more than 32",
+    ),
     "NUL": ("# Model\x00\n", "NUL"),
     "too long": ("x" * (MAX_CARD_CHARS + 1), "at most"),
 }
@@ -334,7 +347,36 @@ def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 def test_invalid_cards(text: str, message: str) -> None:
     with pytest.raises(CardInvalid, match=message) as raised:
         parse_card(text)
+    assert raised.value.code == "CARD_INVALID"
     assert "\n" not in raised.value.detail
+
+
+@pytest.mark.usefixtures("yaml_loader")
+@pytest.mark.parametrize("depth", [33, 999, 1001, 5000])
+def test_too_deep_front_matter_is_refused_before_any_yaml_parser_sees_it(
+    depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the YAML parser was handed front matter past our limit")
+
+    monkeypatch.setattr(yaml, "load", no_parsing)
+    with pytest.raises(CardInvalid, match="nested more than 32"):
+        parse_card("---\nx: " + "[" * depth + "]" * depth + "\n---\n")
+
+
+def test_ordinary_front_matter_is_not_scanned_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth pre-check scans tokens only when its cheap bound says it must."""
+
+    def no_scanning(*args: object, **kwargs: object) -> None:
+        raise AssertionError("front matter of ordinary depth was scanned for its depth")
+
+    monkeypatch.setattr(yaml, "scan", no_scanning)
+    card = parse_card(
+        "---\nlicense: mit\ntags: [a, b]\ndatasets:\n- s3://data/x\nmodel-index:\n"
+        "- name: m\n  results:\n  - task: {type: classification}\n    metrics:\n"
+        "    - {type: auc, value: 0.9}\n---\n# M\n"
+    )
+    assert card.front_matter["model-index"][0]["results"][0]["metrics"][0]["value"] == 0.9
 
 
 @pytest.mark.usefixtures("yaml_loader")

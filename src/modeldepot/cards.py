@@ -149,20 +149,15 @@ def _split(text: str) -> tuple[str | None, str]:
 def _front_matter(source: str) -> dict[str, Any]:
     import yaml
 
+    # Our nesting limit is ours to enforce, before a parser meets input past its own.
+    _refuse_deep_nesting(source)
     # safe_load's constructor, on libyaml's parser when present: five times faster,
     # which matters to a server parsing cards of up to MAX_CARD_CHARS.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(source, Loader=loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 2})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CardInvalid(f"the front matter is not valid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise CardInvalid(
-            f"the front matter is nested more than {MAX_FRONT_MATTER_DEPTH} deep"
-        ) from None
+        raise CardInvalid(f"the front matter is not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -170,8 +165,64 @@ def _front_matter(source: str) -> dict[str, Any]:
     if not all(isinstance(key, str) for key in data):
         raise CardInvalid("the front matter's keys must be strings")
     if _depth(data) > MAX_FRONT_MATTER_DEPTH:
-        raise CardInvalid(f"the front matter is nested more than {MAX_FRONT_MATTER_DEPTH} deep")
+        raise _too_deep()
     return _as_json(data)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 2})" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem}{where}"
+
+
+def _too_deep() -> CardInvalid:
+    return CardInvalid(f"the front matter is nested more than {MAX_FRONT_MATTER_DEPTH} deep")
+
+
+def _refuse_deep_nesting(source: str) -> None:
+    """Refuse YAML whose collections nest past MAX_FRONT_MATTER_DEPTH, before parsing.
+
+    A cheap bound on the depth comes first: every ``[`` and ``{`` may open a flow
+    collection; block collections nest only rightwards, each column holding at most a
+    mapping and the sequence written level with it, and each ``-`` or ``?`` on a line
+    opens at most a sequence and a mapping in it. Only text whose bound is over the
+    limit is scanned into tokens, by PyYAML's pure-Python scanner, which keeps no
+    limit of its own (libyaml's stops at its own depth, with its own message). What
+    the tokens miss (a sequence level with its key) the parsed value is checked for.
+    """
+    if _nesting_bound(source) <= MAX_FRONT_MATTER_DEPTH:
+        return
+    import yaml
+
+    opening = (
+        yaml.BlockSequenceStartToken,
+        yaml.BlockMappingStartToken,
+        yaml.FlowSequenceStartToken,
+        yaml.FlowMappingStartToken,
+    )
+    closing = (yaml.BlockEndToken, yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)
+    depth = 0
+    try:
+        for token in yaml.scan(source, Loader=yaml.SafeLoader):
+            if isinstance(token, opening):
+                depth += 1
+                if depth > MAX_FRONT_MATTER_DEPTH:
+                    raise _too_deep()
+            elif isinstance(token, closing):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise CardInvalid(f"the front matter is not valid YAML: {_yaml_problem(exc)}") from None
+
+
+def _nesting_bound(source: str) -> int:
+    """At least as deep as the collections of YAML ``source`` nest (see above)."""
+    block = 0
+    for line in source.split("\n"):
+        content = line.lstrip(" ")
+        indent = len(line) - len(content)
+        block = max(block, 2 * (indent + 1 + content.count("-") + content.count("?")))
+    return source.count("[") + source.count("{") + block
 
 
 def _as_json(value: Any) -> Any:
