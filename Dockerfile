@@ -4,17 +4,22 @@
 # The embedded default (SQLite + local blobs under /data) needs nothing else; set
 # MODELDEPOT_DATABASE_URL and MODELDEPOT_BLOBSTORE=s3 (see docs/deployment.md) to scale out.
 
+# Dependencies come from the pinned, hashed lock (requirements/server.txt), never from
+# pyproject.toml's ranges: the image holds exactly what CI tested.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/server.txt ./requirements/server.txt
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin modeldepot \
     && mkdir -p /data && chown modeldepot /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-compile /wheels/*.whl && rm -rf /wheels
+COPY --from=build /src/requirements/server.txt /wheels/server.txt
+RUN pip install --no-cache-dir --no-compile --require-hashes -r /wheels/server.txt \
+    && pip install --no-cache-dir --no-compile --no-deps /wheels/*.whl && rm -rf /wheels
 USER modeldepot
 ENV MODELDEPOT_HOST=0.0.0.0 \
     MODELDEPOT_PORT=8470 \
