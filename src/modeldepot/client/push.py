@@ -70,44 +70,52 @@ def scan(
         raise InvalidInput(f"{root} is neither a file nor a directory")
     real_root = root.resolve()
     found: list[tuple[str, Path]] = []
-    walked: set[tuple[int, int]] = set()
-    for folder, dirs, files in os.walk(root, followlinks=follow_symlinks):
-        if follow_symlinks:
-            # A link back up the tree (or to a directory met before) would loop forever.
-            info = os.stat(folder)
-            walked.add((info.st_dev, info.st_ino))
-            dirs[:] = [d for d in dirs if _identity(Path(folder) / d) not in walked]
-        dirs.sort()
-        for name in sorted(files):
-            source = Path(folder) / name
-            relative = source.relative_to(root).as_posix()
-            if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
-                continue
-            if not source.is_file():
-                continue  # sockets, broken links and the like
-            if (
-                not follow_symlinks
-                and source.is_symlink()
-                and not source.resolve().is_relative_to(real_root)
-            ):
+    for relative, item in _walk(root, follow_symlinks=follow_symlinks):
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+            continue
+        if not item.is_file():
+            continue  # sockets, broken links and the like
+        source = Path(item.path)
+        if item.is_symlink() and not follow_symlinks:
+            real = source.resolve()
+            if not real.is_relative_to(real_root):
                 raise SymlinkOutside(
-                    f"{relative!r} is a symbolic link to {source.resolve()}, outside {root}; "
-                    "pass --follow-symlinks (follow_symlinks=True) to push what it points at",
+                    f"{relative!r} is a symbolic link to {real}, outside {root}; pass "
+                    "--follow-symlinks (follow_symlinks=True) to push what it points at",
                     path=relative,
                 )
-            found.append((portable_path(relative), source))
+        found.append((portable_path(relative), source))
     if not found:
         raise InvalidInput(f"{root} holds no files to push")
     check_layout(path for path, _ in found)
     return found
 
 
-def _identity(directory: Path) -> tuple[int, int] | None:
-    try:
-        info = directory.stat()
-    except OSError:
-        return None  # a broken link: os.walk skips it
-    return info.st_dev, info.st_ino
+def _walk(root: Path, *, follow_symlinks: bool) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry below ``root`` that is not a directory, as (relative POSIX path,
+    entry), depth first in name order. Links to directories are walked only with
+    ``follow_symlinks``, and then each directory once: a link back up the tree would
+    loop forever. Directory entries carry their type, so no file costs a stat here."""
+    walked: set[tuple[int, int]] = set()
+    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        if follow_symlinks:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in walked:
+                continue
+            walked.add((info.st_dev, info.st_ino))
+        with os.scandir(folder) as entries:
+            ordered = sorted(entries, key=lambda entry: entry.name)
+        below: list[tuple[str, str]] = []
+        for entry in ordered:
+            relative = prefix + entry.name
+            if entry.is_dir():
+                if follow_symlinks or not entry.is_symlink():
+                    below.append((entry.path, relative + "/"))
+            else:
+                yield relative, entry
+        stack.extend(reversed(below))
 
 
 def hash_file(path: str, source: Path, advance: Callable[[int], None] | None = None) -> LocalFile:
