@@ -113,6 +113,8 @@ def test_normalized_path_is_a_fixed_point():
         7,
         "a\x85b",
         "a\x9b[2Jb",
+        "a\ud800b",  # an unpaired surrogate: no UTF-8 encodes it
+        "\udfff",
     ],
 )
 def test_normalize_path_rejects_unsafe_path(path):

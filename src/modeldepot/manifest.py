@@ -34,9 +34,10 @@ MAX_PATH_LENGTH = 1024
 MAX_SEGMENT_BYTES = 255
 MAX_FILES = 100_000
 MAX_FILE_SIZE = 1 << 50
-# C0 and C1 controls: exactly Unicode category Cc, matched by a regex because a
-# per-character category lookup dominated the cost of a large manifest.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls (exactly Unicode category Cc) and surrogates (Cs: no UTF-8 for a
+# lone one, so no file name), matched by a regex because a per-character category
+# lookup dominated the cost of a large manifest.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Characters Windows refuses in a file name (besides controls, '/' and '\\').
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
 # Segments Windows cannot hold: a device name it reserves in every directory, in any
@@ -91,16 +92,19 @@ def guess_media_type(path: str) -> str | None:
 def normalize_path(path: str) -> str:
     """Normalise a manifest path (NFC, no ``.`` or empty segments) or raise PathInvalid.
 
-    Rejected: empty, absolute, ``..`` segments, NUL or control characters, backslashes,
-    drive-like prefixes, over-long paths or segments. A path that normalises to a
-    directory (trailing ``/``) is rejected too.
+    Rejected: empty, absolute, ``..`` segments, NUL or control characters, unpaired
+    surrogates (no UTF-8 encodes them), backslashes, drive-like prefixes, over-long
+    paths or segments. A path that normalises to a directory (trailing ``/``) is
+    rejected too.
     """
     if not isinstance(path, str) or not path:
         raise PathInvalid("file path is empty")
     if "\x00" in path:
         raise PathInvalid(f"file path {path!r} contains a NUL byte")
-    if _CONTROL.search(path):
-        raise PathInvalid(f"file path {path!r} contains a control character")
+    found = _CONTROL.search(path)
+    if found is not None:
+        what = "an unpaired surrogate" if found.group() >= "\ud800" else "a control character"
+        raise PathInvalid(f"file path {path!r} contains {what}")
     if "\\" in path:
         raise PathInvalid(f"file path {path!r} contains a backslash; use '/'")
     if path.startswith("/"):

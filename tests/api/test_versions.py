@@ -176,6 +176,18 @@ def test_paths_some_filesystem_cannot_hold_are_400_path_invalid(api) -> None:
     assert_nothing_committed(api)
 
 
+def test_an_unpaired_surrogate_in_a_path_is_400_path_invalid_not_a_crash(api) -> None:
+    # JSON can spell a lone surrogate (the escape "\\ud800"); no UTF-8 name holds one.
+    create_model(api, NAME)
+    file = {"path": "a\ud800b", "size": 1, "digest": put_blob(api, b"x")}
+    body = json.dumps({"files": [file]})  # ASCII-only: the surrogate travels escaped
+    response = api.post(
+        model_url(NAME, "versions"), content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "PATH_INVALID")
+    assert_nothing_committed(api)
+
+
 def test_paths_that_cannot_all_be_files_are_400_path_conflict(api) -> None:
     create_model(api, NAME)
     put_blob(api, b"x")
