@@ -460,3 +460,10 @@ def test_a_file_and_a_directory_conflict_even_when_case_may_differ():
 def test_path_conflict_is_a_manifest_error():
     with pytest.raises(ManifestInvalid):
         Manifest.build([entry("x", digest=D1), entry("x/y", digest=D2)])
+
+
+def test_a_refused_disguised_name_is_shown_escaped_not_disguised():
+    with pytest.raises(PathInvalid) as excinfo:
+        portable_path("invoice\u202egnp.exe")
+    assert "\u202e" not in excinfo.value.detail
+    assert "\\u202e" in excinfo.value.detail

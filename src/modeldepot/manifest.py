@@ -143,9 +143,9 @@ def portable_path(path: str) -> str:
     # false for every Cf character (and for spaces other than ' '): the scan by category
     # runs only for the rare path that fails it.
     if not normalized.isprintable() and any(unicodedata.category(c) == "Cf" for c in normalized):
+        # repr() escapes them, so the message cannot be disguised the same way.
         raise PathInvalid(
-            f"file path {normalized.encode('unicode_escape').decode()!r} contains an "
-            "invisible format or bidirectional control character"
+            f"file path {path!r} contains an invisible format or bidirectional control character"
         )
     return normalized
 
