@@ -49,3 +49,8 @@ def test_a_real_failure_keeps_both_file_names(tmp_path) -> None:
     error = local_error(excinfo.value)
     assert error.code == "NO_SUCH_FILE"
     assert "missing" in error.detail and "elsewhere" in error.detail
+
+
+def test_a_broken_pipe_is_not_blamed_on_the_server() -> None:
+    # Most often stdout closed early (``modeldepot models list --json | head -1``).
+    assert local_error(BrokenPipeError(errno.EPIPE, "Broken pipe")).code == "OS_ERROR"

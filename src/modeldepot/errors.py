@@ -338,7 +338,8 @@ _BY_ERRNO: dict[int, type[LocalError]] = {
 def local_error(exc: OSError) -> ModeldepotError:
     """``exc`` under a stable code: by its errno, SERVER_UNREACHABLE for a connection
     that failed outside the SDK's own handling, OS_ERROR for anything else."""
-    if isinstance(exc, ConnectionError):
+    # Not BrokenPipeError: that is as often a closed stdout (``modeldepot ... | head``).
+    if isinstance(exc, ConnectionError) and not isinstance(exc, BrokenPipeError):
         return ServerUnreachable(f"the connection failed: {exc.strerror or exc}")
     names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
     reason = exc.strerror or str(exc) or type(exc).__name__
