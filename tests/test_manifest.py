@@ -10,7 +10,7 @@ import pytest
 
 from modeldepot import manifest as manifest_module
 from modeldepot.digest import digest_bytes
-from modeldepot.errors import ManifestInvalid, PathDuplicate, PathInvalid
+from modeldepot.errors import ManifestInvalid, PathConflict, PathDuplicate, PathInvalid
 from modeldepot.manifest import (
     MAX_FILE_SIZE,
     MAX_PATH_LENGTH,
@@ -18,9 +18,11 @@ from modeldepot.manifest import (
     MEDIA_TYPES,
     Manifest,
     ManifestEntry,
+    check_layout,
     guess_media_type,
     manifest_digest,
     normalize_path,
+    portable_path,
 )
 
 D1 = digest_bytes(b"one")
@@ -111,6 +113,8 @@ def test_normalized_path_is_a_fixed_point():
         7,
         "a\x85b",
         "a\x9b[2Jb",
+        "a\ud800b",  # an unpaired surrogate: no UTF-8 encodes it
+        "\udfff",
     ],
 )
 def test_normalize_path_rejects_unsafe_path(path):
@@ -342,3 +346,124 @@ def test_every_guessed_media_type_is_accepted_in_a_manifest(extension):
     guessed = guess_media_type(f"file{extension}")
     assert guessed is not None
     Manifest.build([entry(f"file{extension}", media_type=guessed)])
+
+
+# Paths a new version may not hold: they cannot be written on some common filesystem.
+UNPORTABLE = [
+    "C:evil.bin",
+    "weights/c:model.bin",
+    "stream.bin:hidden",
+    "a<b",
+    "a>b",
+    'a"b',
+    "a|b",
+    "what?.bin",
+    "star*.bin",
+    "CON",
+    "con",
+    "nul.txt",
+    "NUL.tar.gz",
+    "dir/Aux.json",
+    "prn/x.bin",
+    "COM1",
+    "com9.log",
+    "LPT1.txt",
+    "lpt9",
+    "COM\u00b9",
+    "nul .txt",
+    "a.",
+    "dir./x.bin",
+    "trailing ",
+    "dir /x.bin",
+    "invoice\u202egnp.exe",  # RIGHT-TO-LEFT OVERRIDE: reads as invoiceexe.png
+    "a\u202ab",
+    "a\u2066b\u2069",  # isolates
+    "a\u200eb",  # LEFT-TO-RIGHT MARK
+    "a\u200fb",
+    "zero\u200bwidth",
+    "join\u200dme",
+    "\ufeffbom.txt",
+    "soft\u00adhyphen",
+]
+
+
+@pytest.mark.parametrize("path", UNPORTABLE)
+def test_commit_rules_refuse_paths_some_filesystem_cannot_hold(path):
+    with pytest.raises(PathInvalid) as excinfo:
+        Manifest.build([entry(path)])
+    assert excinfo.value.code == "PATH_INVALID"
+
+
+@pytest.mark.parametrize("path", UNPORTABLE)
+def test_safety_rule_alone_still_reads_unportable_paths(path):
+    # Versions stored before the commit rules keep their paths readable.
+    assert normalize_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "CONFIG.json",
+        "console.log",
+        "nullable.bin",
+        "COM10",
+        "LPT0.txt",
+        "auxiliary/x.bin",
+        "a.b.c",
+        ".hidden",
+        "...x",
+        "my model (final).bin",
+        "caf\u00e9/\u6a21\u578b.bin",
+        "\u05de\u05d5\u05d3\u05dc.bin",  # right-to-left letters are letters, not controls
+        "a\u00a0b",  # no-break space (Zs) is printable enough to keep
+        "emoji-\U0001f600.txt",
+    ],
+)
+def test_commit_rules_accept_names_that_only_look_like_refused_ones(path):
+    assert portable_path(path) == path
+    assert Manifest.build([entry(path)]).entries[0].path == path
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["x", "x/y.bin"],
+        ["a/b", "a/b/c/d.bin"],
+        ["Model.bin", "model.bin"],
+        ["weights/Model.bin", "WEIGHTS/model.bin"],
+        ["Stra\u00dfe.bin", "STRASSE.bin"],  # case folding, not just lower()
+        ["\u00c9t\u00e9.txt", "e\u0301t\u00e9.TXT".upper()],
+        ["X", "x/y.bin"],  # a file and, by case, a directory
+        ["a/B", "a/b/c.bin"],
+    ],
+)
+def test_commit_rules_refuse_paths_that_cannot_all_be_files_of_one_tree(paths):
+    with pytest.raises(PathConflict) as excinfo:
+        Manifest.build([entry(p, digest=d) for p, d in zip(paths, (D1, D2), strict=True)])
+    assert excinfo.value.code == "PATH_CONFLICT"
+    conflict = excinfo.value.extra["paths"]
+    assert len(conflict) == 2
+    assert {normalize_path(p) for p in conflict} <= {normalize_path(p) for p in paths}
+
+
+def test_directories_that_differ_only_by_case_are_not_a_conflict():
+    # On a case-insensitive filesystem both files land in one directory, as two files.
+    Manifest.build([entry("Weights/a.bin", digest=D1), entry("weights/b.bin", digest=D2)])
+
+
+def test_a_file_and_a_directory_conflict_even_when_case_may_differ():
+    check_layout(["x", "X/y.bin"], fold=False)
+    with pytest.raises(PathConflict):
+        check_layout(["x", "x/y.bin"], fold=False)
+
+
+def test_path_conflict_is_a_manifest_error():
+    with pytest.raises(ManifestInvalid):
+        Manifest.build([entry("x", digest=D1), entry("x/y", digest=D2)])
+
+
+def test_a_refused_disguised_name_is_shown_escaped_not_disguised():
+    with pytest.raises(PathInvalid) as excinfo:
+        portable_path("invoice\u202egnp.exe")
+    assert "\u202e" not in excinfo.value.detail
+    assert "\\u202e" in excinfo.value.detail

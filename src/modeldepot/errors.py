@@ -7,6 +7,7 @@ responses, so ``except VersionNotFound`` works on both sides.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -55,6 +56,22 @@ class PathInvalid(ManifestInvalid):
 class PathDuplicate(ManifestInvalid):
     code = "PATH_DUPLICATE"
     title = "Duplicate file path"
+
+
+class PathConflict(ManifestInvalid):
+    """Two paths of one version that cannot both be files of one tree: one is a
+    directory of the other, or they differ only by case. ``paths`` names both."""
+
+    code = "PATH_CONFLICT"
+    title = "Conflicting file paths"
+
+
+class SymlinkOutside(InvalidInput):
+    """Raised by push (client side): a symbolic link in the pushed directory points
+    outside it; ``path`` is the link's path in the version."""
+
+    code = "SYMLINK_OUTSIDE"
+    title = "Symbolic link points outside the pushed directory"
 
 
 class MetadataInvalid(InvalidInput):
@@ -247,6 +264,87 @@ class RangeNotSatisfiable(ModeldepotError):
 class ServerUnreachable(ModeldepotError):
     code = "SERVER_UNREACHABLE"
     title = "Server unreachable"
+
+
+class LocalError(ModeldepotError):
+    """An operating-system error on the client's machine (reading what a push sends,
+    writing what a pull receives), under a stable code; see ``local_error``."""
+
+    code = "OS_ERROR"
+    title = "Operating-system error"
+
+
+class PermissionDenied(LocalError):
+    code = "PERMISSION_DENIED"
+    title = "Permission denied"
+
+
+class NoSpace(LocalError):
+    code = "NO_SPACE"
+    title = "No space left on the local disk"
+
+
+class ReadOnlyFilesystem(LocalError):
+    code = "READ_ONLY_FILESYSTEM"
+    title = "Read-only file system"
+
+
+class NoSuchFile(LocalError):
+    code = "NO_SUCH_FILE"
+    title = "No such local file or directory"
+
+
+class FileExists(LocalError):
+    code = "FILE_EXISTS"
+    title = "A local file is in the way"
+
+
+class NotADirectory(LocalError):
+    code = "NOT_A_DIRECTORY"
+    title = "A local file stands where a directory is needed"
+
+
+class IsADirectory(LocalError):
+    code = "IS_A_DIRECTORY"
+    title = "A local directory stands where a file is needed"
+
+
+class NameTooLong(LocalError):
+    code = "NAME_TOO_LONG"
+    title = "A local file name is too long"
+
+
+class TooManyOpenFiles(LocalError):
+    code = "TOO_MANY_OPEN_FILES"
+    title = "Too many open files"
+
+
+_BY_ERRNO: dict[int, type[LocalError]] = {
+    errno.EACCES: PermissionDenied,
+    errno.EPERM: PermissionDenied,
+    errno.ENOSPC: NoSpace,
+    errno.EDQUOT: NoSpace,
+    errno.EROFS: ReadOnlyFilesystem,
+    errno.ENOENT: NoSuchFile,
+    errno.EEXIST: FileExists,
+    errno.ENOTDIR: NotADirectory,
+    errno.EISDIR: IsADirectory,
+    errno.ENAMETOOLONG: NameTooLong,
+    errno.EMFILE: TooManyOpenFiles,
+    errno.ENFILE: TooManyOpenFiles,
+}
+
+
+def local_error(exc: OSError) -> ModeldepotError:
+    """``exc`` under a stable code: by its errno, SERVER_UNREACHABLE for a connection
+    that failed outside the SDK's own handling, OS_ERROR for anything else."""
+    # Not BrokenPipeError: that is as often a closed stdout (``modeldepot ... | head``).
+    if isinstance(exc, ConnectionError) and not isinstance(exc, BrokenPipeError):
+        return ServerUnreachable(f"the connection failed: {exc.strerror or exc}")
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    detail = f"{' -> '.join(names)}: {reason}" if names else reason
+    return _BY_ERRNO.get(exc.errno or 0, LocalError)(detail)
 
 
 def all_error_classes() -> list[type[ModeldepotError]]:

@@ -10,7 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -32,8 +32,20 @@ def client(ctx: click.Context) -> Client:
     return root.meta["client"]  # type: ignore[no-any-return]
 
 
+def fail(exc: Exception) -> NoReturn:
+    """Print a domain error or an OSError as ``modeldepot: error: CODE: message`` and
+    exit 1; an OSError gets its stable code from ``modeldepot.errors.local_error``."""
+    from modeldepot.errors import ModeldepotError, local_error
+
+    error = local_error(exc) if isinstance(exc, OSError) else exc
+    if not isinstance(error, ModeldepotError):
+        raise exc
+    click.echo(f"modeldepot: error: {error.code}: {error.detail}", err=True)
+    sys.exit(1)
+
+
 def handle_errors(func: F) -> F:
-    """Turn domain errors into one line on stderr and exit status 1."""
+    """Turn domain errors and OSErrors into one line on stderr and exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,12 +53,8 @@ def handle_errors(func: F) -> F:
 
         try:
             return func(*args, **kwargs)
-        except ModeldepotError as exc:
-            click.echo(f"modeldepot: error: {exc.code}: {exc.detail}", err=True)
-            sys.exit(1)
-        except OSError as exc:
-            click.echo(f"modeldepot: error: {exc}", err=True)
-            sys.exit(1)
+        except (ModeldepotError, OSError) as exc:
+            fail(exc)
         except KeyboardInterrupt:
             click.echo("modeldepot: interrupted", err=True)
             sys.exit(130)

@@ -88,3 +88,8 @@ def main() -> None:
     except click.Abort:
         click.echo("modeldepot: interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        # Outside a command's own handling (closing the client, writing the output).
+        from modeldepot.cli.common import fail
+
+        fail(exc)

@@ -42,6 +42,11 @@ from modeldepot.cli.common import (
     help="Leave out matching relative paths (repeatable).",
 )
 @click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Push what symbolic links point at, even outside PATH (refused otherwise).",
+)
+@click.option(
     "--alias",
     "aliases",
     multiple=True,
@@ -90,6 +95,7 @@ def push(
     params: tuple[str, ...],
     metrics: tuple[str, ...],
     exclude: tuple[str, ...],
+    follow_symlinks: bool,
     aliases: tuple[str, ...],
     params_file: Path | None,
     dataset_specs: tuple[str, ...],
@@ -133,6 +139,7 @@ def push(
             params=param_values,
             metrics=metric_values,
             exclude=exclude,
+            follow_symlinks=follow_symlinks,
             progress=progress,
             lineage=lineage,
             datasets=[parse_dataset(spec) for spec in dataset_specs],

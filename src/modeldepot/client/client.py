@@ -167,6 +167,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
         params: Mapping[str, Any] | None = None,
         metrics: Mapping[str, float] | None = None,
         exclude: Sequence[str] = (),
+        follow_symlinks: bool = False,
         push_id: str | None = None,
         progress: Progress | None = None,
         lineage: LineageWrite | Mapping[str, Any] | None = None,
@@ -182,6 +183,11 @@ class Client(DiscoveryMixin, ObjectsMixin):
 
         Only blobs the server lacks are sent; pushing unchanged content again transfers
         no file bytes. The version exists once this returns, and not before.
+
+        Paths the server would refuse (see ``modeldepot.manifest``) are refused before
+        anything is sent. A symbolic link in the directory that leads outside it raises
+        SymlinkOutside unless ``follow_symlinks``, which pushes what every link points
+        at, links to directories included.
 
         Lineage: ``params`` may nest (the configuration as written); ``datasets``,
         ``derived_from``/``depends_on`` (references to other versions) and anything in
@@ -214,6 +220,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
             validate_name(name),
             data,
             exclude=exclude,
+            follow_symlinks=follow_symlinks,
             workers=self.workers,
             progress=progress or NoProgress(),
             detect_format=detect_format if capture and record.format is None else None,

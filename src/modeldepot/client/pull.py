@@ -25,16 +25,22 @@ from modeldepot.client.progress import Progress
 from modeldepot.digest import PipelinedHasher
 from modeldepot.errors import (
     DigestMismatch,
+    IsADirectory,
+    NotADirectory,
+    PathConflict,
     PathInvalid,
     PresignedUnavailable,
     ServerUnreachable,
     SizeMismatch,
 )
-from modeldepot.manifest import normalize_path
+from modeldepot.manifest import check_layout, normalize_path, windows_problem
 from modeldepot.overlap import Behind
 from modeldepot.schemas import ManifestRead
 
 MAX_ATTEMPTS = 8
+# Whether file names here obey Windows' rules; a module constant so that tests can
+# check, on any machine, what a pull refuses on Windows.
+WINDOWS = os.name == "nt"
 
 
 def pull(
@@ -47,10 +53,14 @@ def pull(
     progress: Progress,
     direct_io: bool = True,
 ) -> list[Path]:
-    """Write every file of ``manifest`` under ``dest``; return the paths written."""
+    """Write every file of ``manifest`` under ``dest``; return the paths written.
+
+    Where every file goes is checked before anything is created (see ``plan_targets``).
+    """
+    paths = check_paths([entry.path for entry in manifest.files])
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
-    targets = [(entry, safe_target(root, entry.path)) for entry in manifest.files]
+    targets = list(zip(manifest.files, plan_targets(root, paths), strict=True))
     sizes = {entry.digest: entry.size for entry in manifest.files}
     if cache is not None:
         todo = {d: s for d, s in sizes.items() if not cache.has(d, s)}
@@ -97,17 +107,79 @@ def pull(
     return [target for _, target in targets]
 
 
-def safe_target(root: Path, path: str) -> Path:
-    """Where ``path`` goes under ``root``; PathInvalid if it could land outside it."""
-    normalized = normalize_path(path)
-    target = root.joinpath(*normalized.split("/"))
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not parent.resolve().is_relative_to(root):
-        raise PathInvalid(f"file path {path!r} would be written outside {root} (through a link)")
-    if target.is_dir() and not target.is_symlink():
-        raise PathInvalid(f"file path {path!r} names an existing directory in {root}")
-    return target
+def check_paths(paths: Sequence[str]) -> list[str]:
+    """The normalised ``paths`` of a stored version, if this machine can write them all
+    as files of one tree (before looking at any directory): PathInvalid for a path that
+    is unsafe, or that Windows cannot hold when running on Windows; PathConflict for a
+    path that is both a file and a directory.
+
+    Stored versions may predate the commit rules (``modeldepot.manifest``), so only
+    what this machine cannot write is refused: ``Model.bin`` and ``model.bin`` stay
+    pullable where case matters (see ``plan_targets``).
+    """
+    normalized = [normalize_path(path) for path in paths]
+    if WINDOWS:
+        for path in normalized:
+            problem = windows_problem(path)
+            if problem is not None:
+                raise PathInvalid(f"file path {path!r} {problem}; it cannot be pulled here")
+    check_layout(normalized, fold=False)
+    return normalized
+
+
+def plan_targets(root: Path, paths: Sequence[str]) -> list[Path]:
+    """Where each of the normalised ``paths`` goes under the resolved ``root``, checked
+    for every path before any directory is created, then with their directories made.
+
+    Raises PathInvalid if a path would land outside ``root`` (through a symbolic link
+    in it), NotADirectory or IsADirectory if something in ``root`` stands in the way,
+    PathConflict if two paths differ only by case and ``root`` ignores case.
+    """
+    parents: dict[str, Path] = {}
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        if parent not in parents:
+            folder = root.joinpath(*parent.split("/")) if parent else root
+            # Resolving follows the links that exist and appends what does not yet.
+            if not folder.resolve().is_relative_to(root):
+                raise PathInvalid(
+                    f"file path {path!r} would be written outside {root} (through a link)"
+                )
+            parents[parent] = folder
+    seen: set[str] = set()
+    for parent in parents:
+        # Every directory on the way that exists already must be a directory.
+        cut = len(parent)
+        while cut > 0 and parent[:cut] not in seen:
+            seen.add(parent[:cut])
+            folder = root.joinpath(*parent[:cut].split("/"))
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectory(
+                    f"{folder} is a file, but the version has files under {parent[:cut]!r}"
+                )
+            cut = parent.rfind("/", 0, cut)
+    targets = [root.joinpath(*path.split("/")) for path in paths]
+    for target in targets:
+        if target.is_dir() and not target.is_symlink():
+            raise IsADirectory(f"{target} is a directory, but the version has a file there")
+    try:
+        check_layout(paths)
+    except PathConflict:
+        if _ignores_case(root):
+            raise
+    for folder in parents.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return targets
+
+
+def _ignores_case(root: Path) -> bool:
+    """Whether the filesystem of ``root`` treats names differing by case as one."""
+    probe = root / f".modeldepot-case-{uuid.uuid4().hex[:8]}"
+    probe.touch(exist_ok=False)
+    try:
+        return (root / probe.name.upper()).exists()
+    finally:
+        probe.unlink()
 
 
 URL_BATCH = 10_000

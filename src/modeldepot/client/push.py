@@ -29,8 +29,15 @@ from modeldepot.errors import (
     BlobNotFound,
     DigestMismatch,
     InvalidInput,
+    SymlinkOutside,
 )
-from modeldepot.manifest import Manifest, ManifestEntry, guess_media_type, normalize_path
+from modeldepot.manifest import (
+    Manifest,
+    ManifestEntry,
+    check_layout,
+    guess_media_type,
+    portable_path,
+)
 from modeldepot.sample import has_sample, sample_of_file
 from modeldepot.schemas import FileEntry, VersionCreate, VersionRead
 from modeldepot.schemas.lineage import FormatInfo
@@ -46,26 +53,69 @@ BATCH_FILES = 1000
 BATCH_WAIT = 0.1
 
 
-def scan(root: Path, exclude: Sequence[str] = ()) -> list[tuple[str, Path]]:
-    """The files to push: ``root`` itself, or every regular file below it, as (path, source)."""
+def scan(
+    root: Path, exclude: Sequence[str] = (), *, follow_symlinks: bool = False
+) -> list[tuple[str, Path]]:
+    """The files to push: ``root`` itself, or every regular file below it, as (path, source).
+
+    Every path obeys the commit rules (``portable_path``, ``check_layout``), so a push
+    the server would refuse is refused before any byte is read or sent. A symbolic link
+    to a file is pushed as the file; one that leads outside ``root`` raises
+    SymlinkOutside naming it, unless ``follow_symlinks``. With ``follow_symlinks``
+    links to directories are walked too, each directory once.
+    """
     if root.is_file():
-        return [(root.name, root)]
+        return [(portable_path(root.name), root)]
     if not root.is_dir():
         raise InvalidInput(f"{root} is neither a file nor a directory")
+    real_root = root.resolve()
     found: list[tuple[str, Path]] = []
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            source = Path(folder) / name
-            relative = source.relative_to(root).as_posix()
-            if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
-                continue
-            if not source.is_file():
-                continue  # sockets, broken links and the like
-            found.append((normalize_path(relative), source))
+    for relative, item in _walk(root, follow_symlinks=follow_symlinks):
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+            continue
+        if not item.is_file():
+            continue  # sockets, broken links and the like
+        source = Path(item.path)
+        if item.is_symlink() and not follow_symlinks:
+            real = source.resolve()
+            if not real.is_relative_to(real_root):
+                raise SymlinkOutside(
+                    f"{relative!r} is a symbolic link to {real}, outside {root}; pass "
+                    "--follow-symlinks (follow_symlinks=True) to push what it points at",
+                    path=relative,
+                )
+        found.append((portable_path(relative), source))
     if not found:
         raise InvalidInput(f"{root} holds no files to push")
+    check_layout(path for path, _ in found)
     return found
+
+
+def _walk(root: Path, *, follow_symlinks: bool) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry below ``root`` that is not a directory, as (relative POSIX path,
+    entry), depth first in name order. Links to directories are walked only with
+    ``follow_symlinks``, and then each directory once: a link back up the tree would
+    loop forever. Directory entries carry their type, so no file costs a stat here."""
+    walked: set[tuple[int, int]] = set()
+    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        if follow_symlinks:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in walked:
+                continue
+            walked.add((info.st_dev, info.st_ino))
+        with os.scandir(folder) as entries:
+            ordered = sorted(entries, key=lambda entry: entry.name)
+        below: list[tuple[str, str]] = []
+        for entry in ordered:
+            relative = prefix + entry.name
+            if entry.is_dir():
+                if follow_symlinks or not entry.is_symlink():
+                    below.append((entry.path, relative + "/"))
+            else:
+                yield relative, entry
+        stack.extend(reversed(below))
 
 
 def hash_file(path: str, source: Path, advance: Callable[[int], None] | None = None) -> LocalFile:
@@ -260,11 +310,12 @@ def push(
     data: VersionCreate,
     *,
     exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
     workers: int,
     progress: Progress,
     detect_format: Callable[[Path, list[str]], FormatInfo | None] | None = None,
 ) -> VersionRead:
-    scanned = scan(root, exclude)
+    scanned = scan(root, exclude, follow_symlinks=follow_symlinks)
     if detect_format is not None:
         base = root if root.is_dir() else root.parent
         found = detect_format(base, [path for path, _ in scanned])
