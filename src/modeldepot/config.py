@@ -98,6 +98,15 @@ class ServerSettings:
             "written through the page cache."
         },
     )
+    http_fast_path: bool = field(
+        default=True,
+        metadata={
+            "doc": "The server receives upload bodies on its own fast path (a subclass of "
+            "uvicorn's HTTP protocol, bodies read straight from the socket into aligned "
+            "buffers). It runs only on the uvicorn releases it is tested with, else uvicorn's "
+            "stock protocol does (slower, correct); turn it off to force the stock one."
+        },
+    )
     upload_expiry_seconds: int = field(
         default=86_400,
         metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},
