@@ -3,11 +3,14 @@ protocol, and uploads through it arrive intact.
 
 The unknown uvicorn is pretended with a ``sitecustomize`` module on the server's
 ``PYTHONPATH`` that changes ``uvicorn.__version__`` before ``modeldepot serve`` runs.
+On the fast path, a request that is not valid HTTP is answered with a problem document.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +84,19 @@ def test_a_known_uvicorn_serves_uploads_through_the_fast_path(
     [line] = _protocol_lines(server)
     assert "upload fast path" in line
     _push_and_pull(server, tmp_path)
+
+
+def test_a_request_that_is_not_valid_http_gets_a_problem_document(server: ServerProcess) -> None:
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"PUT /api/v1/blobs/x HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert lines[0].startswith("HTTP/1.1 400")
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert (problem["status"], problem["code"]) == (400, "INVALID_INPUT")

@@ -33,6 +33,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
         "connection_lost",
         "pause_writing",
         "resume_writing",
+        "send_400_response",
     ),
     "RequestResponseCycle": ("receive", "send"),
 }
