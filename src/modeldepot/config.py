@@ -107,6 +107,15 @@ class ServerSettings:
             "stock protocol does (slower, correct); turn it off to force the stock one."
         },
     )
+    prepared_statements: bool = field(
+        default=True,
+        metadata={
+            "doc": "The statements every version create runs are compiled once and run "
+            "on the database driver's cursor, skipping SQLAlchemy's per-statement "
+            "machinery; turn off to run them through SQLAlchemy's ordinary execution "
+            "(its events and echo then see them)."
+        },
+    )
     upload_expiry_seconds: int = field(
         default=86_400,
         metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},
