@@ -52,9 +52,19 @@ def insert_version(conn: Connection, values: Mapping[str, Any]) -> int:
     return int(_INSERT_VERSION.execute(conn, values).fetchone()[0])
 
 
+def insert_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:
+    """Insert one row into ``table``."""
+    _insert(table).execute(conn, row)
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (all with the same keys) into ``table``, in one batch."""
+    _insert(table).executemany(conn, rows)
+
+
+def _insert(table: Table) -> Prepared:
     statement = _INSERTS.get(table)
     if statement is None:
+        # A race builds two; either is right, one is kept.
         statement = _INSERTS.setdefault(table, Prepared(insert(table)))
-    statement.executemany(conn, rows)
+    return statement

@@ -84,7 +84,7 @@ def version_body(
 def index_new_version(conn: Connection, model_id: int, version_id: int, body: str) -> None:
     """Index a version being created: one insert, as nothing is indexed for it yet."""
     row = {"model_id": model_id, "version_id": version_id, "body": body}
-    hotpath.insert_rows(conn, search_documents, [row])
+    hotpath.insert_row(conn, search_documents, row)
 
 
 def index_version(conn: Connection, version_id: int) -> None:
