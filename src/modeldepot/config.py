@@ -116,6 +116,22 @@ class ServerSettings:
             "(its events and echo then see them)."
         },
     )
+    sqlite_checkpointer: bool = field(
+        default=True,
+        metadata={
+            "doc": "On a SQLite file database, a thread takes the WAL checkpoints beside "
+            "the writers, instead of the writer whose commit fills the log stalling every "
+            "other; turn off to leave them to SQLite's automatic checkpoint."
+        },
+    )
+    gc_freeze: bool = field(
+        default=True,
+        metadata={
+            "doc": "`modeldepot serve` freezes the objects it built while starting "
+            "(`gc.freeze`), so Python's full collections skip them and stop stalling "
+            "requests; turn off to collect them like any other."
+        },
+    )
     upload_expiry_seconds: int = field(
         default=86_400,
         metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},

@@ -113,7 +113,7 @@ def serve(
             # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
             # with the handler it found: this one, so a drained server exits with status 0.
             signal.signal(signal.SIGTERM, _exit_drained)
-            freeze_startup_heap()
+            freeze_startup_heap(settings.gc_freeze)
             uvicorn.run(
                 app,
                 host=settings.host,

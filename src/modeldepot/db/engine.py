@@ -27,9 +27,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class Database:
     """An engine plus the two kinds of transaction services use."""
 
-    def __init__(self, url: str, *, echo: bool = False, prepared: bool = True) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, prepared: bool = True, checkpointer: bool = True
+    ) -> None:
         """``prepared=False`` runs the hot statements (``db/hotpath.py``) through
-        SQLAlchemy's ordinary execution instead of as prepared statements."""
+        SQLAlchemy's ordinary execution instead of as prepared statements;
+        ``checkpointer=False`` leaves a SQLite file's WAL checkpoints to SQLite."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(url, echo=echo, options={PREPARED_OPTION: prepared})
@@ -42,7 +45,7 @@ class Database:
         self._writer: Connection | None = None
         self._checkpointer = (
             WalCheckpointer(self._checkpoint_connection, self._write_lock)
-            if self._write_lock is not None and _is_file(self.url.database)
+            if checkpointer and self._write_lock is not None and _is_file(self.url.database)
             else None
         )
 
