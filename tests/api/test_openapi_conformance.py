@@ -33,6 +33,7 @@ from modeldepot.db.migrate import upgrade
 from modeldepot.registry import Registry
 from modeldepot.schemas import Problem, ValidationProblem
 from modeldepot.server.app import API, create_app
+from modeldepot.server.errors import STATUS
 
 CHECKS = [
     not_a_server_error,
@@ -127,3 +128,16 @@ def test_range_routes_document_416() -> None:
 def test_readiness_documents_its_503_problem() -> None:
     response = _document()["paths"]["/readyz"]["get"]["responses"]["503"]
     assert response["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+
+
+def test_every_status_the_error_table_maps_to_is_documented() -> None:
+    """A status added to the one error table must be documented where it can occur:
+    in ``EVERY_OPERATION``, ``WRITES`` or a route's ``problems(...)``."""
+    documented = {
+        status
+        for path, methods in _document()["paths"].items()
+        if path.startswith(API)
+        for operation in methods.values()
+        for status in operation["responses"]
+    }
+    assert {str(status) for status in STATUS.values()} <= documented
