@@ -10,6 +10,7 @@ ones the document declares for that operation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from modeldepot.db.migrate import upgrade
 from modeldepot.registry import Registry
 from modeldepot.schemas import Problem, ValidationProblem
 from modeldepot.server.app import API, create_app
-from modeldepot.server.errors import STATUS
+from modeldepot.server.errors import STATUS, document_problems
 
 CHECKS = [
     not_a_server_error,
@@ -141,3 +142,17 @@ def test_every_status_the_error_table_maps_to_is_documented() -> None:
         for status in operation["responses"]
     }
     assert {str(status) for status in STATUS.values()} <= documented
+
+
+def test_a_route_outside_the_api_documents_its_422_as_a_problem_too() -> None:
+    app = FastAPI()
+    document_problems(app, API)
+
+    @app.get("/outside")
+    def outside(n: int) -> int:
+        return n
+
+    document = app.openapi()
+    response = document["paths"]["/outside"]["get"]["responses"]["422"]
+    assert list(response["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in json.dumps(document)

@@ -81,8 +81,9 @@ def document_problems(app: FastAPI, prefix: str) -> None:
 
     Every operation under ``prefix`` lists the problem documents it can answer
     (``EVERY_OPERATION``, ``WRITES`` by method, and what its route declares with
-    ``problems``), each as ``application/problem+json`` with its schema; FastAPI's own
-    422 (``application/json``, a body this server never sends) is replaced.
+    ``problems``), each as ``application/problem+json`` with its schema. FastAPI's own
+    422 (``application/json``, a body this server never sends) is replaced on every
+    operation, inside ``prefix`` or not.
     """
     generate = app.openapi
 
@@ -91,11 +92,11 @@ def document_problems(app: FastAPI, prefix: str) -> None:
             return app.openapi_schema
         document = generate()
         for path, operations in document["paths"].items():
-            if not path.startswith(prefix):
-                continue
             for method, operation in operations.items():
-                statuses = (*EVERY_OPERATION, *WRITES.get(method, ()))
                 responses = operation.setdefault("responses", {})
+                statuses = [422] if "422" in responses else []
+                if path.startswith(prefix):
+                    statuses = [*EVERY_OPERATION, *WRITES.get(method, ())]
                 responses.update({str(k): v for k, v in problems(*statuses).items()})
                 operation["responses"] = dict(sorted(responses.items()))
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
