@@ -30,6 +30,23 @@ def test_writer_leaves_checkpoints_to_the_checkpointer(tmp_path: Path) -> None:
         db.dispose()
 
 
+def test_checkpointer_turned_off_leaves_checkpoints_to_sqlite(tmp_path: Path) -> None:
+    def checkpointers() -> int:
+        return sum(t.name == "modeldepot-wal-checkpoint" for t in threading.enumerate())
+
+    before = checkpointers()
+    db = Database(f"sqlite:///{tmp_path / 'wal.db'}", checkpointer=False)
+    try:
+        rows.create(db.engine)
+        for _ in range(COMMITS_PER_CHECKPOINT + 1):
+            with db.write() as conn:
+                assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+                conn.execute(insert(rows).values(body="x"))
+        assert checkpointers() == before
+    finally:
+        db.dispose()
+
+
 def test_log_stays_bounded_under_a_steady_stream_of_commits(tmp_path: Path) -> None:
     db = _database(tmp_path)
     wal = tmp_path / "wal.db-wal"

@@ -42,3 +42,14 @@ def test_collection_is_on_again_when_start_up_fails(restored_collector: None) ->
     with pytest.raises(RuntimeError), collection_held():
         raise RuntimeError("refused to start")
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_with_freezing_off_collection_comes_back_and_nothing_is_frozen(
+    restored_collector: None,
+) -> None:
+    gc.unfreeze()
+    with collection_held():
+        built_at_startup = [[i] for i in range(1000)]
+        assert freeze_startup_heap(freeze=False) == 0
+        assert gc.isenabled()
+    assert any(obj is built_at_startup for obj in gc.get_objects())

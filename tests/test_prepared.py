@@ -1,15 +1,22 @@
-"""Prepared statements: the same rows as Core execution, on SQLite and PostgreSQL."""
+"""Prepared statements: the same rows as Core execution, on SQLite and PostgreSQL, and
+Core execution instead where they are turned off."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 
+from modeldepot.actor import Actor
+from modeldepot.blobstore.local import LocalBlobStore
+from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import models, versions
+from modeldepot.digest import digest_bytes
+from modeldepot.registry import Registry
+from modeldepot.schemas import FileEntry, VersionCreate
 
 NOW = datetime(2026, 3, 3, 10, 30, 15, 123456, tzinfo=UTC)
 
@@ -105,3 +112,41 @@ def test_prepared_refuses_expanding_parameters(db: Database) -> None:
     )
     with db.read() as conn, pytest.raises(ValueError, match="expand"):
         statement.execute(conn, {"names": ["a"]})
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "core"])
+def test_a_version_create_runs_its_hot_statements_prepared_unless_turned_off(
+    db: Database, settings: ServerSettings, prepared: bool
+) -> None:
+    database = Database(settings.resolved_database_url, prepared=prepared)
+    registry = Registry(database, LocalBlobStore(settings.blob_dir, fsync=False), settings)
+    seen: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    data = b"weights"
+    actor = Actor("tester")
+    try:
+        session = registry.uploads.create_upload(digest_bytes(data), len(data), actor)
+        writer = registry.uploads.open_writer(session.id, 0)
+        writer.write(data)
+        writer.close()
+        registry.uploads.complete_upload(session.id)
+        create = VersionCreate(
+            files=[FileEntry(path="w.bin", size=len(data), digest=digest_bytes(data))],
+            tags={"stage": "dev"},
+            params={"lr": 0.1},
+            metrics={"auc": 0.9},
+        )
+        created, _ = registry.versions.create_version("p/switch", create, actor)
+        read = registry.versions.get_version("p/switch", created.number)
+        manifest = registry.versions.get_manifest("p/switch:1")
+    finally:
+        database.dispose()
+    # SQLAlchemy's execution (its events, echo) sees the hot statements only when off.
+    assert any(s.startswith("INSERT INTO versions ") for s in seen) is not prepared
+    assert (read.number, read.tags, read.params, read.metrics) == (
+        1,
+        {"stage": "dev"},
+        {"lr": 0.1},
+        {"auc": 0.9},
+    )
+    assert [f.path for f in manifest.files] == ["w.bin"]

@@ -98,6 +98,40 @@ class ServerSettings:
             "written through the page cache."
         },
     )
+    http_fast_path: bool = field(
+        default=True,
+        metadata={
+            "doc": "The server receives upload bodies on its own fast path (a subclass of "
+            "uvicorn's HTTP protocol, bodies read straight from the socket into aligned "
+            "buffers). It runs only on the uvicorn releases it is tested with, else uvicorn's "
+            "stock protocol does (slower, correct); turn it off to force the stock one."
+        },
+    )
+    prepared_statements: bool = field(
+        default=True,
+        metadata={
+            "doc": "The statements every version create runs are compiled once and run "
+            "on the database driver's cursor, skipping SQLAlchemy's per-statement "
+            "machinery; turn off to run them through SQLAlchemy's ordinary execution "
+            "(its events and echo then see them)."
+        },
+    )
+    sqlite_checkpointer: bool = field(
+        default=True,
+        metadata={
+            "doc": "On a SQLite file database, a thread takes the WAL checkpoints beside "
+            "the writers, instead of the writer whose commit fills the log stalling every "
+            "other; turn off to leave them to SQLite's automatic checkpoint."
+        },
+    )
+    gc_freeze: bool = field(
+        default=True,
+        metadata={
+            "doc": "`modeldepot serve` freezes the objects it built while starting "
+            "(`gc.freeze`), so Python's full collections skip them and stop stalling "
+            "requests; turn off to collect them like any other."
+        },
+    )
     upload_expiry_seconds: int = field(
         default=86_400,
         metadata={"doc": "An upload session untouched this long is abandoned and cleaned up."},

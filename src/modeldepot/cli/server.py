@@ -78,8 +78,8 @@ def serve(
         from modeldepot.config import ServerSettings
         from modeldepot.server.allocator import tune_allocator
         from modeldepot.server.app import create_app
+        from modeldepot.server.fastpath import http_protocol
         from modeldepot.server.logs import logging_config
-        from modeldepot.server.protocol import BulkBodyProtocol
 
         settings = ServerSettings.from_env(
             host=host,
@@ -113,7 +113,7 @@ def serve(
             # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
             # with the handler it found: this one, so a drained server exits with status 0.
             signal.signal(signal.SIGTERM, _exit_drained)
-            freeze_startup_heap()
+            freeze_startup_heap(settings.gc_freeze)
             uvicorn.run(
                 app,
                 host=settings.host,
@@ -121,7 +121,7 @@ def serve(
                 log_level=settings.log_level,
                 log_config=log_config,
                 access_log=settings.log_format != "json",
-                http=BulkBodyProtocol,
+                http=http_protocol(settings.http_fast_path),
                 loop="uvloop",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 server_header=False,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 from modeldepot.db.checkpoint import WalCheckpointer
+from modeldepot.db.prepared import PREPARED_OPTION
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -26,10 +27,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class Database:
     """An engine plus the two kinds of transaction services use."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, prepared: bool = True, checkpointer: bool = True
+    ) -> None:
+        """``prepared=False`` runs the hot statements (``db/hotpath.py``) through
+        SQLAlchemy's ordinary execution instead of as prepared statements;
+        ``checkpointer=False`` leaves a SQLite file's WAL checkpoints to SQLite."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _create_engine(url, echo=echo)
+        self.engine = _create_engine(url, echo=echo, options={PREPARED_OPTION: prepared})
         # SQLite admits one writer at a time; queueing writers of this process on a
         # FIFO lock is fair and fast, where SQLite's busy handler sleeps up to 100 ms a
         # try and a plain lock lets late writers overtake early ones (a long tail).
@@ -39,7 +45,7 @@ class Database:
         self._writer: Connection | None = None
         self._checkpointer = (
             WalCheckpointer(self._checkpoint_connection, self._write_lock)
-            if self._write_lock is not None and _is_file(self.url.database)
+            if checkpointer and self._write_lock is not None and _is_file(self.url.database)
             else None
         )
 
@@ -145,15 +151,23 @@ def _is_file(database: str | None) -> bool:
     return bool(database) and database != ":memory:" and not str(database).startswith("file:")
 
 
-def _create_engine(url: str, *, echo: bool) -> Engine:
+def _create_engine(url: str, *, echo: bool, options: dict[str, Any]) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_size=10, max_overflow=30, pool_pre_ping=True)
+        return create_engine(
+            url,
+            echo=echo,
+            execution_options=options,
+            pool_size=10,
+            max_overflow=30,
+            pool_pre_ping=True,
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         echo=echo,
+        execution_options=options,
         pool_size=10,
         max_overflow=30,
         # LIFO: reuse the most recent connection, whose page cache is warm; FIFO would

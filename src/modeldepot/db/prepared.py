@@ -12,6 +12,9 @@ execution events or echo, driver exceptions are not wrapped, rows come back as p
 tuples without result processing (select only columns that need none), and Python-side
 column defaults are not run (leaving out a column that has one raises ``ValueError``
 instead of writing NULL).
+
+A connection whose execution options set ``PREPARED_OPTION`` to False (a ``Database``
+opened with ``prepared=False``) runs the same statements through Core execution.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
 Processor = Callable[[Any], Any] | None
+# Execution option: False sends every Prepared statement through Core execution.
+PREPARED_OPTION = "modeldepot_prepared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,9 @@ class Prepared:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run once; return the DB-API cursor (``fetchone()``/``fetchall()`` for
-        RETURNING, ``rowcount``)."""
+        RETURNING, ``rowcount``), or Core's result where prepared execution is off."""
+        if not conn.get_execution_options().get(PREPARED_OPTION, True):
+            return conn.execute(self.statement, dict(params))
         compiled = self._compile(conn.dialect, params)
         cursor = conn.connection.cursor()
         cursor.execute(compiled.sql, compiled.arguments(params))
@@ -62,6 +69,9 @@ class Prepared:
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row; every row has the same keys."""
         if not rows:
+            return
+        if not conn.get_execution_options().get(PREPARED_OPTION, True):
+            conn.execute(self.statement, [dict(row) for row in rows])
             return
         compiled = self._compile(conn.dialect, rows[0])
         cursor = conn.connection.cursor()

@@ -51,7 +51,11 @@ class Registry:
         from modeldepot.blobstore.factory import create_blobstore
         from modeldepot.db.migrate import check_schema
 
-        db = Database(settings.resolved_database_url)
+        db = Database(
+            settings.resolved_database_url,
+            prepared=settings.prepared_statements,
+            checkpointer=settings.sqlite_checkpointer,
+        )
         try:
             check_schema(db.engine, migrate=settings.auto_migrate if migrate is None else migrate)
         except BaseException:

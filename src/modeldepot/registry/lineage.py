@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from modeldepot.actor import Actor
+from modeldepot.db import hotpath
 from modeldepot.db.engine import Database, upsert
-from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import (
     PARAM_INDEX_TEXT,
     datasets,
@@ -151,11 +151,6 @@ def record_lineage(
     return Recorded(headline, [(names[uri], uri) for uri in by_uri])
 
 
-# Built once: every push runs these.
-_INSERT_METRICS = Prepared(insert(version_metrics))
-_INSERT_LEAVES = Prepared(insert(version_param_leaves))
-
-
 def _record_datasets(
     conn: Connection, version_id: int, lineage: LineageWrite, actor: Actor, now: datetime
 ) -> tuple[dict[str, int], dict[str, str]]:
@@ -250,8 +245,8 @@ def _record_metrics(
             "dataset_id": dataset_id,
         }
     if rows:
-        _INSERT_METRICS.executemany(
-            conn, [{"version_id": version_id, **row} for row in rows.values()]
+        hotpath.insert_rows(
+            conn, version_metrics, [{"version_id": version_id, **row} for row in rows.values()]
         )
     return {key: row["value"] for (key, slice_), row in rows.items() if slice_ == ""}
 
@@ -279,7 +274,7 @@ def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str,
             }
         )
     for start in range(0, len(leaves), 500):
-        _INSERT_LEAVES.executemany(conn, leaves[start : start + 500])
+        hotpath.insert_rows(conn, version_param_leaves, leaves[start : start + 500])
 
 
 def _target_id(conn: Connection, ref: str) -> int:

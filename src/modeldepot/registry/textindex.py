@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, insert, select, update
 
-from modeldepot.db.prepared import Prepared
+from modeldepot.db import hotpath
 from modeldepot.db.tables import (
     datasets,
     model_tags,
@@ -81,12 +81,10 @@ def version_body(
     )
 
 
-_INSERT = Prepared(insert(search_documents))
-
-
 def index_new_version(conn: Connection, model_id: int, version_id: int, body: str) -> None:
     """Index a version being created: one insert, as nothing is indexed for it yet."""
-    _INSERT.execute(conn, {"model_id": model_id, "version_id": version_id, "body": body})
+    row = {"model_id": model_id, "version_id": version_id, "body": body}
+    hotpath.insert_row(conn, search_documents, row)
 
 
 def index_version(conn: Connection, version_id: int) -> None:

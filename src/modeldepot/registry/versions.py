@@ -15,8 +15,8 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from modeldepot import failpoints
 from modeldepot.actor import Actor
 from modeldepot.cards import parse_card
+from modeldepot.db import hotpath
 from modeldepot.db.engine import Database, upsert
-from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import (
     aliases,
     blobs,
@@ -99,9 +99,7 @@ class VersionService:
                     return to_version_read(conn, name, existing), False
             now = utcnow()
             _claim_blobs(conn, manifest)
-            number = _NEXT_NUMBER.execute(
-                conn, {"model_id": model_id, "now": now, "actor": actor.name}
-            ).fetchone()[0]
+            number = hotpath.next_version_number(conn, model_id, now, actor.name)
             values = {
                 "model_id": model_id,
                 "number": number,
@@ -117,9 +115,9 @@ class VersionService:
                 "format": recorded.format,
                 "card_completeness": card.completeness if card else None,
             }
-            version_id = _INSERT_VERSION.execute(
+            version_id = hotpath.insert_version(
                 conn, {**values, "lineage": recorded.document, "card": data.card}
-            ).fetchone()[0]
+            )
             files = [
                 {
                     "version_id": version_id,
@@ -131,7 +129,7 @@ class VersionService:
                 for e in manifest.entries
             ]
             for batch in _batches(files):
-                _INSERTS[version_files].executemany(conn, batch)
+                hotpath.insert_rows(conn, version_files, batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
             learned = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
@@ -311,22 +309,7 @@ class VersionService:
             return _reload(conn, name, row.id)
 
 
-# Statements on the hot path of a push, built once so SQLAlchemy's compiled cache hits.
-# Prepared: run by every push (see db/prepared.py); rows come back as plain tuples.
-_MODEL_BY_NAME = Prepared(
-    select(models.c.id, models.c.deleted_at.is_not(None)).where(models.c.name == bindparam("name"))
-)
-_NEXT_NUMBER = Prepared(
-    update(models)
-    .where(models.c.id == bindparam("model_id"))
-    .values(
-        last_version_number=models.c.last_version_number + 1,
-        updated_at=bindparam("now"),
-        updated_by=bindparam("actor"),
-    )
-    .returning(models.c.last_version_number)
-)
-_INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
+# Built once, so SQLAlchemy's compiled cache hits.
 _BY_PUSH_ID = select(*VERSION_ROW).where(
     versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
 )
@@ -343,8 +326,8 @@ _CLAIM_BLOBS = (
 
 def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
     """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
-    row = _MODEL_BY_NAME.execute(conn, {"name": name}).fetchone()
-    if row is None:
+    found = hotpath.model_by_name(conn, name)
+    if found is None:
         now = utcnow()
         values = {
             "name": name,
@@ -358,10 +341,11 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
         inserted = conn.execute(
             upsert(conn, models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         )
-        row = _MODEL_BY_NAME.execute(conn, {"name": name}).fetchone()
+        found = hotpath.model_by_name(conn, name)
+        assert found is not None  # inserted just now, or by a concurrent push
         if inserted.rowcount == 1:
-            index_model(conn, row[0])
-    model_id, deleted = row
+            index_model(conn, found[0])
+    model_id, deleted = found
     if deleted:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
     return int(model_id)
@@ -397,16 +381,10 @@ def _claim_blobs(conn: Connection, manifest: Manifest) -> None:
             )
 
 
-_INSERTS = {
-    table: Prepared(insert(table)) for table in (version_files, version_tags, version_params)
-}
-
-
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
     if pairs:
-        _INSERTS[table].executemany(
-            conn, [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
-        )
+        rows = [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
+        hotpath.insert_rows(conn, table, rows)
 
 
 def _touch(conn: Connection, version_id: int, actor: Actor) -> None:

@@ -15,7 +15,7 @@ from modeldepot.schemas.blobs import (
     UploadCreate,
     UploadRead,
 )
-from modeldepot.schemas.common import Page, Problem
+from modeldepot.schemas.common import FieldError, Page, Problem, ValidationProblem
 from modeldepot.schemas.models import (
     CardRead,
     CardWrite,
@@ -36,6 +36,7 @@ __all__ = [
     "BlobsQuery",
     "CardRead",
     "CardWrite",
+    "FieldError",
     "FileEntry",
     "FileSample",
     "GarbageReport",
@@ -52,6 +53,7 @@ __all__ = [
     "UploadComplete",
     "UploadCreate",
     "UploadRead",
+    "ValidationProblem",
     "VersionCreate",
     "VersionRead",
 ]

@@ -36,3 +36,18 @@ class Problem(BaseModel):
     request_id: str | None = Field(
         default=None, description="The request's id (`X-Request-ID`), as in the server's log"
     )
+
+
+class FieldError(BaseModel):
+    """One field of a request that failed validation."""
+
+    loc: list[str] = Field(
+        description="Where the field is: `body`, `query`, `path` or `header`, then its name"
+    )
+    msg: str
+
+
+class ValidationProblem(Problem):
+    """The problem document of a 422: code `INVALID_INPUT`, every failing field in ``errors``."""
+
+    errors: list[FieldError]

@@ -75,6 +75,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         log_access=settings.log_format == "json",
     )
     errors.install(app)
+    errors.document_problems(app, API)
     install_docs(app, API)
     # The bare /models/{name} routes match any path below them, so they come last.
     final = APIRouter()
@@ -91,7 +92,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         final,
     )
     for router in routers:
-        app.include_router(router, prefix=API, responses=errors.problem_responses())
+        app.include_router(router, prefix=API)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modeldepot import errors as e
-from modeldepot.schemas import Problem
+from modeldepot.schemas import Problem, ValidationProblem
 from modeldepot.server.requestid import HEADER as REQUEST_ID_HEADER
 from modeldepot.server.requestid import current_request_id
 
@@ -45,16 +46,76 @@ HTTP_CODES = {
 }
 
 
-def problem_responses() -> dict[int | str, dict[str, Any]]:
-    """OpenAPI descriptions of the problem responses every API route may give."""
-    documented = {400: "Invalid input", 404: "Not found", 409: "Conflict", 413: "Too large"}
+# What every API operation can answer, whatever it does: its input can break a rule
+# (400) or fail validation (422), it names things that may not exist (404), any request
+# may carry a JSON body over the limit (413), and a bug is a 500.
+EVERY_OPERATION = (400, 404, 413, 422, 500)
+# What an operation that changes state can answer besides: the state was not as it
+# needed to be (409). Reads never conflict.
+WRITES = {"post": (409,), "put": (409,), "patch": (409,), "delete": (409,)}
+
+_DESCRIPTIONS = {
+    400: "Invalid input: the request breaks a rule (see `code`)",
+    404: "Not found (see `code`)",
+    409: "Conflict with the current state (see `code`)",
+    413: "Too large: a JSON body over the limit, or metadata over its bounds (see `code`)",
+    416: "Range not satisfiable: it starts past the end",
+    422: "A field of the request failed validation (`errors` lists them)",
+    500: "Internal error: a bug, logged by the server under `request_id`",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses: the problem document answered with each of ``statuses``."""
     return {
         status: {
-            "description": f"{text} (see `code`)",
-            "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+            "description": _DESCRIPTIONS.get(status) or f"{HTTPStatus(status).phrase} (see `code`)",
+            "content": {PROBLEM: {"schema": {"$ref": _REF + _problem_model(status).__name__}}},
         }
-        for status, text in documented.items()
+        for status in statuses
     }
+
+
+def document_problems(app: FastAPI, prefix: str) -> None:
+    """Make ``app``'s OpenAPI document tell the truth about errors.
+
+    Every operation under ``prefix`` lists the problem documents it can answer
+    (``EVERY_OPERATION``, ``WRITES`` by method, and what its route declares with
+    ``problems``), each as ``application/problem+json`` with its schema. FastAPI's own
+    422 (``application/json``, a body this server never sends) is replaced on every
+    operation, inside ``prefix`` or not.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                statuses = [422] if "422" in responses else []
+                if path.startswith(prefix):
+                    statuses = [*EVERY_OPERATION, *WRITES.get(method, ())]
+                responses.update({str(k): v for k, v in problems(*statuses).items()})
+                operation["responses"] = dict(sorted(responses.items()))
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, ValidationProblem):
+            schema = model.model_json_schema(ref_template=_REF + "{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_REF = "#/components/schemas/"
+
+
+def _problem_model(status: int) -> type[Problem]:
+    return ValidationProblem if status == 422 else Problem
 
 
 def status_for(exc: e.ModeldepotError) -> int:

@@ -19,7 +19,7 @@ from modeldepot.db.engine import Database
 from modeldepot.db.migrate import current_revision, schema_mismatch
 from modeldepot.schemas.health import CheckRead, Liveness, Readiness
 from modeldepot.server.deps import RegistryDep
-from modeldepot.server.errors import PROBLEM, problem
+from modeldepot.server.errors import problem, problems
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("modeldepot.server")
@@ -40,7 +40,7 @@ async def healthz() -> Liveness:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"description": "A check failed (see `checks`)", "content": {PROBLEM: {}}}},
+    responses=problems(503),
 )
 def readyz(registry: RegistryDep) -> Readiness | Response:
     """200 when the database, its schema and the blob store are usable; else 503."""

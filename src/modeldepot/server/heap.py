@@ -30,9 +30,11 @@ def collection_held() -> Iterator[None]:
             gc.enable()
 
 
-def freeze_startup_heap() -> int:
-    """Leave every object alive now out of later collections, and collect again from
-    here on; return how many objects were frozen. Call just before serving."""
-    gc.freeze()
+def freeze_startup_heap(freeze: bool = True) -> int:
+    """Leave every object alive now out of later collections (unless ``freeze`` is
+    False), and collect again from here on; return how many objects are frozen. Call
+    just before serving."""
+    if freeze:
+        gc.freeze()
     gc.enable()
     return gc.get_freeze_count()

@@ -17,6 +17,7 @@ the body straight into aligned buffers.
 from __future__ import annotations
 
 import functools
+import json
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -112,6 +113,30 @@ class BulkBodyProtocol(HttpToolsProtocol):
         super().on_body(body)
         if cycle is not None and len(cycle.body) <= self._body_buffer:
             self.flow.resume_reading()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request that is not valid HTTP gets a problem document, as every error does
+        (uvicorn's own answer is text/plain); the connection is closed after it."""
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Invalid input",
+                "status": 400,
+                "detail": "the request is not valid HTTP/1.1",
+                "code": "INVALID_INPUT",
+            }
+        ).encode()
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        ]
+        head += [
+            b"content-type: application/problem+json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
 
 def _taken_pieces(cycle: RequestResponseCycle) -> list[bytes]:

@@ -23,6 +23,7 @@ from modeldepot.schemas import (
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.bodies import receive_body
 from modeldepot.server.deps import ActorDep, RegistryDep
+from modeldepot.server.errors import problems
 
 router = APIRouter(tags=["blobs"])
 
@@ -56,7 +57,7 @@ def blob_urls(query: BlobsQuery, registry: RegistryDep) -> PresignedUrls:
     return registry.uploads.download_urls(query.digests)
 
 
-@router.get("/blobs/{digest}", response_class=Response)
+@router.get("/blobs/{digest}", response_class=Response, responses=problems(416))
 def get_blob(digest: str, registry: RegistryDep, request: Request) -> Response:
     """Blob bytes with Range support and immutable caching headers (HEAD for headers only)."""
     return serve_blob(registry.store, parse_digest(digest), request)
@@ -67,6 +68,7 @@ router.add_api_route(
     get_blob,
     methods=["HEAD"],
     response_class=Response,
+    responses=problems(416),
     operation_id="head_blob",
     summary="Blob Headers",
 )

@@ -17,6 +17,7 @@ from modeldepot.server.deps import (
     VersionNumber,
     instant,
 )
+from modeldepot.server.errors import problems
 
 router = APIRouter(tags=["versions"])
 PREFIX = "/models/{name:path}/-/versions"
@@ -92,7 +93,9 @@ def get_manifest(
     return registry.versions.get_manifest(f"{name}:{number}", include_deleted=include_deleted)
 
 
-@router.get(PREFIX + "/{number}/files/{path:path}", response_class=Response)
+@router.get(
+    PREFIX + "/{number}/files/{path:path}", response_class=Response, responses=problems(416)
+)
 def download_file(
     name: str, number: VersionNumber, path: str, registry: RegistryDep, request: Request
 ) -> Response:
@@ -108,6 +111,7 @@ router.add_api_route(
     download_file,
     methods=["HEAD"],
     response_class=Response,
+    responses=problems(416),
     operation_id="head_file",
     summary="File Headers",
 )
