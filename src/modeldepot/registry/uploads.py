@@ -18,7 +18,12 @@ session without a digest, hashes the file while sending it, and names the digest
 ``complete_upload(id, digest)``, which verifies it like any other.
 
 A small blob can instead go up in one request (``begin_direct_upload`` then
-``finish_direct_upload``): same verification, no session record, nothing to resume.
+``finish_direct_upload``): same verification, nothing to resume.
+
+Every staged byte has an owner garbage collection can see: the session row, written
+before the staging area is created and removed in the transaction that records the
+blob (or after its bytes are discarded). Collection never touches what a session owns,
+whatever its grace period.
 
 With a store clients can reach (``PresignedStore``, e.g. S3) and presigned transfers
 enabled, a session can be *presigned*: the client PUTs the blob's parts to URLs from
@@ -161,22 +166,8 @@ class UploadService:
         if digest is not None:
             digest = parse_digest(digest)
         _check_size(size)
-        upload_id = uuid.uuid4().hex
         part_size = part_size_for(size) if presigned and size and self.presigned else None
-        self.store.begin_upload(upload_id)
-        now = utcnow()
-        with self.db.write() as conn:
-            conn.execute(
-                insert(uploads).values(
-                    id=upload_id,
-                    digest=digest,
-                    size=size,
-                    created_at=now,
-                    created_by=actor.name,
-                    touched_at=now,
-                    part_size=part_size,
-                )
-            )
+        upload_id, now = self._open_session(digest, size, actor, part_size)
         plan = None
         if part_size is not None:
             plan = PresignedUpload(
@@ -234,23 +225,69 @@ class UploadService:
         urls = {d: self.presigned.presigned_get(d, self.presign_expiry) for d in wanted}
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
-    def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
-        """Stage a blob sent whole in one request: no session record, nothing to resume.
+    def _open_session(
+        self, digest: str | None, size: int, actor: Actor, part_size: int | None
+    ) -> tuple[str, datetime]:
+        """Record a session, then create its staging area: the row exists before any
+        staged byte, so garbage collection always sees who owns them (and skips them).
 
-        Finish with ``finish_direct_upload``; if the request dies, the staged bytes are
-        swept by garbage collection after the grace period.
+        The same transaction revives a stored blob of this digest if a collection
+        marked it: the collection then keeps it, or (PostgreSQL: it holds the row lock
+        until it is done) has removed it before this session can find it.
         """
-        parse_digest(digest)
-        _check_size(size)
         upload_id = uuid.uuid4().hex
-        self.store.begin_upload(upload_id)
-        return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(
+                insert(uploads).values(
+                    id=upload_id,
+                    digest=digest,
+                    size=size,
+                    created_at=now,
+                    created_by=actor.name,
+                    touched_at=now,
+                    part_size=part_size,
+                )
+            )
+            if digest is not None:
+                _revive(conn, digest, now)
+        try:
+            self.store.begin_upload(upload_id)
+        except BaseException:
+            self._drop_session(upload_id)
+            raise
+        return upload_id, now
+
+    def _drop_session(self, upload_id: str) -> None:
+        """Free a session's staged bytes, then forget it: on a full disk the bytes must
+        go first, or the database has no room to record anything. Idempotent."""
+        self.store.abort_upload(upload_id)
+        with self.db.write() as conn:
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+
+    def begin_direct_upload(self, digest: str, size: int, actor: Actor) -> tuple[str, UploadWriter]:
+        """Stage a blob sent whole in one request (nothing to resume).
+
+        Its bytes are owned by a session row like any upload's, which garbage
+        collection sees and never touches. Finish with ``finish_direct_upload``, or
+        ``discard_direct_upload`` if the request fails; if the process dies, the
+        session expires like an abandoned one.
+        """
+        digest = parse_digest(digest)
+        _check_size(size)
+        upload_id, _ = self._open_session(digest, size, actor, None)
+        try:
+            writer = self.store.open_upload(upload_id, 0)
+        except BaseException:
+            self._drop_session(upload_id)
+            raise
+        return upload_id, _BoundedWriter(writer, 0, size)
 
     def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
         """Verify and store a directly uploaded blob (see ``complete_upload``)."""
         received = self.store.staged_size(upload_id)
         if received < size:
-            self.store.abort_upload(upload_id)
+            self._drop_session(upload_id)
             raise SizeMismatch(
                 f"received {received} of {size} bytes", expected=size, actual=received
             )
@@ -258,11 +295,12 @@ class UploadService:
         now = utcnow()
         with self.db.write() as conn:
             self._record_stored(conn, digest, size, now)
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
         return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
 
     def discard_direct_upload(self, upload_id: str) -> None:
-        """Drop what a failed direct upload staged. Idempotent."""
-        self.store.abort_upload(upload_id)
+        """Drop what a failed direct upload staged, and its session. Idempotent."""
+        self._drop_session(upload_id)
 
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:
@@ -369,6 +407,7 @@ class UploadService:
                 .where(uploads.c.id == row.id, uploads.c.digest.is_(None))
                 .values(digest=digest)
             )
+            _revive(conn, digest, utcnow())  # as when a session opens with its digest
             stored = conn.execute(select(uploads.c.digest).where(uploads.c.id == row.id)).scalar()
         if stored is None:
             raise UploadNotFound(f"upload {row.id!r} does not exist or has expired")
@@ -391,10 +430,10 @@ class UploadService:
             )
 
     def abort_upload(self, upload_id: str) -> None:
-        with self.db.write() as conn:
+        """Cancel a session; works on a full disk (its bytes are freed first)."""
+        with self.db.read() as conn:
             _session(conn, upload_id)
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
-        self.store.abort_upload(upload_id)
+        self._drop_session(upload_id)
 
     def count_sessions(self) -> int:
         """Upload sessions open now, of every server process (they live in the database)."""
@@ -460,6 +499,16 @@ def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None
     statement = upsert(conn, blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
     refresh = {"touched_at": now, "collecting_at": None}  # an upload revives a doomed blob
     conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_=refresh))
+
+
+def _revive(conn: Connection, digest: str, now: datetime) -> None:
+    """Take a stored blob of this digest back from any collection (an upload of its
+    bytes is under way). Locks the row, so on PostgreSQL it waits for a collection that
+    holds it to finish; then the collection either saw the session or removed the blob
+    before the session existed."""
+    conn.execute(
+        update(blobs).where(blobs.c.digest == digest).values(collecting_at=None, touched_at=now)
+    )
 
 
 def _session(conn: Connection, upload_id: str) -> Row[Any]:

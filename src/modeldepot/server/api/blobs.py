@@ -77,6 +77,7 @@ async def put_blob(
     digest: str,
     request: Request,
     registry: RegistryDep,
+    actor: ActorDep,
     content_length: Annotated[int | None, Header()] = None,
 ) -> UploadRead:
     """Upload a whole blob in one request (small blobs); verified before it is stored."""
@@ -84,7 +85,9 @@ async def put_blob(
     if content_length is None:
         raise InvalidInput("a monolithic blob upload needs a Content-Length header")
     uploads = registry.uploads
-    upload_id, writer = await run_in_threadpool(uploads.begin_direct_upload, digest, content_length)
+    upload_id, writer = await run_in_threadpool(
+        uploads.begin_direct_upload, digest, content_length, actor
+    )
     try:
         await receive_body(request, writer)
         return await run_in_threadpool(
