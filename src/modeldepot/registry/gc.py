@@ -43,13 +43,6 @@ class GarbageCollector:
         self.store = store
         self.uploads = uploads_service
         self.grace = timedelta(seconds=grace_seconds)
-        # Whether deleting blobs makes room for the database (SQLite on the same disk).
-        directory = db.directory
-        self._shares_disk = (
-            directory is not None
-            and isinstance(store, LocalDisk)
-            and os.stat(directory).st_dev == store.device()
-        )
 
     def collect(self, *, dry_run: bool = False, grace_seconds: int | None = None) -> GarbageReport:
         """Remove garbage older than the grace period; with ``dry_run`` only count it.
@@ -133,7 +126,7 @@ class GarbageCollector:
                         .values(collecting_at=utcnow())
                     )
             except InsufficientStorage:
-                if not self._shares_disk:
+                if not self._shares_disk():
                     raise  # freeing blobs would not make room for the database
                 if self._collect_unmarked(digest, stale & unreferenced & unclaimed & live):
                     deleted += 1
@@ -165,6 +158,15 @@ class GarbageCollector:
             deleted += 1
             freed += size
         return deleted, freed
+
+    def _shares_disk(self) -> bool:
+        """Whether deleting blobs makes room for the database (SQLite on their disk)."""
+        directory = self.db.directory
+        return (
+            directory is not None
+            and isinstance(self.store, LocalDisk)
+            and os.stat(directory).st_dev == self.store.device()
+        )
 
     def _collect_unmarked(self, digest: str, collectable: ColumnElement[bool]) -> bool:
         """Collect a blob without marking it first, for a database with no room to
