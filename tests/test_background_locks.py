@@ -27,7 +27,7 @@ def on_postgres(registry) -> bool:
 
 def stored_blob(registry, data: bytes) -> str:
     digest = digest_bytes(data)
-    upload_id, writer = registry.uploads.begin_direct_upload(digest, len(data), ACTOR)
+    upload_id, writer = registry.uploads.begin_direct_upload(digest, len(data))
     writer.write(data)
     writer.close()
     registry.uploads.finish_direct_upload(upload_id, digest, len(data))

@@ -14,6 +14,7 @@ import dataclasses
 import errno
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,13 +22,11 @@ import pytest
 from sqlalchemy import event
 
 from modeldepot import directio
-from modeldepot.actor import Actor
 from modeldepot.errors import InsufficientStorage
 from modeldepot.registry import Registry
 from tests.api.helpers import API, assert_json, assert_problem, digest_of, model_url
 from tests.api.test_blobs import append, blob_url, open_session, stored_files, upload_url
 
-ACTOR = Actor("disk-test")
 Filler = Callable[..., None]
 BIG = os.urandom(5 * 1024 * 1024 + 123)  # past the writer's 4 MiB buffer: written mid-body
 
@@ -240,11 +239,13 @@ def test_cancelling_frees_the_bytes_even_when_the_database_stays_full(
 def test_gc_on_a_full_disk_frees_bytes_first(registry, fill_database) -> None:
     """An unreferenced blob and an orphaned staging area, on a disk so full that the
     collector's first database write fails: it frees bytes, then records."""
-    stored_id, writer = registry.uploads.begin_direct_upload(digest_of(b"orphan"), 6, ACTOR)
+    stored_id, writer = registry.uploads.begin_direct_upload(digest_of(b"orphan"), 6)
     writer.write(b"orphan")
     writer.close()
     registry.uploads.finish_direct_upload(stored_id, digest_of(b"orphan"), 6)
-    registry.store.begin_upload("f" * 32)  # staged bytes no session owns
+    registry.store.begin_upload("f" * 32)  # staged bytes no session owns, long abandoned
+    old = time.time() - registry.settings.upload_expiry_seconds - 60
+    os.utime(registry.store.root / "uploads" / ("f" * 32), (old, old))
     fill_database(freed=lambda: not stored_files(registry, "sha256"))
     if not registry.db.is_sqlite:
         # PostgreSQL's disk is not the blob store's: deleting blobs makes no room there.

@@ -7,11 +7,13 @@ it claims, so none is marked before the version that references it lands. Blobs 
 before their bytes go (see ``_sweep_unreferenced``), and files without any row are
 removed once older than the grace period.
 
-Whatever the grace period, nothing an upload session owns is touched: not its staged
-bytes, not the blob of its digest. Sessions are recorded before their first byte is
+Whatever the grace period, nothing an upload owns is touched. A session owns its staged
+bytes and the blob of its digest: sessions are recorded before their first byte is
 staged and forgotten in the transaction that records their blob, so each sweep lists
 the files first and reads the owners after: a file it lists either has its owner in
-that read, or its blob row.
+that read, or its blob row. A single-request upload owns its staging area, and the blob
+file it stores until it records it, by a lease: files without an owner in the database
+are removed only once untouched for the upload expiry, like an abandoned session.
 
 On a full disk the sweeps that free bytes without writing to the database run first;
 a blob that cannot be marked for lack of room is deleted before its row (see
@@ -67,9 +69,11 @@ class GarbageCollector:
     def _collect(self, *, dry_run: bool, grace_seconds: int | None) -> GarbageReport:
         now = utcnow()
         cutoff = now - (self.grace if grace_seconds is None else timedelta(seconds=grace_seconds))
+        # Files with no owner in the database may be a request's in flight (its lease).
+        unowned = now - self.uploads.expiry
         # First what frees bytes without writing to the database, which may be full.
-        staged = self._sweep_staged(cutoff, dry_run=dry_run)
-        orphans, orphan_bytes = self._sweep_unrecorded(cutoff, dry_run=dry_run)
+        staged = self._sweep_staged(unowned, dry_run=dry_run)
+        orphans, orphan_bytes = self._sweep_unrecorded(unowned, dry_run=dry_run)
         expired = self.uploads.expire_uploads(now=now, dry_run=dry_run)
         deleted, freed = self._sweep_unreferenced(cutoff, dry_run=dry_run)
         return GarbageReport(
@@ -81,8 +85,9 @@ class GarbageCollector:
         )
 
     def _sweep_staged(self, cutoff: datetime, *, dry_run: bool) -> int:
-        """Remove staging areas no session owns. Listed before the sessions are read:
-        a session's row is written before its staging area, so it is in that read."""
+        """Remove staging areas no session owns, untouched since ``cutoff``. Listed
+        before the sessions are read: a session's row is written before its staging
+        area, so it is in that read."""
         listed = list(self.store.iter_staged())
         with self.db.read() as conn:
             live = set(conn.execute(select(uploads.c.id)).scalars())
@@ -187,9 +192,10 @@ class GarbageCollector:
         return True
 
     def _sweep_unrecorded(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
-        """Remove blob files with no row and no session expecting them. Listed before
-        the rows are read: a file an upload has just stored is recorded in the
-        transaction that forgets its session, so that read sees one or the other."""
+        """Remove blob files with no row and no session expecting them, untouched since
+        ``cutoff``. Listed before the rows are read: a file a session has just stored is
+        recorded in the transaction that forgets the session, so that read sees one or
+        the other."""
         listed = list(self.store.iter_blobs())
         with self.db.read() as conn:
             recorded = set(conn.execute(select(blobs.c.digest)).scalars())

@@ -18,12 +18,14 @@ session without a digest, hashes the file while sending it, and names the digest
 ``complete_upload(id, digest)``, which verifies it like any other.
 
 A small blob can instead go up in one request (``begin_direct_upload`` then
-``finish_direct_upload``): same verification, nothing to resume.
+``finish_direct_upload``): same verification, no session record, nothing to resume.
 
-Every staged byte has an owner garbage collection can see: the session row, written
-before the staging area is created and removed in the transaction that records the
-blob (or after its bytes are discarded). Collection never touches what a session owns,
-whatever its grace period.
+Every staged byte has an owner garbage collection can see. A session's is its row,
+written before the staging area is created and removed in the transaction that records
+the blob (or after its bytes are discarded). A single request's is a lease: its staging
+area's modification time, renewed by each write and valid for the upload expiry, as
+is a stored blob's file until the request records it. Collection never touches what
+either owns, whatever its grace period.
 
 With a store clients can reach (``PresignedStore``, e.g. S3) and presigned transfers
 enabled, a session can be *presigned*: the client PUTs the blob's parts to URLs from
@@ -265,42 +267,52 @@ class UploadService:
         with self.db.write() as conn:
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
-    def begin_direct_upload(self, digest: str, size: int, actor: Actor) -> tuple[str, UploadWriter]:
-        """Stage a blob sent whole in one request (nothing to resume).
+    def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
+        """Stage a blob sent whole in one request: no session record, nothing to resume.
 
-        Its bytes are owned by a session row like any upload's, which garbage
-        collection sees and never touches. Finish with ``finish_direct_upload``, or
-        ``discard_direct_upload`` if the request fails; if the process dies, the
-        session expires like an abandoned one.
+        Finish with ``finish_direct_upload``, or ``discard_direct_upload`` if the
+        request fails. No database write: the staging area is leased to the request by
+        its modification time, which every write renews; garbage collection leaves it
+        alone until it is untouched for the upload expiry, whatever its grace period,
+        as it does an abandoned session's.
         """
-        digest = parse_digest(digest)
+        parse_digest(digest)
         _check_size(size)
-        upload_id, _ = self._open_session(digest, size, actor, None)
-        try:
-            writer = self.store.open_upload(upload_id, 0)
-        except BaseException:
-            self._drop_session(upload_id)
-            raise
-        return upload_id, _BoundedWriter(writer, 0, size)
+        upload_id = uuid.uuid4().hex
+        self.store.begin_upload(upload_id)
+        return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
 
     def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
         """Verify and store a directly uploaded blob (see ``complete_upload``)."""
         received = self.store.staged_size(upload_id)
         if received < size:
-            self._drop_session(upload_id)
+            self.store.abort_upload(upload_id)
             raise SizeMismatch(
                 f"received {received} of {size} bytes", expected=size, actual=received
             )
-        self.store.finish_upload(upload_id, digest, size)
         now = utcnow()
-        with self.db.write() as conn:
-            self._record_stored(conn, digest, size, now)
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        if self.store.stat(digest) == size and self._kept_stored(digest, size, now):
+            self.store.abort_upload(upload_id)  # stored already: our copy is not needed
+        else:
+            self.store.finish_upload(upload_id, digest, size)
+            with self.db.write() as conn:
+                self._record_stored(conn, digest, size, now)
         return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
 
+    def _kept_stored(self, digest: str, size: int, now: datetime) -> bool:
+        """Record a blob that is stored already, taking it back from any collection; False
+        (nothing recorded) if a collection removed its bytes first, so the caller stores
+        its own copy instead of discarding it and failing."""
+        try:
+            with self.db.write() as conn:
+                self._record_stored(conn, digest, size, now)
+        except UploadNotFound:
+            return False
+        return True
+
     def discard_direct_upload(self, upload_id: str) -> None:
-        """Drop what a failed direct upload staged, and its session. Idempotent."""
-        self._drop_session(upload_id)
+        """Drop what a failed direct upload staged. Idempotent."""
+        self.store.abort_upload(upload_id)
 
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:

@@ -77,7 +77,6 @@ async def put_blob(
     digest: str,
     request: Request,
     registry: RegistryDep,
-    actor: ActorDep,
     content_length: Annotated[int | None, Header()] = None,
 ) -> UploadRead:
     """Upload a whole blob in one request (small blobs); verified before it is stored."""
@@ -85,9 +84,7 @@ async def put_blob(
     if content_length is None:
         raise InvalidInput("a monolithic blob upload needs a Content-Length header")
     uploads = registry.uploads
-    upload_id, writer = await run_in_threadpool(
-        uploads.begin_direct_upload, digest, content_length, actor
-    )
+    upload_id, writer = await run_in_threadpool(uploads.begin_direct_upload, digest, content_length)
     try:
         await receive_body(request, writer)
         return await run_in_threadpool(
