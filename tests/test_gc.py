@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from modeldepot.actor import Actor
+from modeldepot.blobstore import paths
 from modeldepot.db.tables import blobs
 from modeldepot.db.types import utcnow
 from modeldepot.digest import digest_bytes
@@ -85,7 +86,8 @@ def test_gc_expires_abandoned_uploads_and_orphaned_staging(registry) -> None:
     writer.close()
     orphan_id = "f" * 32
     registry.store.begin_upload(orphan_id)
-    old = time.time() - 7200
+    # No session owns it: a single request's lease, lapsed after the upload expiry.
+    old = time.time() - registry.settings.upload_expiry_seconds - 60
     os.utime(registry.store.root / "uploads" / orphan_id, (old, old))
     report = registry.gc.collect(grace_seconds=3600)
     assert report.staged_removed == 1
@@ -103,9 +105,23 @@ def test_gc_removes_blob_files_with_no_record(registry) -> None:
     writer.write(data)
     writer.close()
     registry.store.finish_upload("e" * 32, digest, len(data))  # file, but no database row
-    assert registry.gc.collect(grace_seconds=3600).blobs_deleted == 0
+    # As a single-request upload leaves it before recording it: leased, whatever the grace.
+    assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
+    old = time.time() - registry.settings.upload_expiry_seconds - 60
+    os.utime(registry.store.root / paths.blob_key(digest), (old, old))
     assert registry.gc.collect(grace_seconds=0).blobs_deleted == 1
     assert registry.store.stat(digest) is None
+
+
+def test_gc_leaves_a_single_request_uploads_staging_alone_whatever_the_grace(registry) -> None:
+    digest = digest_bytes(b"in flight")
+    upload_id, writer = registry.uploads.begin_direct_upload(digest, 9)
+    writer.write(b"in ")
+    registry.gc.collect(grace_seconds=0)
+    writer.write(b"flight")
+    writer.close()
+    registry.uploads.finish_direct_upload(upload_id, digest, 9)
+    assert registry.uploads.missing_blobs([digest]) == []
 
 
 def mark_collecting(registry, digest: str) -> None:

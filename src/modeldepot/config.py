@@ -143,6 +143,14 @@ class ServerSettings:
             "collected, so in-flight pushes are safe."
         },
     )
+    min_free_bytes: int = field(
+        default=100 * 1024 * 1024,
+        metadata={
+            "doc": "Free-space floor: while the blob store's filesystem (`local`) or the "
+            "SQLite database's has less free space than this, `/readyz` answers not "
+            "ready, so a load balancer sends pushes elsewhere before the disk is full."
+        },
+    )
     cleanup_interval_seconds: int = field(
         default=600,
         metadata={"doc": "How often the server sweeps expired upload sessions (0 disables)."},

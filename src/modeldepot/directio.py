@@ -203,6 +203,16 @@ class DirectAppender:
             self._direct = False  # closed: nothing left buffered
         return self._size
 
+    def abandon(self, size: int) -> None:
+        """Forget what is buffered (the caller truncates the file to ``size``) and give
+        the buffer back; ``close`` then writes nothing."""
+        if self._buffer is not None:
+            give_buffer(self._buffer)
+            self._buffer = None
+        self._filled = 0
+        self._size = size
+        self._direct = False
+
     def _flush_whole(self) -> None:
         """Write the buffer's whole blocks; keep the partial last one at its start."""
         whole = self._filled - self._filled % BLOCK

@@ -256,6 +256,15 @@ class PresignedUnavailable(Conflict):
     title = "Presigned transfers are not offered"
 
 
+class InsufficientStorage(ModeldepotError):
+    """A disk the server writes to is full. ``resource`` names which one (``blobstore``
+    or ``database``); nothing half-written is kept, and the same request succeeds once
+    space is freed."""
+
+    code = "INSUFFICIENT_STORAGE"
+    title = "Insufficient storage"
+
+
 class RangeNotSatisfiable(ModeldepotError):
     code = "RANGE_NOT_SATISFIABLE"
     title = "Range not satisfiable"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +85,15 @@ class BlobStore(Protocol):
 
     def iter_staged(self) -> Iterator[StagedInfo]:
         """Every staging area, for cleanup of abandoned uploads."""
+
+
+@runtime_checkable
+class LocalDisk(Protocol):
+    """A store whose bytes live on a filesystem of this machine, which can fill up."""
+
+    def free_bytes(self) -> int:
+        """Bytes still free for the store's files on its filesystem."""
+
+    def device(self) -> int:
+        """The filesystem's device number (``st_dev``): two paths on the same one share
+        its free space."""

@@ -3,11 +3,16 @@
 Writes go to ``uploads/<id>``, are fsynced, verified, then renamed under their digest,
 so a crash at any instant leaves either no blob or a whole verified one. Uploads are
 written with direct I/O where the filesystem allows it (see ``modeldepot.directio``).
+
+A full filesystem (``ENOSPC``, ``EDQUOT``) raises ``InsufficientStorage`` and keeps
+nothing of the write that failed: a writer truncates its session back to where it
+began, a finishing upload discards its staged copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -23,6 +28,7 @@ from modeldepot.directio import DirectAppender, DirectReader, open_for_append
 from modeldepot.errors import (
     BlobNotFound,
     DigestMismatch,
+    InsufficientStorage,
     SizeMismatch,
     UploadConflict,
     UploadNotFound,
@@ -30,6 +36,8 @@ from modeldepot.errors import (
 )
 
 READ_CHUNK = 4 * CHUNK_SIZE
+# What a full filesystem (or a user's exhausted quota) answers to a write.
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class LocalBlobStore:
@@ -52,6 +60,21 @@ class LocalBlobStore:
 
     def _staged_path(self, upload_id: str) -> Path:
         return self.root / paths.upload_key(upload_id)
+
+    def free_bytes(self) -> int:
+        """Bytes an unprivileged writer can still put on the store's filesystem."""
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+    def device(self) -> int:
+        return os.stat(self.root).st_dev
+
+    def _full(self, exc: OSError) -> InsufficientStorage:
+        return InsufficientStorage(
+            f"the blob store's filesystem ({self.root}) is full: {exc.strerror}; "
+            "free space on it (or run `modeldepot gc`), then try again",
+            resource="blobstore",
+        )
 
     def stat(self, digest: str) -> int | None:
         try:
@@ -83,12 +106,20 @@ class LocalBlobStore:
                 digest = paths.digest_of_key(f"{paths.BLOBS}/{prefix}/{entry.name}")
                 if digest is None:
                     continue
-                st = entry.stat()
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # deleted since the directory was listed
                 yield BlobInfo(digest, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def begin_upload(self, upload_id: str) -> None:
         path = self._staged_path(upload_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in OUT_OF_SPACE:
+                raise self._full(exc) from exc
+            raise
         os.close(fd)
 
     def staged_size(self, upload_id: str) -> int:
@@ -136,6 +167,17 @@ class LocalBlobStore:
                 self._hashes[upload_id] = (identity, hasher)
 
     def finish_upload(self, upload_id: str, digest: str, size: int) -> None:
+        try:
+            self._finish_upload(upload_id, digest, size)
+        except OSError as exc:
+            if exc.errno not in OUT_OF_SPACE:
+                raise
+            # No room to commit it (a directory entry, or bytes a network filesystem
+            # only reserves at fsync): the staged copy is discarded, not kept hostage.
+            self.abort_upload(upload_id)
+            raise self._full(exc) from exc
+
+    def _finish_upload(self, upload_id: str, digest: str, size: int) -> None:
         parse_digest(digest)
         staged = self._staged_path(upload_id)
         target = self._blob_path(digest)
@@ -204,7 +246,10 @@ class LocalBlobStore:
                 paths.check_upload_id(entry.name)
             except UploadNotFound:
                 continue
-            st = entry.stat()
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # finished or discarded since the directory was listed
             yield StagedInfo(entry.name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
 
@@ -220,6 +265,7 @@ class _LocalUploadWriter:
         self._store = store
         self._upload_id = upload_id
         self._fd: int | None = fd
+        self._start = appender.size
         self._appender = appender
         self._hasher = PipelinedHasher(hasher) if hasher is not None else None
 
@@ -228,7 +274,12 @@ class _LocalUploadWriter:
             raise ValueError("writer is closed")
         if self._hasher is not None:
             self._hasher.update(data)  # hashed in a helper thread while we write
-        self._appender.write(data)
+        try:
+            self._appender.write(data)
+        except OSError as exc:
+            if exc.errno in OUT_OF_SPACE:
+                raise self._give_up(exc) from exc
+            raise
 
     def close(self) -> int:
         """Write what is buffered and release the session; keeps what arrived."""
@@ -236,12 +287,32 @@ class _LocalUploadWriter:
             try:
                 self._appender.close()
                 identity = _identity(os.fstat(self._fd))
+            except OSError as exc:
+                if exc.errno in OUT_OF_SPACE:
+                    raise self._give_up(exc) from exc
+                raise
             finally:
-                os.close(self._fd)  # releases the flock
-                self._fd = None
+                if self._fd is not None:
+                    os.close(self._fd)  # releases the flock
+                    self._fd = None
             hasher = self._hasher.wait() if self._hasher is not None else None
             self._store._remember_hash(self._upload_id, identity, hasher)
         return self._appender.size
+
+    def _give_up(self, exc: OSError) -> InsufficientStorage:
+        """Out of space: drop this writer's bytes (the session is as it was when it was
+        opened, and can resume there) and release it."""
+        assert self._fd is not None
+        self._appender.abandon(self._start)
+        try:
+            os.ftruncate(self._fd, self._start)  # shrinking a file needs no space
+        finally:
+            os.close(self._fd)
+            self._fd = None
+        if self._hasher is not None:
+            self._hasher.wait()
+        self._store._remember_hash(self._upload_id, (0, 0, 0), None)
+        return self._store._full(exc)
 
 
 _Identity = tuple[int, int, int]

@@ -51,6 +51,8 @@ HASH_CHUNK = 4 * 1024 * 1024
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 1000
 BATCH_WAIT = 0.1
+# Commits tried when collections keep removing freshly uploaded blobs before it lands.
+COMMIT_ATTEMPTS = 5
 
 
 def scan(
@@ -329,9 +331,11 @@ def push(
     by_path = {f.path: f for f in hashed + sent}
     files = [by_path[path] for path, _ in scanned]
     manifest = build_manifest(files)
-    try:
-        return commit(http, name, manifest, data)
-    except BlobNotFound:
-        # A collector removed a blob between our check and the commit: send it again.
-        upload_missing(http, files, workers, progress)
-        return commit(http, name, manifest, data)
+    for _ in range(COMMIT_ATTEMPTS - 1):
+        try:
+            return commit(http, name, manifest, data)
+        except BlobNotFound:
+            # A collection (with a short grace period) removed a blob between its
+            # upload and the commit: send it again. The commit is idempotent (push id).
+            upload_missing(http, files, workers, progress)
+    return commit(http, name, manifest, data)

@@ -11,6 +11,7 @@ byte before it stores it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from pathlib import Path
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
 from modeldepot.errors import (
+    InsufficientStorage,
+    ModeldepotError,
     ServerUnreachable,
     UploadConflict,
     UploadIncomplete,
@@ -150,6 +153,12 @@ def _upload_resumable(
             time.sleep(min(0.2 * 2**attempt, 3.0))
             state = _session_state(http, session.id)
             offset = state.offset
+        except InsufficientStorage:
+            # The server kept nothing of the failed request; cancel the session too, so
+            # what earlier requests staged is freed now, not when the session expires.
+            with contextlib.suppress(ModeldepotError):
+                http.request("DELETE", f"/uploads/{session.id}")
+            raise
         # Count only the bytes the server kept.
         progress.advance(offset - sent_total)
         sent_total = offset

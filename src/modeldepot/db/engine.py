@@ -2,11 +2,14 @@
 
 ``Database.write()`` is a transaction that may write; on SQLite it starts with
 ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing
-with a lock upgrade error. ``Database.read()`` is a plain read transaction.
+with a lock upgrade error. ``Database.read()`` is a plain read transaction. In both, a
+database whose disk is full raises ``InsufficientStorage`` (SQLite's ``SQLITE_FULL``,
+PostgreSQL's ``disk_full``), never a driver error.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections import deque
@@ -17,9 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from modeldepot.db.checkpoint import WalCheckpointer
 from modeldepot.db.prepared import PREPARED_OPTION
+from modeldepot.errors import InsufficientStorage
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -49,28 +54,44 @@ class Database:
             else None
         )
 
+    @property
+    def directory(self) -> str | None:
+        """The directory of a SQLite database file, whose disk this server fills; None
+        for a database server's (PostgreSQL's disk is its own)."""
+        if not self.is_sqlite or not _is_file(self.url.database):
+            return None
+        return os.path.dirname(os.path.abspath(self.url.database or ""))
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except (DBAPIError, sqlite3.Error) as exc:
+            _raise_if_full(exc)
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-            return
-        with self._write_lock:
-            conn = self._writer or self._open_writer()
-            try:
-                with conn.begin():
+        try:
+            if self._write_lock is None:
+                with self.engine.connect() as conn, conn.begin():
                     yield conn
-            except BaseException:
-                self._writer = None
-                conn.close()
-                raise
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
+                return
+            with self._write_lock:
+                conn = self._writer or self._open_writer()
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    self._writer = None
+                    conn.close()
+                    raise
+                if self._checkpointer is not None:
+                    self._checkpointer.committed()
+        except (DBAPIError, sqlite3.Error) as exc:
+            _raise_if_full(exc)
+            raise
 
     def _open_writer(self) -> Connection:
         conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
@@ -145,6 +166,28 @@ def upsert(conn: Connection, table: Table) -> Any:
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+# SQLSTATE of PostgreSQL's disk_full.
+_PG_DISK_FULL = "53100"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (a driver error, or SQLAlchemy's wrapper of one) says the
+    database's disk is full."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+
+
+def _raise_if_full(exc: BaseException) -> None:
+    if is_disk_full(exc):
+        raise InsufficientStorage(
+            "the database's disk is full: free space on it (or run `modeldepot gc`), "
+            "then try again",
+            resource="database",
+        ) from exc
 
 
 def _is_file(database: str | None) -> bool:

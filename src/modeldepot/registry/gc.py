@@ -6,19 +6,33 @@ a push in flight never loses a blob it relies on, and a commit share-locks the b
 it claims, so none is marked before the version that references it lands. Blobs are marked
 before their bytes go (see ``_sweep_unreferenced``), and files without any row are
 removed once older than the grace period.
+
+Whatever the grace period, nothing an upload owns is touched. A session owns its staged
+bytes and the blob of its digest: sessions are recorded before their first byte is
+staged and forgotten in the transaction that records their blob, so each sweep lists
+the files first and reads the owners after: a file it lists either has its owner in
+that read, or its blob row. A single-request upload owns its staging area, and the blob
+file it stores until it records it, by a lease: files without an owner in the database
+are removed only once untouched for the upload expiry, like an abandoned session.
+
+On a full disk the sweeps that free bytes without writing to the database run first;
+a blob that cannot be marked for lack of room is deleted before its row (see
+``_collect_unmarked``).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 
-from modeldepot.blobstore.base import BlobStore
+from modeldepot.blobstore.base import BlobStore, LocalDisk
 from modeldepot.db.engine import Database
 from modeldepot.db.locks import GARBAGE_COLLECTION, try_exclusive
 from modeldepot.db.tables import blobs, uploads, version_files
 from modeldepot.db.types import utcnow
+from modeldepot.errors import InsufficientStorage
 from modeldepot.registry.uploads import UploadService
 from modeldepot.schemas import GarbageReport
 
@@ -55,10 +69,13 @@ class GarbageCollector:
     def _collect(self, *, dry_run: bool, grace_seconds: int | None) -> GarbageReport:
         now = utcnow()
         cutoff = now - (self.grace if grace_seconds is None else timedelta(seconds=grace_seconds))
+        # Files with no owner in the database may be a request's in flight (its lease).
+        unowned = now - self.uploads.expiry
+        # First what frees bytes without writing to the database, which may be full.
+        staged = self._sweep_staged(unowned, dry_run=dry_run)
+        orphans, orphan_bytes = self._sweep_unrecorded(unowned, dry_run=dry_run)
         expired = self.uploads.expire_uploads(now=now, dry_run=dry_run)
-        staged = self._sweep_staged(cutoff, dry_run=dry_run)
         deleted, freed = self._sweep_unreferenced(cutoff, dry_run=dry_run)
-        orphans, orphan_bytes = self._sweep_unrecorded(cutoff, dry_run=dry_run)
         return GarbageReport(
             dry_run=dry_run,
             blobs_deleted=deleted + orphans,
@@ -68,10 +85,14 @@ class GarbageCollector:
         )
 
     def _sweep_staged(self, cutoff: datetime, *, dry_run: bool) -> int:
+        """Remove staging areas no session owns, untouched since ``cutoff``. Listed
+        before the sessions are read: a session's row is written before its staging
+        area, so it is in that read."""
+        listed = list(self.store.iter_staged())
         with self.db.read() as conn:
             live = set(conn.execute(select(uploads.c.id)).scalars())
         count = 0
-        for staged in self.store.iter_staged():
+        for staged in listed:
             if staged.upload_id in live or staged.modified_at >= cutoff:
                 continue
             count += 1
@@ -90,6 +111,8 @@ class GarbageCollector:
            finished by the next run.
         """
         unreferenced = ~exists().where(version_files.c.digest == blobs.c.digest)
+        # An upload of the same bytes is under way: its session relies on this blob.
+        unclaimed = ~exists().where(uploads.c.digest == blobs.c.digest)
         stale = blobs.c.touched_at < cutoff
         live = blobs.c.collecting_at.is_(None)
         with self.db.read() as conn:
@@ -98,18 +121,25 @@ class GarbageCollector:
             ).all()
         if dry_run:
             return len(candidates), sum(c.size for c in candidates)
-        for digest, _ in candidates:
-            with self.db.write() as conn:
-                conn.execute(
-                    update(blobs)
-                    .where(blobs.c.digest == digest, stale, unreferenced, live)
-                    .values(collecting_at=utcnow())
-                )
+        deleted = freed = 0
+        for digest, size in candidates:
+            try:
+                with self.db.write() as conn:
+                    conn.execute(
+                        update(blobs)
+                        .where(blobs.c.digest == digest, stale, unreferenced, unclaimed, live)
+                        .values(collecting_at=utcnow())
+                    )
+            except InsufficientStorage:
+                if not self._shares_disk():
+                    raise  # freeing blobs would not make room for the database
+                if self._collect_unmarked(digest, stale & unreferenced & unclaimed & live):
+                    deleted += 1
+                    freed += size
         with self.db.read() as conn:
             doomed = conn.execute(
                 select(blobs.c.digest, blobs.c.size).where(blobs.c.collecting_at.is_not(None))
             ).all()
-        deleted = freed = 0
         for digest, size in doomed:
             with self.db.write() as conn:
                 marked = blobs.c.collecting_at.is_not(None)
@@ -118,9 +148,12 @@ class GarbageCollector:
                     locked = locked.with_for_update()
                 if conn.execute(locked).first() is None:
                     continue  # an upload revived it
-                referenced = select(exists().where(version_files.c.digest == digest))
+                referenced = select(
+                    exists().where(version_files.c.digest == digest)
+                    | exists().where(uploads.c.digest == digest)
+                )
                 if conn.execute(referenced).scalar():
-                    # A version claimed it after it was marked: keep it, unmarked.
+                    # A version claimed it, or a session relies on it: keep it, unmarked.
                     conn.execute(
                         update(blobs).where(blobs.c.digest == digest).values(collecting_at=None)
                     )
@@ -131,11 +164,48 @@ class GarbageCollector:
             freed += size
         return deleted, freed
 
+    def _shares_disk(self) -> bool:
+        """Whether deleting blobs makes room for the database (SQLite on their disk)."""
+        directory = self.db.directory
+        return (
+            directory is not None
+            and isinstance(self.store, LocalDisk)
+            and os.stat(directory).st_dev == self.store.device()
+        )
+
+    def _collect_unmarked(self, digest: str, collectable: ColumnElement[bool]) -> bool:
+        """Collect a blob without marking it first, for a database with no room to
+        record the mark: with the row locked and still collectable, its bytes go first,
+        which makes the room to delete the row. True if it was collected.
+
+        A crash between the two leaves a row without bytes, as a mark would not; the
+        database was full, so no other way frees anything.
+        """
+        with self.db.write() as conn:
+            locked = select(blobs.c.digest).where(blobs.c.digest == digest, collectable)
+            if conn.dialect.name == "postgresql":
+                locked = locked.with_for_update()
+            if conn.execute(locked).first() is None:
+                return False
+            self.store.delete(digest)
+            conn.execute(delete(blobs).where(blobs.c.digest == digest))
+        return True
+
     def _sweep_unrecorded(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
+        """Remove blob files with no row and no session expecting them, untouched since
+        ``cutoff``. Listed before the rows are read: a file a session has just stored is
+        recorded in the transaction that forgets the session, so that read sees one or
+        the other."""
+        listed = list(self.store.iter_blobs())
         with self.db.read() as conn:
             recorded = set(conn.execute(select(blobs.c.digest)).scalars())
+            recorded.update(
+                conn.execute(
+                    select(uploads.c.digest).where(uploads.c.digest.is_not(None))
+                ).scalars()
+            )
         count = freed = 0
-        for blob in self.store.iter_blobs():
+        for blob in listed:
             if blob.digest in recorded or blob.modified_at >= cutoff:
                 continue
             count += 1

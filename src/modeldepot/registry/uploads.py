@@ -20,6 +20,13 @@ session without a digest, hashes the file while sending it, and names the digest
 A small blob can instead go up in one request (``begin_direct_upload`` then
 ``finish_direct_upload``): same verification, no session record, nothing to resume.
 
+Every staged byte has an owner garbage collection can see. A session's is its row,
+written before the staging area is created and removed in the transaction that records
+the blob (or after its bytes are discarded). A single request's is a lease: its staging
+area's modification time, renewed by each write and valid for the upload expiry, as
+is a stored blob's file until the request records it. Collection never touches what
+either owns, whatever its grace period.
+
 With a store clients can reach (``PresignedStore``, e.g. S3) and presigned transfers
 enabled, a session can be *presigned*: the client PUTs the blob's parts to URLs from
 ``part_urls`` straight into the session's staging area, then completes it as any
@@ -161,22 +168,8 @@ class UploadService:
         if digest is not None:
             digest = parse_digest(digest)
         _check_size(size)
-        upload_id = uuid.uuid4().hex
         part_size = part_size_for(size) if presigned and size and self.presigned else None
-        self.store.begin_upload(upload_id)
-        now = utcnow()
-        with self.db.write() as conn:
-            conn.execute(
-                insert(uploads).values(
-                    id=upload_id,
-                    digest=digest,
-                    size=size,
-                    created_at=now,
-                    created_by=actor.name,
-                    touched_at=now,
-                    part_size=part_size,
-                )
-            )
+        upload_id, now = self._open_session(digest, size, actor, part_size)
         plan = None
         if part_size is not None:
             plan = PresignedUpload(
@@ -234,11 +227,54 @@ class UploadService:
         urls = {d: self.presigned.presigned_get(d, self.presign_expiry) for d in wanted}
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
+    def _open_session(
+        self, digest: str | None, size: int, actor: Actor, part_size: int | None
+    ) -> tuple[str, datetime]:
+        """Record a session, then create its staging area: the row exists before any
+        staged byte, so garbage collection always sees who owns them (and skips them).
+
+        The same transaction revives a stored blob of this digest if a collection
+        marked it: the collection then keeps it, or (PostgreSQL: it holds the row lock
+        until it is done) has removed it before this session can find it.
+        """
+        upload_id = uuid.uuid4().hex
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(
+                insert(uploads).values(
+                    id=upload_id,
+                    digest=digest,
+                    size=size,
+                    created_at=now,
+                    created_by=actor.name,
+                    touched_at=now,
+                    part_size=part_size,
+                )
+            )
+            if digest is not None:
+                _revive(conn, digest, now)
+        try:
+            self.store.begin_upload(upload_id)
+        except BaseException:
+            self._drop_session(upload_id)
+            raise
+        return upload_id, now
+
+    def _drop_session(self, upload_id: str) -> None:
+        """Free a session's staged bytes, then forget it: on a full disk the bytes must
+        go first, or the database has no room to record anything. Idempotent."""
+        self.store.abort_upload(upload_id)
+        with self.db.write() as conn:
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+
     def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
         """Stage a blob sent whole in one request: no session record, nothing to resume.
 
-        Finish with ``finish_direct_upload``; if the request dies, the staged bytes are
-        swept by garbage collection after the grace period.
+        Finish with ``finish_direct_upload``, or ``discard_direct_upload`` if the
+        request fails. No database write: the staging area is leased to the request by
+        its modification time, which every write renews; garbage collection leaves it
+        alone until it is untouched for the upload expiry, whatever its grace period,
+        as it does an abandoned session's.
         """
         parse_digest(digest)
         _check_size(size)
@@ -254,11 +290,25 @@ class UploadService:
             raise SizeMismatch(
                 f"received {received} of {size} bytes", expected=size, actual=received
             )
-        self.store.finish_upload(upload_id, digest, size)
         now = utcnow()
-        with self.db.write() as conn:
-            self._record_stored(conn, digest, size, now)
+        if self.store.stat(digest) == size and self._kept_stored(digest, size, now):
+            self.store.abort_upload(upload_id)  # stored already: our copy is not needed
+        else:
+            self.store.finish_upload(upload_id, digest, size)
+            with self.db.write() as conn:
+                self._record_stored(conn, digest, size, now)
         return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
+
+    def _kept_stored(self, digest: str, size: int, now: datetime) -> bool:
+        """Record a blob that is stored already, taking it back from any collection; False
+        (nothing recorded) if a collection removed its bytes first, so the caller stores
+        its own copy instead of discarding it and failing."""
+        try:
+            with self.db.write() as conn:
+                self._record_stored(conn, digest, size, now)
+        except UploadNotFound:
+            return False
+        return True
 
     def discard_direct_upload(self, upload_id: str) -> None:
         """Drop what a failed direct upload staged. Idempotent."""
@@ -369,6 +419,7 @@ class UploadService:
                 .where(uploads.c.id == row.id, uploads.c.digest.is_(None))
                 .values(digest=digest)
             )
+            _revive(conn, digest, utcnow())  # as when a session opens with its digest
             stored = conn.execute(select(uploads.c.digest).where(uploads.c.id == row.id)).scalar()
         if stored is None:
             raise UploadNotFound(f"upload {row.id!r} does not exist or has expired")
@@ -391,10 +442,10 @@ class UploadService:
             )
 
     def abort_upload(self, upload_id: str) -> None:
-        with self.db.write() as conn:
+        """Cancel a session; works on a full disk (its bytes are freed first)."""
+        with self.db.read() as conn:
             _session(conn, upload_id)
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
-        self.store.abort_upload(upload_id)
+        self._drop_session(upload_id)
 
     def count_sessions(self) -> int:
         """Upload sessions open now, of every server process (they live in the database)."""
@@ -460,6 +511,16 @@ def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None
     statement = upsert(conn, blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
     refresh = {"touched_at": now, "collecting_at": None}  # an upload revives a doomed blob
     conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_=refresh))
+
+
+def _revive(conn: Connection, digest: str, now: datetime) -> None:
+    """Take a stored blob of this digest back from any collection (an upload of its
+    bytes is under way). Locks the row, so on PostgreSQL it waits for a collection that
+    holds it to finish; then the collection either saw the session or removed the blob
+    before the session existed."""
+    conn.execute(
+        update(blobs).where(blobs.c.digest == digest).values(collecting_at=None, touched_at=now)
+    )
 
 
 def _session(conn: Connection, upload_id: str) -> Row[Any]:

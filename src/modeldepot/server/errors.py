@@ -33,6 +33,7 @@ STATUS: dict[type[e.ModeldepotError], int] = {
     e.DigestMismatch: 400,
     e.SizeMismatch: 400,
     e.RangeNotSatisfiable: 416,
+    e.InsufficientStorage: 507,
     e.ModeldepotError: 500,
 }
 

@@ -2,19 +2,21 @@
 
 Liveness touches nothing, so a slow database never gets a replica restarted. Readiness
 checks what every request needs: the database answers, its schema is not older than
-this code expects, and the blob store answers. Failures are named in the answer; their
-full error goes to the log, under the probe's request id.
+this code expects, the blob store answers, and the disks this server writes (the local
+blob store's, SQLite's) have at least ``min_free_bytes`` free. Failures are named in
+the answer; their full error goes to the log, under the probe's request id.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, Response
 
-from modeldepot.blobstore.base import BlobStore
+from modeldepot.blobstore.base import BlobStore, LocalDisk
 from modeldepot.db.engine import Database
 from modeldepot.db.migrate import current_revision, schema_mismatch
 from modeldepot.schemas.health import CheckRead, Liveness, Readiness
@@ -44,7 +46,7 @@ async def healthz() -> Liveness:
 )
 def readyz(registry: RegistryDep) -> Readiness | Response:
     """200 when the database, its schema and the blob store are usable; else 503."""
-    checks = check_readiness(registry.db, registry.store)
+    checks = check_readiness(registry.db, registry.store, registry.settings.min_free_bytes)
     failed = [f"{name}: {check.detail}" for name, check in checks.items() if not check.ok]
     if not failed:
         return Readiness(checks=checks)
@@ -57,15 +59,40 @@ def readyz(registry: RegistryDep) -> Readiness | Response:
     )
 
 
-def check_readiness(db: Database, store: BlobStore) -> dict[str, CheckRead]:
-    """Each check by name; none raises."""
+def free_space(db: Database, store: BlobStore) -> dict[str, int]:
+    """Free bytes of the disks this server fills, by what fills them: ``blobstore`` for
+    a store on a local filesystem, ``database`` for a SQLite file. Raises OSError."""
+    free: dict[str, int] = {}
+    if isinstance(store, LocalDisk):
+        free["blobstore"] = store.free_bytes()
+    if db.directory is not None:
+        st = os.statvfs(db.directory)
+        free["database"] = st.f_bavail * st.f_frsize
+    return free
+
+
+def _space(answers: str, free: int | None, floor: int) -> CheckRead:
+    if free is None:
+        return CheckRead(ok=True, detail=answers)
+    if free < floor:
+        detail = f"{answers}, but its disk has {free} bytes free, below the floor of {floor}"
+        return CheckRead(ok=False, detail=detail)
+    return CheckRead(ok=True, detail=f"{answers}; {free} bytes free")
+
+
+def check_readiness(db: Database, store: BlobStore, floor: int = 0) -> dict[str, CheckRead]:
+    """Each check by name; none raises. A disk with less than ``floor`` bytes free fails
+    the check of what it holds."""
     checks: dict[str, CheckRead] = {}
+    space = _attempt("free space", lambda: free_space(db, store))
+    free = {} if isinstance(space, CheckRead) else space
     revision = _attempt("database", lambda: current_revision(db.engine))
     if isinstance(revision, CheckRead):
         checks["database"] = revision
         checks["schema"] = CheckRead(ok=False, detail="not checked: the database failed")
     else:
-        checks["database"] = CheckRead(ok=True, detail=f"{db.url.get_backend_name()} answers")
+        answers = f"{db.url.get_backend_name()} answers"
+        checks["database"] = _space(answers, free.get("database"), floor)
         mismatch = schema_mismatch(revision)
         # A newer schema means the next release migrated it while this replica runs:
         # migrations add, so it keeps serving until it is replaced (it would refuse to
@@ -76,7 +103,7 @@ def check_readiness(db: Database, store: BlobStore) -> dict[str, CheckRead]:
         )
     stat = _attempt("blobstore", lambda: store.stat(PROBE_DIGEST))
     checks["blobstore"] = (
-        stat if isinstance(stat, CheckRead) else CheckRead(ok=True, detail="answers")
+        stat if isinstance(stat, CheckRead) else _space("answers", free.get("blobstore"), floor)
     )
     return checks
 

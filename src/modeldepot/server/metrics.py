@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from modeldepot import __version__
+from modeldepot.server.health import free_space
 
 if TYPE_CHECKING:
     from modeldepot.registry import Registry
@@ -178,6 +179,21 @@ class _StateCollector(Collector):
                 "Connections the pool keeps; it opens more (overflow) under load.",
                 value=pool.size(),
             )
+        try:
+            free = free_space(registry.db, registry.store)
+        except OSError:
+            log.warning("metrics: cannot read free disk space", exc_info=True)
+            free = {}
+        if free:
+            gauge = GaugeMetricFamily(
+                "modeldepot_free_bytes",
+                "Free bytes of the disks this server fills: the local blob store's, "
+                "the SQLite database's.",
+                labels=["volume"],
+            )
+            for volume, value in sorted(free.items()):
+                gauge.add_metric([volume], value)
+            yield gauge
         try:
             active = registry.uploads.count_sessions()
         except SQLAlchemyError:
