@@ -52,8 +52,9 @@ HTTP_CODES = {
 # may carry a JSON body over the limit (413), and a bug is a 500.
 EVERY_OPERATION = (400, 404, 413, 422, 500)
 # What an operation that changes state can answer besides: the state was not as it
-# needed to be (409). Reads never conflict.
-WRITES = {"post": (409,), "put": (409,), "patch": (409,), "delete": (409,)}
+# needed to be (409), or the disk it writes to is full (507). Reads never conflict.
+_WRITE = (409, 507)
+WRITES = {"post": _WRITE, "put": _WRITE, "patch": _WRITE, "delete": _WRITE}
 
 _DESCRIPTIONS = {
     400: "Invalid input: the request breaks a rule (see `code`)",
@@ -63,6 +64,7 @@ _DESCRIPTIONS = {
     416: "Range not satisfiable: it starts past the end",
     422: "A field of the request failed validation (`errors` lists them)",
     500: "Internal error: a bug, logged by the server under `request_id`",
+    507: "Insufficient storage: the blob store's or the database's disk is full (see `resource`)",
 }
 
 
