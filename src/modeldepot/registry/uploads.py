@@ -56,6 +56,7 @@ from modeldepot.errors import (
     UploadNotFound,
 )
 from modeldepot.manifest import MAX_FILE_SIZE
+from modeldepot.registry.quota import UploadAdmission, UploadQuota, refuse_oversized
 from modeldepot.sample import has_sample, sample_digest
 from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
 
@@ -71,10 +72,12 @@ class UploadService:
         expiry_seconds: int,
         presigned: bool = False,
         presign_expiry_seconds: int = 3600,
+        max_staged_bytes: int = MAX_FILE_SIZE,
     ) -> None:
         self.db = db
         self.store = store
         self.expiry = timedelta(seconds=expiry_seconds)
+        self.admission = UploadAdmission(db, max_staged_bytes)
         # The store's presigned side, if it has one and the operator allows it.
         self.presigned: PresignedStore | None = (
             store if presigned and isinstance(store, PresignedStore) else None
@@ -151,32 +154,47 @@ class UploadService:
         return sample
 
     def create_upload(
-        self, digest: str | None, size: int, actor: Actor, *, presigned: bool = False
+        self,
+        digest: str | None,
+        size: int,
+        actor: Actor,
+        *,
+        presigned: bool = False,
+        quota: UploadQuota | None = None,
     ) -> UploadRead:
         """Open a session. With ``presigned`` (granted only if the store offers it and the
         blob is not empty) the client sends the bytes to ``part_urls`` instead.
 
         Without ``digest`` (a streamed upload) the digest comes with ``complete_upload``.
+        Refused, with nothing staged, if it would pass ``quota`` (BlobTooLarge,
+        TooManyUploads) or the server's staged bytes (StagingFull).
         """
         if digest is not None:
             digest = parse_digest(digest)
         _check_size(size)
+        refuse_oversized(quota, size)
         upload_id = uuid.uuid4().hex
         part_size = part_size_for(size) if presigned and size and self.presigned else None
         self.store.begin_upload(upload_id)
         now = utcnow()
-        with self.db.write() as conn:
-            conn.execute(
-                insert(uploads).values(
-                    id=upload_id,
-                    digest=digest,
-                    size=size,
-                    created_at=now,
-                    created_by=actor.name,
-                    touched_at=now,
-                    part_size=part_size,
+        try:
+            with self.db.write() as conn:
+                self.admission.check_session(conn, quota, size)
+                conn.execute(
+                    insert(uploads).values(
+                        id=upload_id,
+                        digest=digest,
+                        size=size,
+                        created_at=now,
+                        created_by=actor.name,
+                        touched_at=now,
+                        part_size=part_size,
+                        client=quota.client if quota else None,
+                    )
                 )
-            )
+        except BaseException:
+            self.store.abort_upload(upload_id)
+            raise
         plan = None
         if part_size is not None:
             plan = PresignedUpload(
@@ -234,20 +252,30 @@ class UploadService:
         urls = {d: self.presigned.presigned_get(d, self.presign_expiry) for d in wanted}
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
-    def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
+    def begin_direct_upload(
+        self, digest: str, size: int, quota: UploadQuota | None = None
+    ) -> tuple[str, UploadWriter]:
         """Stage a blob sent whole in one request: no session record, nothing to resume.
 
-        Finish with ``finish_direct_upload``; if the request dies, the staged bytes are
-        swept by garbage collection after the grace period.
+        It counts as an open upload of the client until ``finish_direct_upload`` or
+        ``discard_direct_upload``, and is refused under the same limits as a session.
+        If the request dies, the staged bytes are swept by garbage collection after
+        the grace period.
         """
         parse_digest(digest)
         _check_size(size)
         upload_id = uuid.uuid4().hex
-        self.store.begin_upload(upload_id)
-        return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+        self.admission.admit_direct(upload_id, quota, size)
+        try:
+            self.store.begin_upload(upload_id)
+            return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+        except BaseException:
+            self.admission.release_direct(upload_id)
+            raise
 
     def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
         """Verify and store a directly uploaded blob (see ``complete_upload``)."""
+        self.admission.release_direct(upload_id)
         received = self.store.staged_size(upload_id)
         if received < size:
             self.store.abort_upload(upload_id)
@@ -262,6 +290,7 @@ class UploadService:
 
     def discard_direct_upload(self, upload_id: str) -> None:
         """Drop what a failed direct upload staged. Idempotent."""
+        self.admission.release_direct(upload_id)
         self.store.abort_upload(upload_id)
 
     def get_upload(self, upload_id: str) -> UploadRead:
@@ -299,8 +328,12 @@ class UploadService:
             return self.store
         raise PresignedUnavailable("this session was presigned, but the blob store is not")
 
-    def open_writer(self, upload_id: str, offset: int) -> UploadWriter:
-        """A writer appending at ``offset``; refuses bytes beyond the declared size."""
+    def open_writer(self, upload_id: str, offset: int, length: int | None = None) -> UploadWriter:
+        """A writer appending at ``offset``; refuses bytes beyond the declared size.
+
+        With ``length`` (the bytes about to be sent), a request that would pass the
+        declared size is refused (SizeMismatch) before it writes anything.
+        """
         with self.db.write() as conn:
             row = _session(conn, upload_id)
             conn.execute(
@@ -309,6 +342,12 @@ class UploadService:
         if row.part_size is not None:
             raise InvalidInput(
                 f"upload {upload_id} is presigned: its parts go straight to the blob store"
+            )
+        if length is not None and offset + length > row.size:
+            raise SizeMismatch(
+                f"upload is declared as {row.size} bytes; {length} bytes from offset {offset} "
+                "go past the end",
+                expected=row.size,
             )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
@@ -401,19 +440,26 @@ class UploadService:
         with self.db.read() as conn:
             return conn.execute(select(func.count()).select_from(uploads)).scalar_one()
 
-    def expire_uploads(self, *, now: datetime | None = None, dry_run: bool = False) -> int:
-        """Discard sessions untouched for the expiry period; return how many.
+    def expire_uploads(
+        self,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        older_than: timedelta | None = None,
+    ) -> int:
+        """Discard sessions untouched for the expiry period (or ``older_than``, to reclaim
+        abandoned bytes sooner); return how many.
 
         Safe to run from several processes at once: on PostgreSQL, while one sweeps,
         the others skip the round and return 0. A dry run only counts, unlocked.
         """
+        cutoff = (now or utcnow()) - (self.expiry if older_than is None else older_than)
         if dry_run:
-            return self._expire(now, dry_run=True)
+            return self._expire(cutoff, dry_run=True)
         with try_exclusive(self.db.engine, UPLOAD_SWEEP) as held:
-            return self._expire(now, dry_run=False) if held else 0
+            return self._expire(cutoff, dry_run=False) if held else 0
 
-    def _expire(self, now: datetime | None, *, dry_run: bool) -> int:
-        cutoff = (now or utcnow()) - self.expiry
+    def _expire(self, cutoff: datetime, *, dry_run: bool) -> int:
         with self.db.read() as conn:
             expired = (
                 conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff))

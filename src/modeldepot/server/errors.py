@@ -32,6 +32,10 @@ STATUS: dict[type[e.ModeldepotError], int] = {
     e.DigestMismatch: 400,
     e.SizeMismatch: 400,
     e.RangeNotSatisfiable: 416,
+    e.BlobTooLarge: 413,
+    e.TooManyUploads: 429,
+    e.StagingFull: 503,
+    e.LimitExceeded: 429,
     e.ModeldepotError: 500,
 }
 
