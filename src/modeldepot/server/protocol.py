@@ -97,6 +97,14 @@ class BulkBodyProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._watch.done()
 
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete and cycle.more_body:
+            # Answered before its body all arrived (a refusal from the head): close,
+            # rather than read the rest of a body of any size only to drop it.
+            self.transport.close()
+        super().on_response_complete()
+
     def on_headers_complete(self) -> None:
         self._head_begun = False
         self._watch.body_begin()
