@@ -219,10 +219,11 @@ class UploadService:
         if bad:
             raise InvalidInput(f"part numbers must be 1 to {count}; got {bad[:5]}")
         expires_at = utcnow() + timedelta(seconds=self.presign_expiry)
-        urls = {
-            str(n): store.presigned_put(upload_id, (n - 1) * row.part_size, self.presign_expiry)
-            for n in dict.fromkeys(numbers)
-        }
+        urls = {}
+        for n in dict.fromkeys(numbers):
+            offset = (n - 1) * row.part_size
+            length = min(row.part_size, row.size - offset)
+            urls[str(n)] = store.presigned_put(upload_id, offset, self.presign_expiry, length)
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
     def download_urls(self, digests: list[str]) -> PresignedUrls:
