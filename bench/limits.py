@@ -1,7 +1,7 @@
 """What one client can take from a server running with its default settings.
 
-Prints one JSON document: upload sessions one client opens (declared as 1 TiB, then
-1 GiB each), the largest declared blob size accepted, how long a request that
+Prints one JSON document: upload sessions one client opens (declared as 1 TiB, 1 GiB,
+then 256 GiB each), the largest declared blob size accepted, how long a request that
 declares a body and sends none holds its connection, and half-sent headers theirs,
 the server's resident memory with four concurrent 60 MiB JSON bodies, and the bytes a
 refused ``PATCH`` (past its session's size) appends.
@@ -86,16 +86,27 @@ def held_seconds(port: int, head: bytes) -> float:
         return round(time.perf_counter() - started, 1)
 
 
-def json_bodies_rss(server: BenchServer, size: int, clients: int) -> dict[str, Any]:
-    """Peak RSS while ``clients`` JSON bodies of ``size`` bytes are sent at once."""
+def description_body(size: int) -> bytes:
+    """A model whose description makes the body ``size`` bytes."""
     head, tail = b'{"name": "bench/json", "description": "', b'"}'
-    body = head + b"d" * (size - len(head) - len(tail)) + tail
+    return head + b"d" * (size - len(head) - len(tail)) + tail
+
+
+def manifest_body(size: int) -> bytes:
+    """A version of as many files as fit in ``size`` bytes (each parsed into objects)."""
+    entry = '{"path": "f/%07d.bin", "size": 1, "digest": "sha256:' + "0" * 64 + '"}'
+    count = (size - 20) // (len(entry % 0) + 2)
+    return ('{"files": [' + ", ".join(entry % n for n in range(count)) + "]}").encode()
+
+
+def json_bodies_rss(server: BenchServer, path: str, body: bytes, clients: int) -> dict[str, Any]:
+    """Peak RSS while ``clients`` copies of a JSON ``body`` are sent to ``path`` at once."""
     statuses: list[int] = []
 
     def send() -> None:
         try:
             response = httpx.post(
-                f"{server.url}/api/v1/models",
+                f"{server.url}/api/v1{path}",
                 content=body,
                 headers={"content-type": "application/json"},
                 timeout=120,
@@ -117,6 +128,14 @@ def json_bodies_rss(server: BenchServer, size: int, clients: int) -> dict[str, A
         "rss_peak_mib": round(peak / MiB),
         "statuses": sorted(statuses),
     }
+
+
+def manifest_rss(api: httpx.Client, server: BenchServer) -> dict[str, Any]:
+    """Peak RSS while four version creates of 8 MiB manifests (~70,000 files) are parsed
+    at once (their blobs are absent: each ends in BLOB_UNKNOWN once parsed)."""
+    api.post("/models", json={"name": "bench/manifest"})
+    path = "/models/bench/manifest/-/versions"
+    return json_bodies_rss(server, path, manifest_body(8 * MiB - 1024), 4)
 
 
 def refused_patch_appends(api: httpx.Client, port: int) -> dict[str, Any]:
@@ -154,6 +173,7 @@ def main() -> None:
                 figures = {
                     "sessions_of_1_tib": open_sessions(api, TiB, args.sessions),
                     "sessions_of_1_gib": open_sessions(api, GiB, args.sessions),
+                    "sessions_of_256_gib": open_sessions(api, 256 * GiB, args.sessions),
                     "largest_accepted_size": largest_accepted(api),
                     "declared_body_never_sent_held_s": held_seconds(
                         server.port,
@@ -164,7 +184,10 @@ def main() -> None:
                         server.port, b"GET /healthz HTTP/1.1\r\nHost: bench\r\n"
                     ),
                     "refused_patch": refused_patch_appends(api, server.port),
-                    "json_4x60_mib": json_bodies_rss(server, 60 * MiB, 4),
+                    "json_4x60_mib": json_bodies_rss(
+                        server, "/models", description_body(60 * MiB), 4
+                    ),
+                    "json_4x8_mib_manifests": manifest_rss(api, server),
                 }
         finally:
             server.stop()
