@@ -108,7 +108,8 @@ def refuse_over_limits(
         if mine + more_uploads > quota.max_uploads:
             raise TooManyUploads(
                 f"{quota.client} would hold {mine + more_uploads} open uploads, over its most "
-                f"({quota.max_uploads}); complete or cancel some first",
+                f"({quota.max_uploads}); complete or cancel some, or wait for abandoned ones "
+                "to expire",
                 limit=quota.max_uploads,
             )
     declared = conn.execute(select(func.coalesce(func.sum(uploads.c.size), 0))).scalar_one()
