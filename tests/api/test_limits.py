@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -204,3 +206,22 @@ def test_at_most_the_parse_slots_handle_large_json_bodies_at_once() -> None:
 
     assert asyncio.run(scenario()) == [204] * 4
     assert peak == 3  # the two large ones, and the small one beside them
+
+
+def test_racing_sessions_of_one_client_never_pass_its_limit(limited) -> None:
+    _, registry = limited
+    quota = UploadQuota(client="address:192.0.2.10", max_uploads=3, max_blob_bytes=1000)
+    barrier = threading.Barrier(8)
+
+    def open_one(n: int) -> str:
+        barrier.wait()
+        try:
+            registry.uploads.create_upload(digest_of(b"%d" % n), 1, ACTOR, quota=quota)
+        except TooManyUploads:
+            return "refused"
+        return "opened"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(open_one, range(8)))
+    assert sorted(outcomes) == ["opened"] * 3 + ["refused"] * 5
+    assert len(staged_areas(registry)) == 3
