@@ -10,10 +10,11 @@ here changes. ``UploadService`` only counts and compares.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from modeldepot.db.engine import Database
 from modeldepot.db.locks import UPLOAD_ADMISSION, wait_exclusive
@@ -83,39 +84,38 @@ def refuse_oversized(quota: UploadQuota | None, size: int) -> None:
         )
 
 
-def refuse_over_limits(
-    conn: Connection,
-    quota: UploadQuota | None,
-    *,
-    more_uploads: int,
-    more_bytes: int,
-    max_staged_bytes: int,
-) -> None:
-    """Refuse an upload that would give the client more open uploads than its quota
-    (TooManyUploads) or make open uploads declare more than ``max_staged_bytes``
-    (StagingFull). ``more_*`` are what is open beyond the session rows: the new upload
-    and the single-request uploads in flight.
+# Sessions a client holds and bytes all sessions declare, in one indexed query.
+_HELD = select(
+    func.count().filter(uploads.c.client == bindparam("client")),
+    func.coalesce(func.sum(uploads.c.size), 0),
+)
+# How old the session counts that single-request uploads are checked against may be:
+# a small blob's PUT then costs no query (sessions are checked exactly, each time).
+SNAPSHOT_SECONDS = 1.0
 
-    Call it in the transaction that inserts the new session, if any: on PostgreSQL it
-    holds a lock until that transaction ends, so racing sessions are counted one after
-    another (SQLite's write transactions already are).
-    """
-    wait_exclusive(conn, UPLOAD_ADMISSION)
-    if quota is not None:
-        mine = conn.execute(
-            select(func.count()).select_from(uploads).where(uploads.c.client == quota.client)
-        ).scalar_one()
-        if mine + more_uploads > quota.max_uploads:
-            raise TooManyUploads(
-                f"{quota.client} would hold {mine + more_uploads} open uploads, over its most "
-                f"({quota.max_uploads}); complete or cancel some, or wait for abandoned ones "
-                "to expire",
-                limit=quota.max_uploads,
-            )
-    declared = conn.execute(select(func.coalesce(func.sum(uploads.c.size), 0))).scalar_one()
-    if int(declared) + more_bytes > max_staged_bytes:
+
+def sessions_held(conn: Connection, client: str) -> tuple[int, int]:
+    """(sessions ``client`` holds open, bytes every open session declares)."""
+    mine, declared = conn.execute(_HELD, {"client": client}).one()
+    return int(mine), int(declared)
+
+
+def refuse_over_limits(
+    quota: UploadQuota | None, *, uploads_held: int, bytes_declared: int, max_staged_bytes: int
+) -> None:
+    """Refuse an upload after which the client would hold more open uploads than its
+    quota (TooManyUploads), or open uploads declare more than ``max_staged_bytes``
+    (StagingFull). Both counts include the new upload."""
+    if quota is not None and uploads_held > quota.max_uploads:
+        raise TooManyUploads(
+            f"{quota.client} would hold {uploads_held} open uploads, over its most "
+            f"({quota.max_uploads}); complete or cancel some, or wait for abandoned ones "
+            "to expire",
+            limit=quota.max_uploads,
+        )
+    if bytes_declared > max_staged_bytes:
         raise StagingFull(
-            f"open uploads would declare {int(declared) + more_bytes} bytes, over the "
+            f"open uploads would declare {bytes_declared} bytes, over the "
             f"{max_staged_bytes} this server stages at once; try again when some finish",
             limit=max_staged_bytes,
         )
@@ -130,34 +130,41 @@ class UploadAdmission:
         self.db = db
         self.max_staged_bytes = max_staged_bytes
         self.direct = DirectUploads()
+        # client -> (when, its sessions, bytes all sessions declare), for admit_direct
+        self._snapshots: dict[str, tuple[float, int, int]] = {}
 
     def check_session(self, conn: Connection, quota: UploadQuota | None, size: int) -> None:
-        """Refuse a new session of ``size`` bytes; call it in the transaction inserting it."""
+        """Refuse a new session of ``size`` bytes. Call it in the transaction inserting
+        it: on PostgreSQL it holds a lock until that transaction ends, so racing
+        sessions are counted one after another (SQLite's writes already are)."""
         refuse_oversized(quota, size)
-        in_flight, in_flight_bytes = self.direct.held(quota.client if quota else "")
+        client = quota.client if quota else ""
+        wait_exclusive(conn, UPLOAD_ADMISSION)
+        mine, declared = sessions_held(conn, client)
+        in_flight, in_flight_bytes = self.direct.held(client)
         refuse_over_limits(
-            conn,
             quota,
-            more_uploads=in_flight + 1,
-            more_bytes=in_flight_bytes + size,
+            uploads_held=mine + in_flight + 1,
+            bytes_declared=declared + in_flight_bytes + size,
             max_staged_bytes=self.max_staged_bytes,
         )
+        self._snapshots.clear()  # they lack the session about to be inserted
 
     def admit_direct(self, upload_id: str, quota: UploadQuota | None, size: int) -> None:
-        """Count a single-request upload as open until ``release_direct``, or refuse it."""
+        """Count a single-request upload as open until ``release_direct``, or refuse it.
+        Sessions are counted as of at most ``SNAPSHOT_SECONDS`` ago (or this process's
+        last new session): sessions another process opened since may go unseen."""
         refuse_oversized(quota, size)
-        in_flight, in_flight_bytes = self.direct.admit(
-            upload_id, quota.client if quota else "", size
-        )
+        client = quota.client if quota else ""
+        in_flight, in_flight_bytes = self.direct.admit(upload_id, client, size)
         try:
-            with self.db.read() as conn:
-                refuse_over_limits(
-                    conn,
-                    quota,
-                    more_uploads=in_flight,
-                    more_bytes=in_flight_bytes,
-                    max_staged_bytes=self.max_staged_bytes,
-                )
+            mine, declared = self._snapshot(client)
+            refuse_over_limits(
+                quota,
+                uploads_held=mine + in_flight,
+                bytes_declared=declared + in_flight_bytes,
+                max_staged_bytes=self.max_staged_bytes,
+            )
         except BaseException:
             self.direct.release(upload_id)
             raise
@@ -165,3 +172,15 @@ class UploadAdmission:
     def release_direct(self, upload_id: str) -> None:
         """The single-request upload is over (stored or dropped). Idempotent."""
         self.direct.release(upload_id)
+
+    def _snapshot(self, client: str) -> tuple[int, int]:
+        now = time.monotonic()
+        taken = self._snapshots.get(client)
+        if taken is not None and now - taken[0] < SNAPSHOT_SECONDS:
+            return taken[1], taken[2]
+        with self.db.read() as conn:
+            mine, declared = sessions_held(conn, client)
+        if len(self._snapshots) > 10_000:
+            self._snapshots.clear()  # bounded: one entry per recent client
+        self._snapshots[client] = (now, mine, declared)
+        return mine, declared
