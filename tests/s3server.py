@@ -107,7 +107,10 @@ def s3_client(s3_endpoint: str) -> Any:
         "s3",
         endpoint_url=s3_endpoint,
         region_name=REGION,
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
+        # As the server's own client (``blobstore.s3._default_client``) is configured.
+        config=Config(
+            s3={"addressing_style": "path"}, max_pool_connections=32, signature_version="s3v4"
+        ),
     )
 
 

@@ -67,7 +67,7 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
 
 
 def test_lock_keys_are_stable_and_distinct() -> None:
-    names = [UPLOAD_SWEEP, GARBAGE_COLLECTION, "schema-migration"]
+    names = [UPLOAD_SWEEP, GARBAGE_COLLECTION, "schema-migration", "upload-admission"]
     assert len({lock_key(n) for n in names}) == len(names)
     assert lock_key(UPLOAD_SWEEP) == lock_key("upload-sweep")
     assert all(-(2**63) <= lock_key(n) < 2**63 for n in names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import update
 
 from modeldepot.actor import Actor
 from modeldepot.blobstore import paths
-from modeldepot.db.tables import blobs
+from modeldepot.db.tables import blobs, uploads
 from modeldepot.db.types import utcnow
 from modeldepot.digest import digest_bytes
 from modeldepot.errors import BlobNotFound, UploadNotFound
@@ -181,3 +182,59 @@ def test_collection_keeps_a_marked_blob_that_a_version_references(registry) -> N
     assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
     assert registry.store.stat(digest) == 7
     assert registry.uploads.missing_blobs([digest]) == []
+
+
+def _abandon(registry, hours: float) -> str:
+    """A session with some staged bytes, last touched ``hours`` ago."""
+    data = b"abandoned upload"
+    session = registry.uploads.create_upload(digest_bytes(data), len(data), ACTOR)
+    writer = registry.uploads.open_writer(session.id, 0)
+    writer.write(data[:7])
+    writer.close()
+    with registry.db.write() as conn:
+        conn.execute(
+            update(uploads)
+            .where(uploads.c.id == session.id)
+            .values(touched_at=utcnow() - timedelta(hours=hours))
+        )
+    return session.id
+
+
+def test_gc_reclaims_stale_uploads_on_demand_before_they_expire(registry) -> None:
+    recent = _abandon(registry, 0.5)
+    stale = _abandon(registry, 2)
+    orphan_id = "e" * 32
+    registry.store.begin_upload(orphan_id)
+    old = time.time() - 2 * 3600
+    os.utime(registry.store.root / "uploads" / orphan_id, (old, old))
+    # The expiry (24 h) and the grace period (24 h) keep them all.
+    report = registry.gc.collect()
+    assert (report.uploads_expired, report.staged_removed) == (0, 0)
+    dry = registry.gc.collect(dry_run=True, stale_upload_seconds=3600)
+    assert (dry.uploads_expired, dry.staged_removed) == (1, 1)
+    report = registry.gc.collect(stale_upload_seconds=3600)
+    assert (report.uploads_expired, report.staged_removed) == (1, 1)
+    assert {s.upload_id for s in registry.store.iter_staged()} == {recent}
+    with pytest.raises(UploadNotFound):
+        registry.uploads.get_upload(stale)
+    assert registry.uploads.get_upload(recent).offset == 7
+
+
+def test_gc_command_takes_stale_uploads_as_an_age(registry, settings, database_url) -> None:
+    from click.testing import CliRunner
+
+    from modeldepot.cli.server import gc
+
+    stale = _abandon(registry, 3)
+    storage = ["--data-dir", str(settings.data_dir), "--database-url", database_url]
+    runner = CliRunner()
+    bad = runner.invoke(gc, ["--stale-uploads", "soon", *storage])
+    assert bad.exit_code != 0 and "soon" in bad.output
+    kept = runner.invoke(gc, ["--json", *storage])
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.output)["uploads_expired"] == 0
+    result = runner.invoke(gc, ["--stale-uploads", "2h", "--json", *storage])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["uploads_expired"] == 1
+    with pytest.raises(UploadNotFound):
+        registry.uploads.get_upload(stale)

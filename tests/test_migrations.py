@@ -138,3 +138,27 @@ def test_0004_keeps_sessions_and_blobs_and_its_downgrade_drops_only_streamed_ses
         assert current_revision(db.engine) == HEAD
     finally:
         db.dispose()
+
+
+def test_0005_keeps_open_sessions_owned_by_nobody_and_downgrades(scratch_url: str) -> None:
+    db = Database(scratch_url)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    insert_session = sa.text(
+        "INSERT INTO uploads (id, digest, size, created_at, created_by, touched_at)"
+        " VALUES (:id, NULL, 10, :now, 'old', :now)"
+    )
+    try:
+        upgrade(db.engine, "0004")
+        with db.write() as conn:
+            conn.execute(insert_session, {"id": "c" * 32, "now": now})
+        upgrade(db.engine)
+        with db.read() as conn:
+            rows = conn.execute(sa.text("SELECT id, client FROM uploads")).all()
+        assert [tuple(row) for row in rows] == [("c" * 32, None)]
+        downgrade(db.engine, "0004")
+        with db.read() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM uploads")).scalar_one() == 1
+        upgrade(db.engine)
+        assert current_revision(db.engine) == HEAD
+    finally:
+        db.dispose()

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -355,3 +356,22 @@ def test_a_failed_part_is_sent_again_and_only_it(
         md.pull(f"s3/flaky:{version.number}", tmp_path / "out")
     assert (tmp_path / "out" / "w.bin").read_bytes() == data
     assert len(puts) == 4  # three parts, one of them twice
+
+
+def test_a_part_url_signs_its_parts_length(api_http: httpx.Client) -> None:
+    """A part cannot stage more bytes than its share of the declared size: its URL signs
+    the length (SigV4 ``X-Amz-SignedHeaders``), which S3 then enforces. The local S3
+    server does not check signatures, so the URL is what is checked here."""
+    data = _blob(MIN_PART_SIZE + 10, seed=4)
+    session = api_http.post(
+        "/uploads", json={"digest": digest_bytes(data), "size": len(data), "presigned": True}
+    ).json()
+    urls = api_http.post(f"/uploads/{session['id']}/parts", json={"numbers": [1, 2]}).json()
+    for number in ("1", "2"):
+        query = parse_qs(urlsplit(urls["urls"][number]).query)
+        assert "content-length" in query["X-Amz-SignedHeaders"][0].split(";")
+    size = session["presigned"]["part_size"]
+    httpx.put(urls["urls"]["1"], content=data[:size]).raise_for_status()
+    httpx.put(urls["urls"]["2"], content=data[size:]).raise_for_status()
+    done = api_http.post(f"/uploads/{session['id']}/complete")
+    assert done.status_code == 200, done.text

@@ -155,6 +155,58 @@ class ServerSettings:
         default=600,
         metadata={"doc": "How often the server sweeps expired upload sessions (0 disables)."},
     )
+    max_blob_bytes: int = field(
+        default=256 * 1024**3,
+        metadata={
+            "doc": "Largest blob (one file of a version) the server accepts, in bytes "
+            "(default 256 GiB); a larger declared size is refused with `BLOB_TOO_LARGE`."
+        },
+    )
+    max_staged_bytes: int = field(
+        default=1024**4,
+        metadata={
+            "doc": "Most bytes that open upload sessions and single-request uploads may "
+            "declare at once, in bytes (default 1 TiB); past it new uploads are refused "
+            "with `STAGING_FULL` until sessions complete or expire."
+        },
+    )
+    max_uploads_per_client: int = field(
+        default=64,
+        metadata={
+            "doc": "Most upload sessions (and single-request uploads in flight) one client "
+            "holds open at once; one more is refused with `TOO_MANY_UPLOADS`. A client is "
+            "its network address until authentication exists."
+        },
+    )
+    header_timeout_seconds: float = field(
+        default=5.0,
+        metadata={
+            "doc": "A connection must send a request's headers within this long of their "
+            "first byte (or of connecting), else it is answered 408 and closed."
+        },
+    )
+    body_timeout_seconds: float = field(
+        default=15.0,
+        metadata={
+            "doc": "A request body that stalls this long (no byte arriving while the server "
+            "waits for one) is cut and its connection closed; an upload keeps the bytes "
+            "that arrived and resumes from the session's offset."
+        },
+    )
+    max_json_body_bytes: int = field(
+        default=8 * 1024**2,
+        metadata={
+            "doc": "Largest JSON request body, in bytes (default 8 MiB, a manifest of about "
+            "40,000 files); a larger one is refused with `REQUEST_TOO_LARGE`."
+        },
+    )
+    json_parse_slots: int = field(
+        default=2,
+        metadata={
+            "doc": "JSON bodies over 1 MiB handled at once; more wait their turn, which "
+            "bounds the memory that parsing them takes."
+        },
+    )
     presigned_transfers: bool = field(
         default=True,
         metadata={

@@ -265,6 +265,34 @@ class InsufficientStorage(ModeldepotError):
     title = "Insufficient storage"
 
 
+class LimitExceeded(ModeldepotError):
+    """A request the server refuses because it would pass one of its abuse limits."""
+
+    code = "LIMIT_EXCEEDED"
+    title = "A server limit was reached"
+
+
+class BlobTooLarge(LimitExceeded):
+    """A declared blob size over the server's largest blob (``limit`` says it)."""
+
+    code = "BLOB_TOO_LARGE"
+    title = "Blob is larger than this server accepts"
+
+
+class TooManyUploads(LimitExceeded):
+    """The client already holds its most open upload sessions (``limit``)."""
+
+    code = "TOO_MANY_UPLOADS"
+    title = "Too many open upload sessions"
+
+
+class StagingFull(LimitExceeded):
+    """Open sessions already declare the most bytes the server stages at once."""
+
+    code = "STAGING_FULL"
+    title = "The server stages no more upload bytes now"
+
+
 class RangeNotSatisfiable(ModeldepotError):
     code = "RANGE_NOT_SATISFIABLE"
     title = "Range not satisfiable"

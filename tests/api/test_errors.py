@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from modeldepot.config import ServerSettings
 from modeldepot.errors import ModeldepotError, all_error_classes
 from modeldepot.server import app as app_module
 from modeldepot.server.errors import status_for
-from modeldepot.server.limits import MAX_JSON_BODY, JsonBodyLimit
 from tests.api.helpers import API, JSON, assert_json, assert_problem, digest_of
 
 README = Path(__file__).parents[2] / "README.md"
@@ -19,14 +20,9 @@ SMALL_LIMIT = 1024
 
 
 @pytest.fixture
-def small_limit_api(monkeypatch: pytest.MonkeyPatch, settings, registry):
+def small_limit_api(settings, registry):
     """The real app with its JSON body limit lowered to ``SMALL_LIMIT`` bytes."""
-
-    class SmallJsonBodyLimit(JsonBodyLimit):
-        def __init__(self, app, limit: int = SMALL_LIMIT) -> None:
-            super().__init__(app, limit)
-
-    monkeypatch.setattr(app_module, "JsonBodyLimit", SmallJsonBodyLimit)
+    settings = dataclasses.replace(settings, max_json_body_bytes=SMALL_LIMIT)
     app = app_module.create_app(settings, registry)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -73,9 +69,11 @@ def test_json_body_of_the_wrong_shape_is_422_listing_the_field(api) -> None:
     assert {tuple(e["loc"]) for e in problem["errors"]} >= {("body", "name"), ("body", "tags")}
 
 
-def test_json_body_over_64_mib_is_413_request_too_large(api) -> None:
+def test_json_body_over_the_default_limit_is_413_request_too_large(api) -> None:
+    limit = ServerSettings.max_json_body_bytes
+    assert limit <= 8 * 1024 * 1024  # a few MiB: metadata needs no more
     response = api.post(
-        f"{API}/models", content=model_body(MAX_JSON_BODY + 1), headers={"content-type": JSON}
+        f"{API}/models", content=model_body(limit + 1), headers={"content-type": JSON}
     )
     assert_problem(response, 413, "REQUEST_TOO_LARGE")
     assert assert_json(api.get(f"{API}/models"), 200)["items"] == []

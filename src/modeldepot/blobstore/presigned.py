@@ -39,8 +39,11 @@ class PresignedStore(Protocol):
         """A URL that GETs the blob (Range requests work). Signing is local work: it
         does not ask the store whether the blob exists (the caller's records say so)."""
 
-    def presigned_put(self, upload_id: str, offset: int, expires_in: int) -> str:
-        """A URL that PUTs one part of the session: the bytes from ``offset``."""
+    def presigned_put(
+        self, upload_id: str, offset: int, expires_in: int, length: int | None = None
+    ) -> str:
+        """A URL that PUTs one part of the session: the bytes from ``offset``; with
+        ``length``, the store refuses a body of any other length."""
 
     def staged_parts(self, upload_id: str) -> dict[int, int]:
         """Offset → size of every part the session holds, in any order, gaps included.

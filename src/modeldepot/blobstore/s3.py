@@ -251,12 +251,19 @@ class S3BlobStore:
             )
         )
 
-    def presigned_put(self, upload_id: str, offset: int, expires_in: int) -> str:
+    def presigned_put(
+        self, upload_id: str, offset: int, expires_in: int, length: int | None = None
+    ) -> str:
         paths.check_upload_id(upload_id)
         key = self._session_key(upload_id, paths.piece_name(offset))
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if length is not None:
+            # Signed: the store refuses another length, so a part cannot stage more bytes
+            # than the session declared.
+            params["ContentLength"] = length
         return str(
             self._presigner.generate_presigned_url(
-                "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+                "put_object", Params=params, ExpiresIn=expires_in
             )
         )
 
@@ -368,6 +375,9 @@ def _default_client(endpoint_url: str | None, region: str | None) -> Any:
         max_pool_connections=32,
         # S3-compatible servers (MinIO, Ceph, moto) seldom resolve bucket subdomains.
         s3={"addressing_style": "path"} if endpoint_url else None,
+        # SigV4 for presigned URLs too (botocore may pick SigV2 for them): only it signs
+        # a part's Content-Length, which bounds the bytes a part URL can stage.
+        signature_version="s3v4",
     )
     return boto3.session.Session().client(
         "s3", endpoint_url=endpoint_url, region_name=region, config=config

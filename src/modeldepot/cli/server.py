@@ -80,6 +80,7 @@ def serve(
         from modeldepot.server.app import create_app
         from modeldepot.server.fastpath import http_protocol
         from modeldepot.server.logs import logging_config
+        from modeldepot.server.readwatch import ReadTimeouts
 
         settings = ServerSettings.from_env(
             host=host,
@@ -121,7 +122,10 @@ def serve(
                 log_level=settings.log_level,
                 log_config=log_config,
                 access_log=settings.log_format != "json",
-                http=http_protocol(settings.http_fast_path),
+                http=http_protocol(
+                    settings.http_fast_path,
+                    ReadTimeouts(settings.header_timeout_seconds, settings.body_timeout_seconds),
+                ),
                 loop="uvloop",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 server_header=False,
@@ -150,16 +154,44 @@ def _refuse(exc: Exception) -> NoReturn:
     sys.exit(1)
 
 
+class Age(click.ParamType):
+    """A duration: seconds, or a number with ``s``, ``m``, ``h`` or ``d`` (``90m``)."""
+
+    name = "age"
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip().lower()
+        unit = self._UNITS.get(text[-1:], None)
+        number = text[:-1] if unit else text
+        if not number.isdigit():
+            self.fail(f"{value!r} is not an age such as 3600, 90m, 12h or 2d", param, ctx)
+        return int(number) * (unit or 1)
+
+
 @click.command()
 @with_storage
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 @click.option(
     "--grace", type=click.IntRange(0), help="Grace period in seconds [MODELDEPOT_GC_GRACE_SECONDS]."
 )
+@click.option(
+    "--stale-uploads",
+    "stale_uploads",
+    type=Age(),
+    metavar="AGE",
+    help="Also reclaim upload sessions untouched for AGE (e.g. 2h; default "
+    "MODELDEPOT_UPLOAD_EXPIRY_SECONDS) and staged bytes no session owns that old.",
+)
 @json_option
 @handle_errors
 def gc(
-    data_dir: Path | None, database_url: str | None, dry_run: bool, grace: int | None, as_json: bool
+    data_dir: Path | None,
+    database_url: str | None,
+    dry_run: bool,
+    grace: int | None,
+    stale_uploads: int | None,
+    as_json: bool,
 ) -> None:
     """Remove blobs no version references, abandoned uploads and orphaned files."""
     from modeldepot.config import ServerSettings
@@ -167,7 +199,9 @@ def gc(
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
     registry = _open_registry(settings)
     try:
-        report = registry.gc.collect(dry_run=dry_run, grace_seconds=grace)
+        report = registry.gc.collect(
+            dry_run=dry_run, grace_seconds=grace, stale_upload_seconds=stale_uploads
+        )
     finally:
         registry.close()
     if as_json:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 SCHEMA_MIGRATION = "schema-migration"
 UPLOAD_SWEEP = "upload-sweep"
 GARBAGE_COLLECTION = "garbage-collection"
+UPLOAD_ADMISSION = "upload-admission"
 
 
 def lock_key(name: str) -> int:

@@ -185,6 +185,8 @@ uploads = Table(
     Column("touched_at", UTCDateTime, nullable=False, index=True),
     # Presigned sessions: the size of the parts clients PUT to the store (else NULL).
     Column("part_size", BigInteger),
+    # Who opened it (``UploadQuota.client``), counted against that client's limit.
+    Column("client", ACTOR, index=True),
 )
 
 aliases = Table(

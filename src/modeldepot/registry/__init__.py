@@ -38,6 +38,7 @@ class Registry:
             expiry_seconds=settings.upload_expiry_seconds,
             presigned=settings.presigned_transfers,
             presign_expiry_seconds=settings.presign_expiry_seconds,
+            max_staged_bytes=settings.max_staged_bytes,
         )
         self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
 

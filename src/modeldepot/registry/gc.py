@@ -46,14 +46,25 @@ class GarbageCollector:
         self.uploads = uploads_service
         self.grace = timedelta(seconds=grace_seconds)
 
-    def collect(self, *, dry_run: bool = False, grace_seconds: int | None = None) -> GarbageReport:
+    def collect(
+        self,
+        *,
+        dry_run: bool = False,
+        grace_seconds: float | None = None,
+        stale_upload_seconds: float | None = None,
+    ) -> GarbageReport:
         """Remove garbage older than the grace period; with ``dry_run`` only count it.
+
+        ``stale_upload_seconds`` reclaims abandoned upload bytes sooner: sessions
+        untouched that long are expired (instead of after the upload expiry), and
+        staging areas no session owns go once that old (instead of the grace period).
 
         One collection at a time: on PostgreSQL, while another process collects, this
         returns at once with ``skipped`` set. A dry run only counts, unlocked.
         """
+        stale = None if stale_upload_seconds is None else timedelta(seconds=stale_upload_seconds)
         if dry_run:
-            return self._collect(dry_run=True, grace_seconds=grace_seconds)
+            return self._collect(dry_run=True, grace_seconds=grace_seconds, stale=stale)
         with try_exclusive(self.db.engine, GARBAGE_COLLECTION) as held:
             if not held:
                 return GarbageReport(
@@ -64,17 +75,20 @@ class GarbageCollector:
                     staged_removed=0,
                     skipped=True,
                 )
-            return self._collect(dry_run=False, grace_seconds=grace_seconds)
+            return self._collect(dry_run=False, grace_seconds=grace_seconds, stale=stale)
 
-    def _collect(self, *, dry_run: bool, grace_seconds: int | None) -> GarbageReport:
+    def _collect(
+        self, *, dry_run: bool, grace_seconds: float | None, stale: timedelta | None
+    ) -> GarbageReport:
         now = utcnow()
         cutoff = now - (self.grace if grace_seconds is None else timedelta(seconds=grace_seconds))
-        # Files with no owner in the database may be a request's in flight (its lease).
-        unowned = now - self.uploads.expiry
+        # Files with no owner in the database may be a request's in flight (its lease):
+        # they go once untouched for the upload expiry, or for ``stale`` when asked.
+        unowned = now - (self.uploads.expiry if stale is None else stale)
         # First what frees bytes without writing to the database, which may be full.
         staged = self._sweep_staged(unowned, dry_run=dry_run)
         orphans, orphan_bytes = self._sweep_unrecorded(unowned, dry_run=dry_run)
-        expired = self.uploads.expire_uploads(now=now, dry_run=dry_run)
+        expired = self.uploads.expire_uploads(now=now, dry_run=dry_run, older_than=stale)
         deleted, freed = self._sweep_unreferenced(cutoff, dry_run=dry_run)
         return GarbageReport(
             dry_run=dry_run,

@@ -63,6 +63,7 @@ from modeldepot.errors import (
     UploadNotFound,
 )
 from modeldepot.manifest import MAX_FILE_SIZE
+from modeldepot.registry.quota import UploadAdmission, UploadQuota, refuse_oversized
 from modeldepot.sample import has_sample, sample_digest
 from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
 
@@ -78,10 +79,12 @@ class UploadService:
         expiry_seconds: int,
         presigned: bool = False,
         presign_expiry_seconds: int = 3600,
+        max_staged_bytes: int = MAX_FILE_SIZE,
     ) -> None:
         self.db = db
         self.store = store
         self.expiry = timedelta(seconds=expiry_seconds)
+        self.admission = UploadAdmission(db, max_staged_bytes)
         # The store's presigned side, if it has one and the operator allows it.
         self.presigned: PresignedStore | None = (
             store if presigned and isinstance(store, PresignedStore) else None
@@ -158,18 +161,27 @@ class UploadService:
         return sample
 
     def create_upload(
-        self, digest: str | None, size: int, actor: Actor, *, presigned: bool = False
+        self,
+        digest: str | None,
+        size: int,
+        actor: Actor,
+        *,
+        presigned: bool = False,
+        quota: UploadQuota | None = None,
     ) -> UploadRead:
         """Open a session. With ``presigned`` (granted only if the store offers it and the
         blob is not empty) the client sends the bytes to ``part_urls`` instead.
 
         Without ``digest`` (a streamed upload) the digest comes with ``complete_upload``.
+        Refused, with nothing staged, if it would pass ``quota`` (BlobTooLarge,
+        TooManyUploads) or the server's staged bytes (StagingFull).
         """
         if digest is not None:
             digest = parse_digest(digest)
         _check_size(size)
+        refuse_oversized(quota, size)
         part_size = part_size_for(size) if presigned and size and self.presigned else None
-        upload_id, now = self._open_session(digest, size, actor, part_size)
+        upload_id, now = self._open_session(digest, size, actor, part_size, quota)
         plan = None
         if part_size is not None:
             plan = PresignedUpload(
@@ -194,10 +206,11 @@ class UploadService:
         if bad:
             raise InvalidInput(f"part numbers must be 1 to {count}; got {bad[:5]}")
         expires_at = utcnow() + timedelta(seconds=self.presign_expiry)
-        urls = {
-            str(n): store.presigned_put(upload_id, (n - 1) * row.part_size, self.presign_expiry)
-            for n in dict.fromkeys(numbers)
-        }
+        urls = {}
+        for n in dict.fromkeys(numbers):
+            offset = (n - 1) * row.part_size
+            length = min(row.part_size, row.size - offset)
+            urls[str(n)] = store.presigned_put(upload_id, offset, self.presign_expiry, length)
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
     def download_urls(self, digests: list[str]) -> PresignedUrls:
@@ -228,18 +241,25 @@ class UploadService:
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
     def _open_session(
-        self, digest: str | None, size: int, actor: Actor, part_size: int | None
+        self,
+        digest: str | None,
+        size: int,
+        actor: Actor,
+        part_size: int | None,
+        quota: UploadQuota | None,
     ) -> tuple[str, datetime]:
         """Record a session, then create its staging area: the row exists before any
         staged byte, so garbage collection always sees who owns them (and skips them).
 
-        The same transaction revives a stored blob of this digest if a collection
-        marked it: the collection then keeps it, or (PostgreSQL: it holds the row lock
-        until it is done) has removed it before this session can find it.
+        The same transaction admits it under ``quota`` and the server's staged bytes, and
+        revives a stored blob of this digest if a collection marked it: the collection
+        then keeps it, or (PostgreSQL: it holds the row lock until it is done) has
+        removed it before this session can find it.
         """
         upload_id = uuid.uuid4().hex
         now = utcnow()
         with self.db.write() as conn:
+            self.admission.check_session(conn, quota, size)
             conn.execute(
                 insert(uploads).values(
                     id=upload_id,
@@ -249,6 +269,7 @@ class UploadService:
                     created_by=actor.name,
                     touched_at=now,
                     part_size=part_size,
+                    client=quota.client if quota else None,
                 )
             )
             if digest is not None:
@@ -267,23 +288,32 @@ class UploadService:
         with self.db.write() as conn:
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
-    def begin_direct_upload(self, digest: str, size: int) -> tuple[str, UploadWriter]:
+    def begin_direct_upload(
+        self, digest: str, size: int, quota: UploadQuota | None = None
+    ) -> tuple[str, UploadWriter]:
         """Stage a blob sent whole in one request: no session record, nothing to resume.
 
         Finish with ``finish_direct_upload``, or ``discard_direct_upload`` if the
-        request fails. No database write: the staging area is leased to the request by
-        its modification time, which every write renews; garbage collection leaves it
-        alone until it is untouched for the upload expiry, whatever its grace period,
-        as it does an abandoned session's.
+        request fails. It counts as an open upload of the client until then, and is
+        refused under the same limits as a session. No database write: the staging
+        area is leased to the request by its modification time, which every write
+        renews; garbage collection leaves it alone until it is untouched for the upload
+        expiry, whatever its grace period, as it does an abandoned session's.
         """
         parse_digest(digest)
         _check_size(size)
         upload_id = uuid.uuid4().hex
-        self.store.begin_upload(upload_id)
-        return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+        self.admission.admit_direct(upload_id, quota, size)
+        try:
+            self.store.begin_upload(upload_id)
+            return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+        except BaseException:
+            self.admission.release_direct(upload_id)
+            raise
 
     def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
         """Verify and store a directly uploaded blob (see ``complete_upload``)."""
+        self.admission.release_direct(upload_id)
         received = self.store.staged_size(upload_id)
         if received < size:
             self.store.abort_upload(upload_id)
@@ -312,6 +342,7 @@ class UploadService:
 
     def discard_direct_upload(self, upload_id: str) -> None:
         """Drop what a failed direct upload staged. Idempotent."""
+        self.admission.release_direct(upload_id)
         self.store.abort_upload(upload_id)
 
     def get_upload(self, upload_id: str) -> UploadRead:
@@ -349,8 +380,12 @@ class UploadService:
             return self.store
         raise PresignedUnavailable("this session was presigned, but the blob store is not")
 
-    def open_writer(self, upload_id: str, offset: int) -> UploadWriter:
-        """A writer appending at ``offset``; refuses bytes beyond the declared size."""
+    def open_writer(self, upload_id: str, offset: int, length: int | None = None) -> UploadWriter:
+        """A writer appending at ``offset``; refuses bytes beyond the declared size.
+
+        With ``length`` (the bytes about to be sent), a request that would pass the
+        declared size is refused (SizeMismatch) before it writes anything.
+        """
         with self.db.write() as conn:
             row = _session(conn, upload_id)
             conn.execute(
@@ -359,6 +394,12 @@ class UploadService:
         if row.part_size is not None:
             raise InvalidInput(
                 f"upload {upload_id} is presigned: its parts go straight to the blob store"
+            )
+        if length is not None and offset + length > row.size:
+            raise SizeMismatch(
+                f"upload is declared as {row.size} bytes; {length} bytes from offset {offset} "
+                "go past the end",
+                expected=row.size,
             )
         return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
 
@@ -452,19 +493,26 @@ class UploadService:
         with self.db.read() as conn:
             return conn.execute(select(func.count()).select_from(uploads)).scalar_one()
 
-    def expire_uploads(self, *, now: datetime | None = None, dry_run: bool = False) -> int:
-        """Discard sessions untouched for the expiry period; return how many.
+    def expire_uploads(
+        self,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        older_than: timedelta | None = None,
+    ) -> int:
+        """Discard sessions untouched for the expiry period (or ``older_than``, to reclaim
+        abandoned bytes sooner); return how many.
 
         Safe to run from several processes at once: on PostgreSQL, while one sweeps,
         the others skip the round and return 0. A dry run only counts, unlocked.
         """
+        cutoff = (now or utcnow()) - (self.expiry if older_than is None else older_than)
         if dry_run:
-            return self._expire(now, dry_run=True)
+            return self._expire(cutoff, dry_run=True)
         with try_exclusive(self.db.engine, UPLOAD_SWEEP) as held:
-            return self._expire(now, dry_run=False) if held else 0
+            return self._expire(cutoff, dry_run=False) if held else 0
 
-    def _expire(self, now: datetime | None, *, dry_run: bool) -> int:
-        cutoff = (now or utcnow()) - self.expiry
+    def _expire(self, cutoff: datetime, *, dry_run: bool) -> int:
         with self.db.read() as conn:
             expired = (
                 conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff))

@@ -65,7 +65,9 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     )
     if registry is not None:
         app.state.registry = registry
-    app.add_middleware(JsonBodyLimit)
+    app.add_middleware(
+        JsonBodyLimit, limit=settings.max_json_body_bytes, slots=settings.json_parse_slots
+    )
     # Added last, so it is the outermost of ours: it sees every request and response.
     app.state.metrics = HttpMetrics(lambda: getattr(app.state, "registry", None))
     app.add_middleware(

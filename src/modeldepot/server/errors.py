@@ -34,6 +34,10 @@ STATUS: dict[type[e.ModeldepotError], int] = {
     e.SizeMismatch: 400,
     e.RangeNotSatisfiable: 416,
     e.InsufficientStorage: 507,
+    e.BlobTooLarge: 413,
+    e.TooManyUploads: 429,
+    e.StagingFull: 503,
+    e.LimitExceeded: 429,
     e.ModeldepotError: 500,
 }
 

@@ -17,6 +17,8 @@ import re
 
 import uvicorn
 
+from modeldepot.server.readwatch import ReadTimeouts
+
 log = logging.getLogger("modeldepot.server")
 
 # The uvicorn releases the fast path is tested with: from the first up to, not
@@ -25,7 +27,10 @@ TESTED_UVICORN = ((0, 30), (0, 56))
 # What the subclass overrides or calls on uvicorn's classes, by class name.
 HOOKS: dict[str, tuple[str, ...]] = {
     "HttpToolsProtocol": (
+        "connection_made",
         "on_message_begin",
+        "on_message_complete",
+        "on_response_complete",
         "on_headers_complete",
         "on_body",
         "data_received",
@@ -40,16 +45,24 @@ HOOKS: dict[str, tuple[str, ...]] = {
 STOCK = "auto"  # uvicorn's own choice: its httptools protocol when installed, else h11
 
 
-def http_protocol(enabled: bool = True) -> type[asyncio.Protocol] | str:
+def http_protocol(
+    enabled: bool = True, timeouts: ReadTimeouts | None = None
+) -> type[asyncio.Protocol] | str:
     """The ``http`` argument for uvicorn: the fast path's protocol class when ``enabled``
-    and the installed uvicorn is one it knows, else ``STOCK``. Logs which, once a call."""
+    and the installed uvicorn is one it knows (with ``timeouts`` for reading requests,
+    else its defaults), else ``STOCK``. Logs which, once a call. The read timeouts live
+    in the fast path's protocol: uvicorn's stock one has none."""
     reason = unsupported() if enabled else "turned off by MODELDEPOT_HTTP_FAST_PATH"
     if reason is None:
         from modeldepot.server.protocol import BulkBodyProtocol
 
         log.info("HTTP protocol: upload fast path (uvicorn %s)", uvicorn.__version__)
-        return BulkBodyProtocol
-    log.warning("HTTP protocol: uvicorn's stock protocol, uploads are slower (%s)", reason)
+        return BulkBodyProtocol if timeouts is None else BulkBodyProtocol.with_read_timeouts(timeouts)
+    log.warning(
+        "HTTP protocol: uvicorn's stock protocol, uploads are slower and requests are read "
+        "without header and body timeouts (%s)",
+        reason,
+    )
     return STOCK
 
 

@@ -79,12 +79,14 @@ class BodyIntake(asyncio.BufferedProtocol):
         remaining: int,
         early: list[bytes],
         on_complete: Callable[[], None],
+        on_read: Callable[[], None] = lambda: None,
     ) -> None:
         self._http = http
         self._cycle = cycle
         self._transport: Any = http.transport
         self._remaining = remaining
         self._on_complete = on_complete
+        self._on_read = on_read  # told of each read, for the read timeout
         self._early = [p for p in early if p]
         self._ready: collections.deque[memoryview] = collections.deque()
         self.received = sum(len(p) for p in early)  # counted for metrics
@@ -152,6 +154,11 @@ class BodyIntake(asyncio.BufferedProtocol):
         self._ready.clear()
         self._give_back_idle()
 
+    @property
+    def paused(self) -> bool:
+        """Reading waits for the consumer to hand a buffer back (not for the client)."""
+        return self._paused
+
     # Transport side (asyncio.BufferedProtocol)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -169,6 +176,7 @@ class BodyIntake(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self._remaining -= nbytes
+        self._on_read()
         if self._discard is not None:
             if not self._remaining:
                 self._finish()

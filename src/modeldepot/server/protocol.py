@@ -12,17 +12,25 @@ single piece waits).
 Bodies of declared length on plain connections can also skip uvicorn altogether: the
 scope offers a ``BodyIntake`` (``modeldepot.server.intake``) that receives the rest of
 the body straight into aligned buffers.
+
+Each connection has read timeouts (``modeldepot.server.readwatch``): half-sent headers
+get a 408 and a stalled body is cut, through uvicorn or an intake alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from modeldepot.server.intake import EXTENSION, BodyIntake, CutShortBody, Intake
+from modeldepot.server.readwatch import HEADERS, ReadTimeouts, ReadWatch, timeout_response
+
+log = logging.getLogger("modeldepot.server")
 
 BODY_BUFFER = 4 * 1024 * 1024
 # The same for a body an intake may take over: soon it reads the socket itself.
@@ -59,13 +67,48 @@ class BulkBodyProtocol(HttpToolsProtocol):
 
     _body_seen = 0  # body bytes of the current request given to the app so far
     _body_buffer = BODY_BUFFER  # body bytes allowed to wait for the app
+    read_timeouts = ReadTimeouts()
+    _watch: ReadWatch
+    _intake: BodyIntake | None = None  # the body's intake, while it reads the socket
+    _head_begun = False  # some of a request's head arrived, not all of it
+
+    @classmethod
+    def with_read_timeouts(cls, timeouts: ReadTimeouts) -> type[BulkBodyProtocol]:
+        """This protocol with other read timeouts (uvicorn makes one per connection)."""
+        return type(cls.__name__, (cls,), {"read_timeouts": timeouts})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch = ReadWatch(self.loop, self.read_timeouts, self._waiting, self._cut)
+        self._watch.headers_begin()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._watch.close()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._body_seen = 0
         self._body_buffer = BODY_BUFFER
+        self._intake = None
+        self._head_begun = True
+        self._watch.headers_begin()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._watch.done()
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete and cycle.more_body:
+            # Answered before its body all arrived (a refusal from the head): close,
+            # rather than read the rest of a body of any size only to drop it.
+            self.transport.close()
+        super().on_response_complete()
 
     def on_headers_complete(self) -> None:
+        self._head_begun = False
+        self._watch.body_begin()
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope:
@@ -96,16 +139,27 @@ class BulkBodyProtocol(HttpToolsProtocol):
             cycle.waiting_for_100_continue = False
         early = _taken_pieces(cycle)
         self.flow.resume_reading()  # the intake pauses and resumes the transport itself
-        return BodyIntake(self, cycle, remaining, early, functools.partial(self._taken, cycle))
+        self._intake = BodyIntake(
+            self,
+            cycle,
+            remaining,
+            early,
+            functools.partial(self._taken, cycle),
+            self._watch.arrived,
+        )
+        return self._intake
 
     def _taken(self, cycle: RequestResponseCycle) -> None:
         """An intake received the body's last byte: the next bytes are a new request."""
+        self._intake = None
+        self._watch.done()
         self.parser = httptools.HttpRequestParser(self)
         self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
         cycle.more_body = False
         cycle.message_event.set()
 
     def on_body(self, body: bytes) -> None:
+        self._watch.arrived()
         self._body_seen += len(body)
         cycle = self.cycle
         if cycle is not None and not isinstance(cycle.body, _Pieces):
@@ -136,6 +190,30 @@ class BulkBodyProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+    def _waiting(self) -> bool:
+        """Whether the server waits for the client's bytes now (the read timeouts run)."""
+        cycle = self.cycle
+        if self._watch.phase == HEADERS:
+            # A request pipelined behind a response in flight is not read yet.
+            return cycle is None or cycle.response_complete
+        if self._intake is not None:
+            return not self._intake.paused
+        if cycle is not None and cycle.waiting_for_100_continue:
+            return False  # the client rightly waits for "100 Continue"
+        return not self.flow.read_paused
+
+    def _cut(self, phase: str) -> None:
+        """A read timeout passed: close the connection (after a 408 for half-sent headers).
+        A body cut short keeps what arrived, as when its client goes away."""
+        if self.transport.is_closing():
+            return
+        if phase == HEADERS:
+            if self._head_begun:
+                self.transport.write(timeout_response(self.read_timeouts.headers))
+        else:
+            log.info("cut a request body stalled for %s s", self.read_timeouts.body)
         self.transport.close()
 
 

@@ -22,6 +22,7 @@ from modeldepot.schemas import (
 )
 from modeldepot.server.blobs import serve_blob
 from modeldepot.server.bodies import receive_body
+from modeldepot.server.clients import QuotaDep
 from modeldepot.server.deps import ActorDep, RegistryDep
 from modeldepot.server.errors import problems
 
@@ -79,14 +80,21 @@ async def put_blob(
     digest: str,
     request: Request,
     registry: RegistryDep,
+    quota: QuotaDep,
     content_length: Annotated[int | None, Header()] = None,
 ) -> UploadRead:
-    """Upload a whole blob in one request (small blobs); verified before it is stored."""
+    """Upload a whole blob in one request (small blobs); verified before it is stored.
+
+    It counts as one of the client's open uploads while it arrives (429
+    TOO_MANY_UPLOADS, 503 STAGING_FULL, 413 BLOB_TOO_LARGE as for sessions).
+    """
     parse_digest(digest)
     if content_length is None:
         raise InvalidInput("a monolithic blob upload needs a Content-Length header")
     uploads = registry.uploads
-    upload_id, writer = await run_in_threadpool(uploads.begin_direct_upload, digest, content_length)
+    upload_id, writer = await run_in_threadpool(
+        uploads.begin_direct_upload, digest, content_length, quota
+    )
     try:
         await receive_body(request, writer)
         return await run_in_threadpool(
@@ -98,9 +106,18 @@ async def put_blob(
 
 
 @router.post("/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
-def create_upload(data: UploadCreate, registry: RegistryDep, actor: ActorDep) -> UploadRead:
-    """Open a resumable upload session for one blob (presigned if asked and offered)."""
-    return registry.uploads.create_upload(data.digest, data.size, actor, presigned=data.presigned)
+def create_upload(
+    data: UploadCreate, registry: RegistryDep, actor: ActorDep, quota: QuotaDep
+) -> UploadRead:
+    """Open a resumable upload session for one blob (presigned if asked and offered).
+
+    413 BLOB_TOO_LARGE past the server's largest blob; 429 TOO_MANY_UPLOADS when the
+    client already holds its most open sessions; 503 STAGING_FULL when open sessions
+    already declare the most bytes the server stages at once.
+    """
+    return registry.uploads.create_upload(
+        data.digest, data.size, actor, presigned=data.presigned, quota=quota
+    )
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadRead)
@@ -126,13 +143,20 @@ async def append_upload(
     request: Request,
     registry: RegistryDep,
     upload_offset: Annotated[int, Header(alias="Upload-Offset", ge=0)],
+    content_length: Annotated[int | None, Header()] = None,
 ) -> UploadRead:
     """Append the request body at ``Upload-Offset``, which must equal the bytes received.
 
-    A body cut short by a broken connection keeps what arrived; ask for the session's
-    offset and continue from there.
+    The body needs a Content-Length: one that would pass the session's declared size
+    is refused (SIZE_MISMATCH) before any of it is kept. A body cut short by a broken
+    or stalled connection keeps what arrived; ask for the session's offset and
+    continue from there.
     """
-    writer = await run_in_threadpool(registry.uploads.open_writer, upload_id, upload_offset)
+    if content_length is None:
+        raise InvalidInput("an upload PATCH needs a Content-Length header")
+    writer = await run_in_threadpool(
+        registry.uploads.open_writer, upload_id, upload_offset, content_length
+    )
     await receive_body(request, writer)
     return await run_in_threadpool(registry.uploads.get_upload, upload_id)
 
