@@ -57,7 +57,9 @@ def http_protocol(
         from modeldepot.server.protocol import BulkBodyProtocol
 
         log.info("HTTP protocol: upload fast path (uvicorn %s)", uvicorn.__version__)
-        return BulkBodyProtocol if timeouts is None else BulkBodyProtocol.with_read_timeouts(timeouts)
+        return (
+            BulkBodyProtocol if timeouts is None else BulkBodyProtocol.with_read_timeouts(timeouts)
+        )
     log.warning(
         "HTTP protocol: uvicorn's stock protocol, uploads are slower and requests are read "
         "without header and body timeouts (%s)",
