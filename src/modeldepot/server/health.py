@@ -62,13 +62,19 @@ def readyz(registry: RegistryDep) -> Readiness | Response:
 def free_space(db: Database, store: BlobStore) -> dict[str, int]:
     """Free bytes of the disks this server fills, by what fills them: ``blobstore`` for
     a store on a local filesystem, ``database`` for a SQLite file. Raises OSError."""
-    free: dict[str, int] = {}
-    if isinstance(store, LocalDisk):
-        free["blobstore"] = store.free_bytes()
-    if db.directory is not None:
-        st = os.statvfs(db.directory)
-        free["database"] = st.f_bavail * st.f_frsize
-    return free
+    free = {"blobstore": _store_free(store), "database": _database_free(db)}
+    return {volume: count for volume, count in free.items() if count is not None}
+
+
+def _store_free(store: BlobStore) -> int | None:
+    return store.free_bytes() if isinstance(store, LocalDisk) else None
+
+
+def _database_free(db: Database) -> int | None:
+    if db.directory is None:
+        return None
+    st = os.statvfs(db.directory)
+    return st.f_bavail * st.f_frsize
 
 
 def _space(answers: str, free: int | None, floor: int) -> CheckRead:
@@ -84,15 +90,16 @@ def check_readiness(db: Database, store: BlobStore, floor: int = 0) -> dict[str,
     """Each check by name; none raises. A disk with less than ``floor`` bytes free fails
     the check of what it holds."""
     checks: dict[str, CheckRead] = {}
-    space = _attempt("free space", lambda: free_space(db, store))
-    free = {} if isinstance(space, CheckRead) else space
-    revision = _attempt("database", lambda: current_revision(db.engine))
-    if isinstance(revision, CheckRead):
-        checks["database"] = revision
+    # Each disk's free space is read within the check of what it holds, so a store that
+    # cannot be reached fails (and is logged) once.
+    answer = _attempt("database", lambda: (current_revision(db.engine), _database_free(db)))
+    if isinstance(answer, CheckRead):
+        checks["database"] = answer
         checks["schema"] = CheckRead(ok=False, detail="not checked: the database failed")
     else:
+        revision, database_free = answer
         answers = f"{db.url.get_backend_name()} answers"
-        checks["database"] = _space(answers, free.get("database"), floor)
+        checks["database"] = _space(answers, database_free, floor)
         mismatch = schema_mismatch(revision)
         # A newer schema means the next release migrated it while this replica runs:
         # migrations add, so it keeps serving until it is replaced (it would refuse to
@@ -101,9 +108,9 @@ def check_readiness(db: Database, store: BlobStore, floor: int = 0) -> dict[str,
             ok=mismatch is None or mismatch.newer,
             detail=str(mismatch) if mismatch else f"at revision {revision}",
         )
-    stat = _attempt("blobstore", lambda: store.stat(PROBE_DIGEST))
+    stored = _attempt("blobstore", lambda: (store.stat(PROBE_DIGEST), _store_free(store)))
     checks["blobstore"] = (
-        stat if isinstance(stat, CheckRead) else _space("answers", free.get("blobstore"), floor)
+        stored if isinstance(stored, CheckRead) else _space("answers", stored[1], floor)
     )
     return checks
 
