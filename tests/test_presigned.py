@@ -54,10 +54,14 @@ class Recorder:
 
     def __init__(self, md: Client) -> None:
         self.seen: list[tuple[str, str]] = []
-        md.http.client.event_hooks["request"].append(self._record)
-        # Blob bytes to and from the server may skip httpx (``rawhttp``): record those too.
+        # API requests and blob bytes go over whichever transport suits the URL
+        # (``rawhttp`` or httpx): record them where the SDK makes them.
         http = md.http
-        send_file, download = http.send_file, http.download
+        request, send_file, download = http.request, http.send_file, http.download
+
+        def recorded_request(method: str, path: str, **kwargs: Any) -> Any:
+            self.seen.append((method, path))
+            return request(method, path, **kwargs)
 
         def recorded_send(method: str, target: str, *args: Any, **kwargs: Any) -> None:
             if not kwargs.get("store"):
@@ -69,11 +73,9 @@ class Recorder:
                 self.seen.append(("GET", target))
             return download(target, **kwargs)
 
+        http.request = recorded_request  # type: ignore[method-assign]
         http.send_file = recorded_send  # type: ignore[method-assign]
         http.download = recorded_download  # type: ignore[method-assign]
-
-    def _record(self, request: httpx.Request) -> None:
-        self.seen.append((request.method, request.url.path.removeprefix("/api/v1")))
 
     def blob_bytes_through_server(self) -> list[tuple[str, str]]:
         """Requests that carried blob bytes (the empty blob's PUT carries none)."""

@@ -249,6 +249,18 @@ class ServerUnreachable(ModeldepotError):
     title = "Server unreachable"
 
 
+class ListenFailed(ModeldepotError):
+    """``modeldepot serve`` could not listen on its address (raised before it serves)."""
+
+    code = "LISTEN_FAILED"
+    title = "Cannot listen"
+
+
+class PortInUse(ListenFailed):
+    code = "PORT_IN_USE"
+    title = "Port in use"
+
+
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []

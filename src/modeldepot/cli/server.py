@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -98,12 +100,17 @@ def serve(
         # The *_created series double what a scrape returns and no dashboard reads them.
         disable_created_metrics()
         tune_allocator()
+        # Bound before anything else, so that a taken port is said at once, and the
+        # banner below tells the truth.
+        sock = _listen_socket(settings.host, settings.port)
         registry = _open_registry(settings)
         try:
             app = create_app(settings, registry)
             where = (settings.database_url and "the configured database") or settings.data_dir
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
             banner = (
-                f"modeldepot serving on http://{settings.host}:{settings.port} "
+                f"modeldepot serving on http://{shown}:{port} "
                 f"(API docs at /api/v1/docs, data in {where})"
             )
             if settings.log_format == "json":
@@ -114,10 +121,8 @@ def serve(
             # with the handler it found: this one, so a drained server exits with status 0.
             signal.signal(signal.SIGTERM, _exit_drained)
             freeze_startup_heap()
-            uvicorn.run(
+            config = uvicorn.Config(
                 app,
-                host=settings.host,
-                port=settings.port,
                 log_level=settings.log_level,
                 log_config=log_config,
                 access_log=settings.log_format != "json",
@@ -126,8 +131,41 @@ def serve(
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 server_header=False,
             )
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:
+                sys.exit(3)  # as uvicorn.run: the application failed to start
         finally:
+            sock.close()
             registry.close()
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (port 0: any free one), ready to listen.
+
+    Raises PortInUse or ListenFailed, naming the flags and settings that choose another.
+    """
+    from modeldepot.errors import ListenFailed, PortInUse
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    # As uvicorn does: a restarted server may bind while old connections linger.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"{host}:{port} is already in use (another modeldepot serve?); choose "
+                "another port with --port or MODELDEPOT_PORT"
+            ) from None
+        raise ListenFailed(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another "
+            "address with --host/--port or MODELDEPOT_HOST/MODELDEPOT_PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _exit_drained(signum: int, frame: object) -> None:

@@ -1,0 +1,148 @@
+"""A new user's first minutes: no server yet, a taken port, how fast a command answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from modeldepot.client.client import Client
+from tests.conftest import free_port
+from tests.e2e.conftest import MODELDEPOT, Cli, ServerProcess, make_cli, ok, server_env, unique_name
+
+pytestmark = pytest.mark.e2e
+
+# What a read command has no use for: the HTTP library's and Rich's imports, the
+# server's stack, numerical libraries, and SDK parts only transfers need.
+NOT_FOR_READS = (
+    "httpx",
+    "httpcore",
+    "rich",
+    "pygments",
+    "numpy",
+    "sqlalchemy",
+    "fastapi",
+    "uvicorn",
+    "modeldepot.client.push",
+    "modeldepot.client.pull",
+    "modeldepot.client.upload",
+    "modeldepot.schemas.blobs",
+)
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Cli:
+    """The CLI pointed at a port nothing listens on."""
+    return make_cli(tmp_path, f"http://127.0.0.1:{free_port()}")
+
+
+def assert_start_hint(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("modeldepot: error: SERVER_UNREACHABLE: ")
+    assert "modeldepot serve" in lines[0] and "MODELDEPOT_URL" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("models", "list"), ("version", "show", "a/b:1"), ("pull", "a/b")],
+    ids=["models-list", "version-show", "pull"],
+)
+def test_a_command_with_no_server_fails_fast_saying_how_to_start_one(
+    offline: Cli, args: tuple[str, ...]
+) -> None:
+    started = time.monotonic()
+    result = offline(*args)
+    assert time.monotonic() - started < 5
+    assert_start_hint(result)
+
+
+def test_a_push_with_no_server_fails_fast_saying_how_to_start_one(
+    offline: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"weights")
+    started = time.monotonic()
+    result = offline("push", tmp_path / "model", "a/b", "--no-capture")
+    assert time.monotonic() - started < 5
+    assert_start_hint(result)
+
+
+def test_a_server_that_answered_is_waited_for_through_a_restart(
+    start_local_server, tmp_path: Path
+) -> None:
+    """Once the server has answered, a request rides out a restart (patient retries)."""
+    server: ServerProcess = start_local_server()
+    with Client(server.url, cache_dir=tmp_path / "cache", actor="t") as md:
+        md.create_model("a/restart")
+        server.stop()
+        restarted = threading.Thread(target=lambda: (time.sleep(1.0), server.start()))
+        restarted.start()
+        try:
+            assert md.get_model("a/restart").name == "a/restart"
+        finally:
+            restarted.join()
+
+
+def test_a_read_command_imports_nothing_heavy(cli: Cli) -> None:
+    """``models list``, ``versions list`` and ``models show`` stay light at start-up (see
+    bench/cli.py for the time it takes)."""
+    name = unique_name()
+    ok(cli("models", "create", name))
+    script = (
+        "import sys\n"
+        "from modeldepot.cli.main import main\n"
+        "sys.argv = ['modeldepot', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"heavy = {NOT_FOR_READS!r}\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    for args in (["models", "list"], ["versions", "list", name], ["models", "show", name]):
+        result = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "[]", (args, result.stdout)
+
+
+def test_serve_on_a_taken_port_says_so_once_and_names_the_setting(tmp_path: Path) -> None:
+    env = server_env()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                MODELDEPOT,
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("modeldepot: error: PORT_IN_USE: "), lines[0]
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "--port" in lines[0] and "MODELDEPOT_PORT" in lines[0]
+    assert "serving on" not in result.stderr
