@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -146,3 +147,22 @@ def test_serve_on_a_taken_port_says_so_once_and_names_the_setting(tmp_path: Path
     assert f"127.0.0.1:{port}" in lines[0]
     assert "--port" in lines[0] and "MODELDEPOT_PORT" in lines[0]
     assert "serving on" not in result.stderr
+
+
+def test_a_push_and_pull_leave_no_error_in_the_servers_log(
+    start_local_server, tmp_path: Path
+) -> None:
+    """The ordinary path on a local store asks nothing the server must refuse: its
+    default log (the access log) shows no 4xx or 5xx line."""
+    server: ServerProcess = start_local_server()
+    cli = make_cli(tmp_path, server.url)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"weights" * 1000)
+    ok(cli("push", "model", "a/logged", "--no-capture"))
+    ok(cli("pull", "a/logged", "-o", "out"))
+    ok(cli("pull", "a/logged", "-o", "again"))
+    log = server.log_path.read_text()
+    assert '"POST /api/v1/blobs/urls HTTP/1.1" 200' in log, log
+    refused = [line for line in log.splitlines() if re.search(r'HTTP/1\.1" [45]\d\d ', line)]
+    assert refused == [], refused
+    assert "ERROR" not in log, log

@@ -115,5 +115,10 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
+def count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a number with its noun, plural when it is not one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"

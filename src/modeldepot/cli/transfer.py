@@ -8,6 +8,7 @@ import click
 
 from modeldepot.cli.common import (
     client,
+    count,
     emit_json,
     handle_errors,
     human_size,
@@ -152,7 +153,8 @@ def push(
         return
     click.echo(
         f"pushed {version.model}:{version.number} {version.digest} "
-        f"({version.file_count} files, {human_size(version.total_size)})"
+        f"({count(version.file_count, 'file')}, {human_size(version.total_size)}: "
+        f"{progress.summary('push')})"
     )
 
 
@@ -185,5 +187,6 @@ def pull(
         return
     click.echo(
         f"pulled {version.model}:{version.number} {version.digest} into {target} "
-        f"({version.file_count} files, {human_size(version.total_size)})"
+        f"({count(version.file_count, 'file')}, {human_size(version.total_size)}: "
+        f"{progress.summary('download')})"
     )
