@@ -33,7 +33,7 @@ class RichProgress:
         enabled = sys.stderr.isatty() if enabled is None else enabled
         self._progress = Progress(
             TextColumn("{task.description:<12}"),
-            BarColumn(),
+            BarColumn(bar_width=20),  # room for what moved and what did not
             DownloadColumn(binary_units=True),
             _RateColumn(),
             _TimeLeftColumn(),
