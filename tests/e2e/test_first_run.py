@@ -166,3 +166,31 @@ def test_a_push_and_pull_leave_no_error_in_the_servers_log(
     refused = [line for line in log.splitlines() if re.search(r'HTTP/1\.1" [45]\d\d ', line)]
     assert refused == [], refused
     assert "ERROR" not in log, log
+
+
+def test_a_versions_card_and_description_can_be_found_from_the_cli(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """What a push describes belongs to the version, and the CLI shows where it is."""
+    name = unique_name()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"w")
+    (tmp_path / "card.md").write_text("# Churn\n\n## Intended use\nRetention calls.\n")
+    ok(cli("push", "model", name, "-d", "first try", "--card", "card.md", "--no-capture"))
+
+    missing = cli("models", "card", "show", name)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("modeldepot: error: CARD_NOT_FOUND: "), missing.stderr
+    assert f"modeldepot version card show {name}:1" in missing.stderr, missing.stderr
+
+    shown = cli("version", "card", "show", f"{name}:1")
+    assert ok(shown) == "# Churn\n\n## Intended use\nRetention calls.\n"
+    assert "complete" in shown.stderr
+    assert f"version card show {name}:1" in ok(cli("version", "show", name))
+    listing = ok(cli("versions", "list", name)).splitlines()
+    assert listing[0].split()[-1] == "DESCRIPTION" and listing[1].endswith("first try")
+
+    ok(cli("push", "model", name, "--no-capture"))  # version 2: no card of its own
+    none = cli("version", "card", "show", name)
+    assert none.returncode == 1 and "CARD_NOT_FOUND" in none.stderr
+    assert f"modeldepot models card show {name}" in none.stderr, none.stderr

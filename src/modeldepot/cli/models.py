@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from modeldepot.cli.common import (
     parse_pairs,
     when,
 )
+
+if TYPE_CHECKING:
+    from modeldepot.client.client import Client
+    from modeldepot.errors import ModeldepotError
 
 
 @click.group()
@@ -190,12 +195,29 @@ def show_card(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(found)
         return
     if found.card is None:
-        from modeldepot.errors import CardNotFound
-
-        raise CardNotFound(f"{name} has no card (start one with: modeldepot models card init)")
+        raise _no_card(client(ctx), name)
     click.echo(found.card, nl=not found.card.endswith("\n"))
     missing = ", ".join(found.missing) or "none"
     click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)
+
+
+def _no_card(md: Client, name: str) -> ModeldepotError:
+    """CardNotFound for a model without a card, pointing at its latest version's card
+    when that has one (``push --card`` and ``push_model(card=…)`` describe a version)."""
+    from modeldepot.errors import CardNotFound, VersionNotFound
+
+    start = f"start one with: modeldepot models card init {name}"
+    try:
+        latest = md.get_version(name)
+    except VersionNotFound:
+        return CardNotFound(f"{name} has no card ({start})")
+    if latest.card_completeness is None:
+        return CardNotFound(f"{name} has no card ({start})")
+    ref = f"{name}:{latest.number}"
+    return CardNotFound(
+        f"{name} has no model card, but its version {latest.number} has one of its own: "
+        f"modeldepot version card show {ref} ({start})"
+    )
 
 
 @card.command("set")

@@ -20,7 +20,13 @@ from modeldepot.cli.common import (
 @click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.argument("name")
-@click.option("-d", "--description", default="", help="What this version is.")
+@click.option(
+    "-d",
+    "--description",
+    default="",
+    help="What this version is (shown by versions list and version show; the model's "
+    "own description is set with models create/update -d).",
+)
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag (repeatable).")
 @click.option(
     "--param",
@@ -73,7 +79,7 @@ from modeldepot.cli.common import (
 @click.option(
     "--card",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The version's model card (Markdown).",
+    help="The version's own card, Markdown (modeldepot version card show NAME:N).",
 )
 @click.option("--entry-point", help="Script or module that produced the model.")
 @click.option("--image", "container_image", help="Container image the model was made in.")

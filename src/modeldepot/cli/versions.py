@@ -11,6 +11,7 @@ import click
 from modeldepot.cli import lineage as lineage_cli
 from modeldepot.cli.common import (
     client,
+    count,
     emit_fields,
     emit_json,
     emit_table,
@@ -43,7 +44,7 @@ def list_versions(
         emit_json(items)
         return
     emit_table(
-        ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY"],
+        ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY", "DESCRIPTION"],
         [
             (
                 f"{v.number}{' (deleted)' if v.deleted_at else ''}",
@@ -53,6 +54,7 @@ def list_versions(
                 ",".join(v.aliases),
                 when(v.created_at),
                 v.created_by,
+                v.description.splitlines()[0] if v.description else "",
             )
             for v in items
         ],
@@ -89,10 +91,17 @@ def show_version(
             ("digest", v.digest),
             ("description", v.description),
             ("aliases", v.aliases),
-            ("size", f"{human_size(v.total_size)} in {v.file_count} files"),
+            ("size", f"{human_size(v.total_size)} in {count(v.file_count, 'file')}"),
             ("tags", v.tags),
             ("params", v.params),
             ("metrics", v.metrics),
+            (
+                "card",
+                f"{v.card_completeness:.0%} complete "
+                f"(modeldepot version card show {v.model}:{v.number})"
+                if v.card_completeness is not None
+                else None,
+            ),
             ("created", f"{when(v.created_at)} by {v.created_by}"),
             ("deleted", f"{when(v.deleted_at)} by {v.deleted_by}" if v.deleted_at else None),
             *lineage_fields(lineage),
@@ -136,6 +145,36 @@ def restore_version(ctx: click.Context, ref: str) -> None:
     """Restore a soft-deleted version (give it as NAME:NUMBER)."""
     v = client(ctx).restore_version(ref)
     click.echo(f"restored {v.model}:{v.number}")
+
+
+@version.group("card")
+def card() -> None:
+    """A version's own card (given at push: --card, or push_model(card=…))."""
+
+
+@card.command("show")
+@click.argument("ref")
+@json_option
+@click.pass_context
+@handle_errors
+def show_card(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Print the card of the version REF names (and on stderr its completeness)."""
+    md = client(ctx)
+    v = md.get_version(ref, include_deleted=True)
+    found = md.get_version_card(f"{v.model}:{v.number}")
+    if as_json:
+        emit_json(found)
+        return
+    if found.card is None:
+        from modeldepot.errors import CardNotFound
+
+        raise CardNotFound(
+            f"{v.model}:{v.number} has no card of its own (give one at push with --card); "
+            f"the model's card: modeldepot models card show {v.model}"
+        )
+    click.echo(found.card, nl=not found.card.endswith("\n"))
+    missing = ", ".join(found.missing) or "none"
+    click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)
 
 
 for _command in lineage_cli.COMMANDS:

@@ -199,6 +199,9 @@ class Client(DiscoveryMixin, ObjectsMixin):
         ``lineage`` are recorded with the version. With ``capture`` (the default) the
         git checkout of the working directory, the Python environment and the model
         format are captured unless given; capture never fails a push.
+
+        ``description`` and ``card`` describe this version (``get_version_card``); the
+        model's own are set with ``update_model`` and ``set_card``.
         """
         from modeldepot.client import push as push_mod
         from modeldepot.client.discovery import build_lineage, read_card

@@ -70,7 +70,8 @@ class ObjectsMixin:
     ) -> VersionRead:
         """Serialise ``obj`` (scikit-learn, ``torch.nn.Module`` or state dict, ONNX) and
         push it as the next version of ``name``, with its format, signature and — when
-        ``input_example`` is given — the example and the output it gives now."""
+        ``input_example`` is given — the example and the output it gives now.
+        ``description`` and ``card`` describe the version, as in ``push``."""
         import tempfile
 
         from modeldepot.client.serialize import save_model
