@@ -194,3 +194,50 @@ def test_a_versions_card_and_description_can_be_found_from_the_cli(
     none = cli("version", "card", "show", name)
     assert none.returncode == 1 and "CARD_NOT_FOUND" in none.stderr
     assert f"modeldepot models card show {name}" in none.stderr, none.stderr
+
+
+def test_version_show_and_inventory_print_people_words(cli: Cli, tmp_path: Path) -> None:
+    """Nested params by dotted path, tensor specs without ``?:`` or ``None``, personal
+    data as yes/no with a count, file counts in the singular."""
+    name = unique_name()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "w.bin").write_bytes(b"w")
+    (tmp_path / "params.json").write_text('{"model": {"C": 0.5, "penalty": "l2"}, "seed": 1}')
+    (tmp_path / "lineage.json").write_text(
+        '{"signature": {"inputs": [{"dtype": "float64", "shape": [null, 3]}],'
+        ' "outputs": [{"name": "label", "dtype": "int64", "shape": [null]}]}}'
+    )
+    ok(
+        cli(
+            "push", "model", name, "--no-capture",
+            "--params-file", "params.json",
+            "--lineage", "lineage.json",
+            "--dataset", "uri=s3://data/people,role=train,personal",
+        )
+    )  # fmt: skip
+    shown = dict(
+        line.split("  ", 1)
+        for line in ok(cli("version", "show", name)).splitlines()
+        if "  " in line
+    )
+    assert shown["params"].strip() == "model.C=0.5, model.penalty=l2, seed=1"
+    assert shown["inputs"].strip() == "float64[?, 3]"
+    assert shown["outputs"].strip() == "label: int64[?]"
+    assert shown["size"].strip() == "1 B in 1 file"
+    rows = ok(cli("inventory", "--prefix", name.split("/")[0])).splitlines()
+    assert "PERSONAL DATA" in rows[0] and "yes (1 dataset)" in rows[1], rows
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (("versions", "show", "a/b"), "modeldepot version show"),
+        (("version", "list"), "modeldepot versions list"),
+    ],
+)
+def test_a_command_under_the_other_noun_is_pointed_at(
+    offline: Cli, args: tuple[str, ...], meant: str
+) -> None:
+    result = offline(*args)
+    assert result.returncode == 2
+    assert f"did you mean '{meant}'?" in result.stderr, result.stderr

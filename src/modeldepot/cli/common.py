@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -86,13 +86,24 @@ def emit_table(
 
 
 def emit_fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    """``key  value`` lines; a mapping as ``k=v`` pairs, nested ones by dotted path
+    (``optimizer.lr=0.01``), as search names them."""
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+            value = ", ".join(f"{k}={v}" for k, v in dotted(value)) or "-"
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "-"
         click.echo(f"{key:<{width}}  {'-' if value in (None, '') else value}")
+
+
+def dotted(mapping: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The leaves of a nested mapping with their dotted paths, in order."""
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            yield from dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def parse_pairs(items: Sequence[str], kind: str) -> dict[str, str]:

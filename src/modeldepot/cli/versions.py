@@ -23,9 +23,30 @@ from modeldepot.cli.common import (
 from modeldepot.cli.lineage import lineage_fields
 
 
-@click.group()
+class NounGroup(click.Group):
+    """A group with a sibling of a near name (``versions`` and ``version``): a
+    subcommand that belongs to the sibling is refused with a pointer to it."""
+
+    sibling: click.Group | None = None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        other = self.sibling
+        if (
+            name
+            and other is not None
+            and self.get_command(ctx, name) is None
+            and other.get_command(ctx, name) is not None
+        ):
+            ctx.fail(f"No such command '{name}'; did you mean 'modeldepot {other.name} {name}'?")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=NounGroup)
 def versions() -> None:
-    """Versions of a model, newest first."""
+    """Versions of a model, newest first (one version: modeldepot version …)."""
 
 
 @versions.command("list")
@@ -61,7 +82,7 @@ def list_versions(
     )
 
 
-@click.group()
+@click.group(cls=NounGroup)
 def version() -> None:
     """One version: show, files, lineage, env, diff, graph, relate, delete, restore."""
 
@@ -179,3 +200,4 @@ def show_card(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 for _command in lineage_cli.COMMANDS:
     version.add_command(_command)
+versions.sibling, version.sibling = version, versions
