@@ -55,10 +55,12 @@ def handle_errors(func: F) -> F:
 
 
 def emit_json(value: Any) -> None:
-    from pydantic import BaseModel
+    """SDK models or plain JSON values (a list of either), indented."""
 
     def plain(item: Any) -> Any:
-        return item.model_dump(mode="json", by_alias=True) if isinstance(item, BaseModel) else item
+        # Duck-typed, so that printing plain JSON does not import pydantic.
+        dump = getattr(item, "model_dump", None)
+        return dump(mode="json", by_alias=True) if dump is not None else item
 
     data = [plain(v) for v in value] if isinstance(value, list) else plain(value)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -132,4 +134,15 @@ def count(n: int, noun: str) -> str:
 
 
 def when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+    """An instant (a datetime, or ISO 8601 text as in the API's JSON) to the second."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        from datetime import datetime
+
+        value = datetime.fromisoformat(value)
+    return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def first_line(text: str | None) -> str:
+    return text.splitlines()[0] if text else ""

@@ -12,6 +12,7 @@ from modeldepot.cli.common import (
     emit_fields,
     emit_json,
     emit_table,
+    first_line,
     handle_errors,
     json_option,
     parse_pairs,
@@ -38,8 +39,10 @@ def models() -> None:
 def list_models(
     ctx: click.Context, prefix: str | None, deleted: bool, limit: int | None, as_json: bool
 ) -> None:
-    """List models by name."""
-    items = client(ctx).list_models(prefix=prefix, include_deleted=deleted, limit=limit)
+    """List models by name (their own descriptions; a version's is in versions list)."""
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    params = {"prefix": prefix, "include_deleted": deleted or None}
+    items = list(client(ctx).iter_json("/models", params, limit=limit))
     if as_json:
         emit_json(items)
         return
@@ -47,10 +50,10 @@ def list_models(
         ["NAME", "LATEST", "UPDATED", "DESCRIPTION"],
         [
             (
-                m.name + (" (deleted)" if m.deleted_at else ""),
-                m.latest_version,
-                when(m.updated_at),
-                m.description.splitlines()[0] if m.description else "",
+                m["name"] + (" (deleted)" if m.get("deleted_at") else ""),
+                m.get("latest_version"),
+                when(m["updated_at"]),
+                first_line(m.get("description")),
             )
             for m in items
         ],
@@ -65,38 +68,39 @@ def list_models(
 @handle_errors
 def show_model(ctx: click.Context, name: str, deleted: bool, as_json: bool) -> None:
     """Show one model."""
+    from modeldepot.client.paths import model_path
+
     md = client(ctx)
-    model = md.get_model(name, include_deleted=deleted)
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    model = md.get_json(model_path(name), {"include_deleted": deleted or None})
     if as_json:
         emit_json(model)
         return
-    aliases = md.list_aliases(name) if not model.deleted_at else []
+    aliases = [] if model.get("deleted_at") else list(md.iter_json(f"{model_path(name)}/-/aliases"))
+    completeness = model.get("card_completeness")
     emit_fields(
         [
-            ("name", model.name),
-            ("description", model.description),
-            ("tags", model.tags),
-            ("latest", model.latest_version),
-            ("owner", model.owner),
-            ("contacts", model.contacts),
+            ("name", model["name"]),
+            ("description", model.get("description")),
+            ("tags", model.get("tags") or {}),
+            ("latest", model.get("latest_version")),
+            ("owner", model.get("owner")),
+            ("contacts", model.get("contacts") or []),
             (
                 "risk",
-                f"{model.risk_level} ({model.risk_reason})"
-                if model.risk_reason
-                else model.risk_level,
+                f"{model.get('risk_level')} ({model['risk_reason']})"
+                if model.get("risk_reason")
+                else model.get("risk_level"),
             ),
-            (
-                "card",
-                f"{model.card_completeness:.0%} complete"
-                if model.card_completeness is not None
-                else None,
-            ),
-            ("aliases", [f"{a.name}={a.version}" for a in aliases]),
-            ("created", f"{when(model.created_at)} by {model.created_by}"),
-            ("updated", f"{when(model.updated_at)} by {model.updated_by}"),
+            ("card", f"{completeness:.0%} complete" if completeness is not None else None),
+            ("aliases", [f"{a['name']}={a['version']}" for a in aliases]),
+            ("created", f"{when(model['created_at'])} by {model['created_by']}"),
+            ("updated", f"{when(model['updated_at'])} by {model['updated_by']}"),
             (
                 "deleted",
-                f"{when(model.deleted_at)} by {model.deleted_by}" if model.deleted_at else None,
+                f"{when(model['deleted_at'])} by {model.get('deleted_by')}"
+                if model.get("deleted_at")
+                else None,
             ),
         ]
     )

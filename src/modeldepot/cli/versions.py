@@ -15,6 +15,7 @@ from modeldepot.cli.common import (
     emit_fields,
     emit_json,
     emit_table,
+    first_line,
     handle_errors,
     human_size,
     json_option,
@@ -59,8 +60,12 @@ def versions() -> None:
 def list_versions(
     ctx: click.Context, name: str, deleted: bool, limit: int | None, as_json: bool
 ) -> None:
-    """List the versions of model NAME."""
-    items = client(ctx).list_versions(name, include_deleted=deleted, limit=limit)
+    """List the versions of model NAME (with their descriptions)."""
+    from modeldepot.client.paths import model_path
+
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    params = {"include_deleted": deleted or None}
+    items = list(client(ctx).iter_json(f"{model_path(name)}/-/versions", params, limit=limit))
     if as_json:
         emit_json(items)
         return
@@ -68,14 +73,14 @@ def list_versions(
         ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY", "DESCRIPTION"],
         [
             (
-                f"{v.number}{' (deleted)' if v.deleted_at else ''}",
-                v.digest[:19],
-                human_size(v.total_size),
-                v.file_count,
-                ",".join(v.aliases),
-                when(v.created_at),
-                v.created_by,
-                v.description.splitlines()[0] if v.description else "",
+                f"{v['number']}{' (deleted)' if v.get('deleted_at') else ''}",
+                v["digest"][:19],
+                human_size(v["total_size"]),
+                v["file_count"],
+                ",".join(v.get("aliases") or []),
+                when(v["created_at"]),
+                v["created_by"],
+                first_line(v.get("description")),
             )
             for v in items
         ],

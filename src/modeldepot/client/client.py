@@ -359,6 +359,34 @@ class Client(DiscoveryMixin, ObjectsMixin):
         )
         return list(self._pages(AliasEventRead, path, {}, limit))
 
+    # Raw JSON ---------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The JSON document of ``GET /api/v1{path}``, as the server wrote it.
+
+        For callers that only display what they read (the CLI's list and show
+        commands): no SDK model is built, so pydantic is not even imported, which is
+        most of a short command's start-up. Problems raise their domain errors as
+        everywhere else."""
+        return self.http.request("GET", path, params=params).json()
+
+    def iter_json(
+        self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a paginated ``GET /api/v1{path}``, every page (or the first
+        ``limit`` items), as JSON objects."""
+        cursor: str | None = None
+        produced = 0
+        while True:
+            page_size = min(1000, limit - produced) if limit else 200
+            page = self.get_json(path, {**(params or {}), "cursor": cursor, "limit": page_size})
+            for item in page["items"]:
+                yield item
+                produced += 1
+            cursor = page.get("next_cursor")
+            if cursor is None or (limit and produced >= limit):
+                return
+
     # Plumbing ---------------------------------------------------------------------------
 
     def _call(self, schema: type[M], method: str, path: str, **kwargs: Any) -> M:
@@ -367,22 +395,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
     def _pages(
         self, schema: type[M], path: str, params: dict[str, Any], limit: int | None
     ) -> Iterator[M]:
-        from modeldepot.schemas.common import Page
-
-        cursor: str | None = None
-        produced = 0
-        while True:
-            page_size = min(1000, limit - produced) if limit else 200
-            response = self.http.request(
-                "GET", path, params={**params, "cursor": cursor, "limit": page_size}
-            )
-            page = Page[schema].model_validate(response.json())  # type: ignore[valid-type]
-            for item in page.items:
-                yield item
-                produced += 1
-            cursor = page.next_cursor
-            if cursor is None or (limit and produced >= limit):
-                return
+        for item in self.iter_json(path, params, limit=limit):
+            yield schema.model_validate(item)
 
     def _numbered(self, ref: str | Ref, *, include_deleted: bool = False) -> tuple[str, int]:
         """(name, number) of ``ref``, resolving aliases, digests and ``latest`` first."""
