@@ -48,6 +48,9 @@ MAX_HEAD = 64 * 1024
 # for it before sending anyway.
 CONTINUE_MIN = 1024 * 1024
 CONTINUE_WAIT = 1.0
+# At most this long to open a connection (as the SDK's httpx clients): an address that
+# drops packets fails in seconds, not after a whole read timeout.
+CONNECT_TIMEOUT = 10.0
 
 
 class Unsupported(Exception):
@@ -232,7 +235,7 @@ def request(
     while True:
         reused = sock is not None
         if sock is None:
-            sock = _connect(address, timeout)
+            sock = _connect(address, min(timeout, CONNECT_TIMEOUT))
         counted = [0]
 
         def count(n: int, counted: list[int] = counted) -> None:
