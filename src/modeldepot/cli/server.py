@@ -66,8 +66,20 @@ def serve(
     Refuses to start on a database whose schema is not the one this release expects;
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
+    from modeldepot.config import ServerSettings
     from modeldepot.server.heap import collection_held, freeze_startup_heap
 
+    settings = ServerSettings.from_env(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    # Bound before anything else (even the imports below, a second or more), so that a
+    # taken port is said at once, and the banner below tells the truth.
+    sock = _listen_socket(settings.host, settings.port)
     # No collection while starting: it would only walk objects that live for ever.
     with collection_held():
         import logging
@@ -77,20 +89,11 @@ def serve(
         import uvicorn
         from prometheus_client import disable_created_metrics
 
-        from modeldepot.config import ServerSettings
         from modeldepot.server.allocator import tune_allocator
         from modeldepot.server.app import create_app
         from modeldepot.server.logs import logging_config
         from modeldepot.server.protocol import BulkBodyProtocol
 
-        settings = ServerSettings.from_env(
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            database_url=database_url,
-            log_level=log_level,
-            log_format=log_format,
-        )
         try:
             log_config = logging_config(settings.log_format, settings.log_level)
         except ValueError as exc:
@@ -100,9 +103,6 @@ def serve(
         # The *_created series double what a scrape returns and no dashboard reads them.
         disable_created_metrics()
         tune_allocator()
-        # Bound before anything else, so that a taken port is said at once, and the
-        # banner below tells the truth.
-        sock = _listen_socket(settings.host, settings.port)
         registry = _open_registry(settings)
         try:
             app = create_app(settings, registry)
