@@ -189,6 +189,8 @@ class Http:
         try:
             client = self.store if store else self.client
             with client.stream("GET", url if store else target, headers=headers) as response:
+                if not store:
+                    self.answered = True
                 if response.status_code >= 400:
                     response.read()
                     self._raise_for(_from_httpx(response), store=store)
