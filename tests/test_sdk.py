@@ -22,18 +22,25 @@ from tests.conftest import make_model_dir
 
 
 class CountingProgress:
+    """Bytes per phase: its total, those moved (``done``) and those ``skipped``."""
+
     def __init__(self) -> None:
         self.totals: dict[str, int] = {}
         self.done: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
         self.phase = ""
 
     def begin(self, phase: str, total: int) -> None:
         self.phase = phase
         self.totals[phase] = total
         self.done.setdefault(phase, 0)
+        self.skipped.setdefault(phase, 0)
 
     def advance(self, n: int) -> None:
         self.done[self.phase] += n
+
+    def skip(self, n: int) -> None:
+        self.skipped[self.phase] += n
 
     def end(self) -> None:
         pass
@@ -80,12 +87,14 @@ def test_repush_of_unchanged_content_sends_no_blob_bytes(
     client.push(source, "a/m", progress=first)
     assert sorted(uploaded) == ["c.json", "w.bin"]
     assert first.totals == first.done == {"push": 200_002}
+    assert first.skipped == {"push": 0}
     uploaded.clear()
     again = CountingProgress()
     version = client.push(source, "a/m", progress=again)
     assert uploaded == []
-    # Bytes the server already holds count as pushed once hashed.
-    assert again.totals == again.done == {"push": 200_002}
+    # Bytes the server already holds are reported as skipped, not as sent.
+    assert again.totals == again.skipped == {"push": 200_002}
+    assert again.done == {"push": 0}
     assert version.number == 2
 
 
@@ -97,7 +106,9 @@ def test_second_pull_reads_nothing_from_server(client, tmp_path: Path) -> None:
     assert first.done["download"] == 100_000
     second = CountingProgress()
     client.pull("a/m", tmp_path / "two", progress=second)
-    assert second.totals["download"] == 0 and second.done["download"] == 0
+    # The whole version, all of it found in the cache.
+    assert second.totals["download"] == second.skipped["download"] == 100_000
+    assert second.done["download"] == 0
     assert (tmp_path / "two" / "w.bin").stat().st_size == 100_000
 
 
@@ -111,6 +122,7 @@ def test_overlapping_version_downloads_only_new_blobs(client, tmp_path: Path) ->
     progress = CountingProgress()
     client.pull("a/m:2", tmp_path / "p2", progress=progress)
     assert progress.done["download"] == 10
+    assert progress.skipped["download"] == 50_000 and progress.totals["download"] == 50_010
 
 
 def test_pull_without_cache_writes_only_target(client, tmp_path: Path) -> None:

@@ -78,7 +78,8 @@ def test_unchanged_content_is_hashed_first_and_sends_nothing(
     progress = CountingProgress()
     second = client.push(source, "b/other-model", progress=progress)
     assert (spy.streamed, spy.hashed_first[-1:]) == ([], ["weights.bin"])
-    assert spy.uploaded == [] and progress.done == {"push": BIG}
+    assert spy.uploaded == [] and progress.skipped == {"push": BIG}
+    assert progress.done == {"push": 0}
     assert second.digest == first.digest
 
 
@@ -104,7 +105,9 @@ def test_identical_new_files_in_one_push_go_up_once(client, spy: Spy, tmp_path: 
     progress = CountingProgress()
     client.push(source, "a/m", progress=progress)
     assert spy.streamed == [] and len(spy.uploaded) == 1
-    assert progress.totals == progress.done == {"push": 2 * BIG}
+    # The copy is sent once: its second occurrence is skipped, not counted as sent.
+    assert progress.totals == {"push": 2 * BIG}
+    assert progress.done == progress.skipped == {"push": BIG}
 
 
 def test_a_file_changed_while_streamed_is_refused_and_no_version_appears(

@@ -384,6 +384,18 @@ def local_error(exc: OSError) -> ModeldepotError:
     return _BY_ERRNO.get(exc.errno or 0, LocalError)(detail)
 
 
+class ListenFailed(ModeldepotError):
+    """``modeldepot serve`` could not listen on its address (raised before it serves)."""
+
+    code = "LISTEN_FAILED"
+    title = "Cannot listen"
+
+
+class PortInUse(ListenFailed):
+    code = "PORT_IN_USE"
+    title = "Port in use"
+
+
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []

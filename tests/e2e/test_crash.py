@@ -207,6 +207,9 @@ class KillSwitch:
         else:
             time.sleep(0.005)
 
+    def skip(self, n: int) -> None:
+        pass
+
     def end(self) -> None:
         pass
 

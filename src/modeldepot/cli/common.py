@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -63,10 +63,12 @@ def handle_errors(func: F) -> F:
 
 
 def emit_json(value: Any) -> None:
-    from pydantic import BaseModel
+    """SDK models or plain JSON values (a list of either), indented."""
 
     def plain(item: Any) -> Any:
-        return item.model_dump(mode="json", by_alias=True) if isinstance(item, BaseModel) else item
+        # Duck-typed, so that printing plain JSON does not import pydantic.
+        dump = getattr(item, "model_dump", None)
+        return dump(mode="json", by_alias=True) if dump is not None else item
 
     data = [plain(v) for v in value] if isinstance(value, list) else plain(value)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -75,23 +77,43 @@ def emit_json(value: Any) -> None:
 def emit_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """Aligned columns, two spaces apart, one row a line (never wrapped, so that
+    ``grep`` and ``cut`` see whole rows); the header in bold on a terminal.
 
-    table = Table(*columns, title=title, box=None, header_style="bold", pad_edge=False)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    Plain text rather than a Rich table: importing Rich costs a read command a third
+    of its start-up."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    if title:
+        click.echo(title)
+    click.echo(click.style(line(columns), bold=True))
+    for row in cells:
+        click.echo(line(row))
 
 
 def emit_fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    """``key  value`` lines; a mapping as ``k=v`` pairs, nested ones by dotted path
+    (``optimizer.lr=0.01``), as search names them."""
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+            value = ", ".join(f"{k}={v}" for k, v in dotted(value)) or "-"
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "-"
         click.echo(f"{key:<{width}}  {'-' if value in (None, '') else value}")
+
+
+def dotted(mapping: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The leaves of a nested mapping with their dotted paths, in order."""
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            yield from dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def parse_pairs(items: Sequence[str], kind: str) -> dict[str, str]:
@@ -114,5 +136,21 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
+def count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a number with its noun, plural when it is not one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+    """An instant (a datetime, or ISO 8601 text as in the API's JSON) to the second."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        from datetime import datetime
+
+        value = datetime.fromisoformat(value)
+    return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def first_line(text: str | None) -> str:
+    return text.splitlines()[0] if text else ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from modeldepot.cli.common import client, emit_table, handle_errors, when
+from modeldepot.cli.common import client, count, emit_table, handle_errors, when
 
 
 @click.command()
@@ -47,7 +47,7 @@ def inventory(
                     ", ".join(f"{a}={n}" for a, n in e.aliases.items()),
                     e.latest_version,
                     when(e.last_change),
-                    len(e.personal_data) or "",
+                    f"yes ({count(len(e.personal_data), 'dataset')})" if e.personal_data else "no",
                     sum(p.count for p in e.pulls) or "",
                 )
                 for e in found.models

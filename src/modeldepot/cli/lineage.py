@@ -17,7 +17,7 @@ from modeldepot.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from modeldepot.schemas.lineage import LineageRead
+    from modeldepot.schemas.lineage import LineageRead, TensorSpec
 
 KINDS = click.Choice(["derived_from", "depends_on"])
 
@@ -60,11 +60,20 @@ def lineage_fields(lineage: LineageRead) -> list[tuple[str, Any]]:
         on = ", ".join(p for p in (m.slice, m.dataset) if p)
         fields.append((f"metric {m.name}", f"{m.value:g} on {on}" if on else f"{m.value:g}"))
     if lineage.signature is not None:
-        inputs = ", ".join(
-            f"{t.name or '?'}:{t.dtype}{t.shape or ''}" for t in lineage.signature.inputs
-        )
-        fields.append(("inputs", inputs or "-"))
+        for label, specs in (
+            ("inputs", lineage.signature.inputs),
+            ("outputs", lineage.signature.outputs),
+        ):
+            fields.append((label, ", ".join(tensor_text(t) for t in specs) or "-"))
     return fields
+
+
+def tensor_text(spec: TensorSpec) -> str:
+    """``x: float64[?, 3]``: the name when there is one, ``?`` for a dimension of any size."""
+    shape = ""
+    if spec.shape is not None:
+        shape = "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
+    return f"{spec.name}: {spec.dtype}{shape}" if spec.name else f"{spec.dtype}{shape}"
 
 
 @click.command("lineage")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,11 +12,16 @@ from modeldepot.cli.common import (
     emit_fields,
     emit_json,
     emit_table,
+    first_line,
     handle_errors,
     json_option,
     parse_pairs,
     when,
 )
+
+if TYPE_CHECKING:
+    from modeldepot.client.client import Client
+    from modeldepot.errors import ModeldepotError
 
 
 @click.group()
@@ -33,8 +39,10 @@ def models() -> None:
 def list_models(
     ctx: click.Context, prefix: str | None, deleted: bool, limit: int | None, as_json: bool
 ) -> None:
-    """List models by name."""
-    items = client(ctx).list_models(prefix=prefix, include_deleted=deleted, limit=limit)
+    """List models by name (their own descriptions; a version's is in versions list)."""
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    params = {"prefix": prefix, "include_deleted": deleted or None}
+    items = list(client(ctx).iter_json("/models", params, limit=limit))
     if as_json:
         emit_json(items)
         return
@@ -42,10 +50,10 @@ def list_models(
         ["NAME", "LATEST", "UPDATED", "DESCRIPTION"],
         [
             (
-                m.name + (" (deleted)" if m.deleted_at else ""),
-                m.latest_version,
-                when(m.updated_at),
-                m.description.splitlines()[0] if m.description else "",
+                m["name"] + (" (deleted)" if m.get("deleted_at") else ""),
+                m.get("latest_version"),
+                when(m["updated_at"]),
+                first_line(m.get("description")),
             )
             for m in items
         ],
@@ -60,38 +68,39 @@ def list_models(
 @handle_errors
 def show_model(ctx: click.Context, name: str, deleted: bool, as_json: bool) -> None:
     """Show one model."""
+    from modeldepot.client.paths import model_path
+
     md = client(ctx)
-    model = md.get_model(name, include_deleted=deleted)
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    model = md.get_json(model_path(name), {"include_deleted": deleted or None})
     if as_json:
         emit_json(model)
         return
-    aliases = md.list_aliases(name) if not model.deleted_at else []
+    aliases = [] if model.get("deleted_at") else list(md.iter_json(f"{model_path(name)}/-/aliases"))
+    completeness = model.get("card_completeness")
     emit_fields(
         [
-            ("name", model.name),
-            ("description", model.description),
-            ("tags", model.tags),
-            ("latest", model.latest_version),
-            ("owner", model.owner),
-            ("contacts", model.contacts),
+            ("name", model["name"]),
+            ("description", model.get("description")),
+            ("tags", model.get("tags") or {}),
+            ("latest", model.get("latest_version")),
+            ("owner", model.get("owner")),
+            ("contacts", model.get("contacts") or []),
             (
                 "risk",
-                f"{model.risk_level} ({model.risk_reason})"
-                if model.risk_reason
-                else model.risk_level,
+                f"{model.get('risk_level')} ({model['risk_reason']})"
+                if model.get("risk_reason")
+                else model.get("risk_level"),
             ),
-            (
-                "card",
-                f"{model.card_completeness:.0%} complete"
-                if model.card_completeness is not None
-                else None,
-            ),
-            ("aliases", [f"{a.name}={a.version}" for a in aliases]),
-            ("created", f"{when(model.created_at)} by {model.created_by}"),
-            ("updated", f"{when(model.updated_at)} by {model.updated_by}"),
+            ("card", f"{completeness:.0%} complete" if completeness is not None else None),
+            ("aliases", [f"{a['name']}={a['version']}" for a in aliases]),
+            ("created", f"{when(model['created_at'])} by {model['created_by']}"),
+            ("updated", f"{when(model['updated_at'])} by {model['updated_by']}"),
             (
                 "deleted",
-                f"{when(model.deleted_at)} by {model.deleted_by}" if model.deleted_at else None,
+                f"{when(model['deleted_at'])} by {model.get('deleted_by')}"
+                if model.get("deleted_at")
+                else None,
             ),
         ]
     )
@@ -190,12 +199,29 @@ def show_card(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(found)
         return
     if found.card is None:
-        from modeldepot.errors import CardNotFound
-
-        raise CardNotFound(f"{name} has no card (start one with: modeldepot models card init)")
+        raise _no_card(client(ctx), name)
     click.echo(found.card, nl=not found.card.endswith("\n"))
     missing = ", ".join(found.missing) or "none"
     click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)
+
+
+def _no_card(md: Client, name: str) -> ModeldepotError:
+    """CardNotFound for a model without a card, pointing at its latest version's card
+    when that has one (``push --card`` and ``push_model(card=…)`` describe a version)."""
+    from modeldepot.errors import CardNotFound, VersionNotFound
+
+    start = f"start one with: modeldepot models card init {name}"
+    try:
+        latest = md.get_version(name)
+    except VersionNotFound:
+        return CardNotFound(f"{name} has no card ({start})")
+    if latest.card_completeness is None:
+        return CardNotFound(f"{name} has no card ({start})")
+    ref = f"{name}:{latest.number}"
+    return CardNotFound(
+        f"{name} has no model card, but its version {latest.number} has one of its own: "
+        f"modeldepot version card show {ref} ({start})"
+    )
 
 
 @card.command("set")

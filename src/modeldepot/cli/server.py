@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -64,8 +66,20 @@ def serve(
     Refuses to start on a database whose schema is not the one this release expects;
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
+    from modeldepot.config import ServerSettings
     from modeldepot.server.heap import collection_held, freeze_startup_heap
 
+    settings = ServerSettings.from_env(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    # Bound before anything else (even the imports below, a second or more), so that a
+    # taken port is said at once, and the banner below tells the truth.
+    sock = _listen_socket(settings.host, settings.port)
     # No collection while starting: it would only walk objects that live for ever.
     with collection_held():
         import logging
@@ -75,21 +89,12 @@ def serve(
         import uvicorn
         from prometheus_client import disable_created_metrics
 
-        from modeldepot.config import ServerSettings
         from modeldepot.server.allocator import tune_allocator
         from modeldepot.server.app import create_app
         from modeldepot.server.fastpath import http_protocol
         from modeldepot.server.logs import logging_config
         from modeldepot.server.readwatch import ReadTimeouts
 
-        settings = ServerSettings.from_env(
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            database_url=database_url,
-            log_level=log_level,
-            log_format=log_format,
-        )
         try:
             log_config = logging_config(settings.log_format, settings.log_level)
         except ValueError as exc:
@@ -103,8 +108,10 @@ def serve(
         try:
             app = create_app(settings, registry)
             where = (settings.database_url and "the configured database") or settings.data_dir
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
             banner = (
-                f"modeldepot serving on http://{settings.host}:{settings.port} "
+                f"modeldepot serving on http://{shown}:{port} "
                 f"(API docs at /api/v1/docs, data in {where})"
             )
             if settings.log_format == "json":
@@ -115,10 +122,8 @@ def serve(
             # with the handler it found: this one, so a drained server exits with status 0.
             signal.signal(signal.SIGTERM, _exit_drained)
             freeze_startup_heap(settings.gc_freeze)
-            uvicorn.run(
+            config = uvicorn.Config(
                 app,
-                host=settings.host,
-                port=settings.port,
                 log_level=settings.log_level,
                 log_config=log_config,
                 access_log=settings.log_format != "json",
@@ -130,8 +135,41 @@ def serve(
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 server_header=False,
             )
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:
+                sys.exit(3)  # as uvicorn.run: the application failed to start
         finally:
+            sock.close()
             registry.close()
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (port 0: any free one), ready to listen.
+
+    Raises PortInUse or ListenFailed, naming the flags and settings that choose another.
+    """
+    from modeldepot.errors import ListenFailed, PortInUse
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    # As uvicorn does: a restarted server may bind while old connections linger.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"{host}:{port} is already in use (another modeldepot serve?); choose "
+                "another port with --port or MODELDEPOT_PORT"
+            ) from None
+        raise ListenFailed(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another "
+            "address with --host/--port or MODELDEPOT_HOST/MODELDEPOT_PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _exit_drained(signum: int, frame: object) -> None:

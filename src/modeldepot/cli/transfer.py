@@ -8,6 +8,7 @@ import click
 
 from modeldepot.cli.common import (
     client,
+    count,
     emit_json,
     handle_errors,
     human_size,
@@ -19,7 +20,13 @@ from modeldepot.cli.common import (
 @click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.argument("name")
-@click.option("-d", "--description", default="", help="What this version is.")
+@click.option(
+    "-d",
+    "--description",
+    default="",
+    help="What this version is (shown by versions list and version show; the model's "
+    "own description is set with models create/update -d).",
+)
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag (repeatable).")
 @click.option(
     "--param",
@@ -77,7 +84,7 @@ from modeldepot.cli.common import (
 @click.option(
     "--card",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The version's model card (Markdown).",
+    help="The version's own card, Markdown (modeldepot version card show NAME:N).",
 )
 @click.option("--entry-point", help="Script or module that produced the model.")
 @click.option("--image", "container_image", help="Container image the model was made in.")
@@ -159,7 +166,8 @@ def push(
         return
     click.echo(
         f"pushed {version.model}:{version.number} {version.digest} "
-        f"({version.file_count} files, {human_size(version.total_size)})"
+        f"({count(version.file_count, 'file')}, {human_size(version.total_size)}: "
+        f"{progress.summary('push')})"
     )
 
 
@@ -192,5 +200,6 @@ def pull(
         return
     click.echo(
         f"pulled {version.model}:{version.number} {version.digest} into {target} "
-        f"({version.file_count} files, {human_size(version.total_size)})"
+        f"({count(version.file_count, 'file')}, {human_size(version.total_size)}: "
+        f"{progress.summary('download')})"
     )

@@ -11,9 +11,11 @@ import click
 from modeldepot.cli import lineage as lineage_cli
 from modeldepot.cli.common import (
     client,
+    count,
     emit_fields,
     emit_json,
     emit_table,
+    first_line,
     handle_errors,
     human_size,
     json_option,
@@ -22,9 +24,30 @@ from modeldepot.cli.common import (
 from modeldepot.cli.lineage import lineage_fields
 
 
-@click.group()
+class NounGroup(click.Group):
+    """A group with a sibling of a near name (``versions`` and ``version``): a
+    subcommand that belongs to the sibling is refused with a pointer to it."""
+
+    sibling: click.Group | None = None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        other = self.sibling
+        if (
+            name
+            and other is not None
+            and self.get_command(ctx, name) is None
+            and other.get_command(ctx, name) is not None
+        ):
+            ctx.fail(f"No such command '{name}'; did you mean 'modeldepot {other.name} {name}'?")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=NounGroup)
 def versions() -> None:
-    """Versions of a model, newest first."""
+    """Versions of a model, newest first (one version: modeldepot version …)."""
 
 
 @versions.command("list")
@@ -37,29 +60,34 @@ def versions() -> None:
 def list_versions(
     ctx: click.Context, name: str, deleted: bool, limit: int | None, as_json: bool
 ) -> None:
-    """List the versions of model NAME."""
-    items = client(ctx).list_versions(name, include_deleted=deleted, limit=limit)
+    """List the versions of model NAME (with their descriptions)."""
+    from modeldepot.client.paths import model_path
+
+    # Read as JSON, not as SDK models: printing needs no validation (see Client.get_json).
+    params = {"include_deleted": deleted or None}
+    items = list(client(ctx).iter_json(f"{model_path(name)}/-/versions", params, limit=limit))
     if as_json:
         emit_json(items)
         return
     emit_table(
-        ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY"],
+        ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY", "DESCRIPTION"],
         [
             (
-                f"{v.number}{' (deleted)' if v.deleted_at else ''}",
-                v.digest[:19],
-                human_size(v.total_size),
-                v.file_count,
-                ",".join(v.aliases),
-                when(v.created_at),
-                v.created_by,
+                f"{v['number']}{' (deleted)' if v.get('deleted_at') else ''}",
+                v["digest"][:19],
+                human_size(v["total_size"]),
+                v["file_count"],
+                ",".join(v.get("aliases") or []),
+                when(v["created_at"]),
+                v["created_by"],
+                first_line(v.get("description")),
             )
             for v in items
         ],
     )
 
 
-@click.group()
+@click.group(cls=NounGroup)
 def version() -> None:
     """One version: show, files, lineage, env, diff, graph, relate, delete, restore."""
 
@@ -89,10 +117,17 @@ def show_version(
             ("digest", v.digest),
             ("description", v.description),
             ("aliases", v.aliases),
-            ("size", f"{human_size(v.total_size)} in {v.file_count} files"),
+            ("size", f"{human_size(v.total_size)} in {count(v.file_count, 'file')}"),
             ("tags", v.tags),
             ("params", v.params),
             ("metrics", v.metrics),
+            (
+                "card",
+                f"{v.card_completeness:.0%} complete "
+                f"(modeldepot version card show {v.model}:{v.number})"
+                if v.card_completeness is not None
+                else None,
+            ),
             ("created", f"{when(v.created_at)} by {v.created_by}"),
             ("deleted", f"{when(v.deleted_at)} by {v.deleted_by}" if v.deleted_at else None),
             *lineage_fields(lineage),
@@ -138,5 +173,36 @@ def restore_version(ctx: click.Context, ref: str) -> None:
     click.echo(f"restored {v.model}:{v.number}")
 
 
+@version.group("card")
+def card() -> None:
+    """A version's own card (given at push: --card, or push_model(card=…))."""
+
+
+@card.command("show")
+@click.argument("ref")
+@json_option
+@click.pass_context
+@handle_errors
+def show_card(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Print the card of the version REF names (and on stderr its completeness)."""
+    md = client(ctx)
+    v = md.get_version(ref, include_deleted=True)
+    found = md.get_version_card(f"{v.model}:{v.number}")
+    if as_json:
+        emit_json(found)
+        return
+    if found.card is None:
+        from modeldepot.errors import CardNotFound
+
+        raise CardNotFound(
+            f"{v.model}:{v.number} has no card of its own (give one at push with --card); "
+            f"the model's card: modeldepot models card show {v.model}"
+        )
+    click.echo(found.card, nl=not found.card.endswith("\n"))
+    missing = ", ".join(found.missing) or "none"
+    click.echo(f"{found.completeness:.0%} complete; missing: {missing}", err=True)
+
+
 for _command in lineage_cli.COMMANDS:
     version.add_command(_command)
+versions.sibling, version.sibling = version, versions

@@ -8,34 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modeldepot.actor import local_actor
-from modeldepot.client import pull as pull_mod
-from modeldepot.client import push as push_mod
 from modeldepot.client.cache import BlobCache
-from modeldepot.client.discovery import DiscoveryMixin, build_lineage, read_card
-from modeldepot.client.formats import detect_format
+from modeldepot.client.discovery import DiscoveryMixin
 from modeldepot.client.http import Http
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
-from modeldepot.schemas import (
-    AliasEventRead,
-    AliasRead,
-    ManifestRead,
-    ModelRead,
-    Page,
-    VersionCreate,
-    VersionRead,
-)
-from modeldepot.schemas.lineage import DatasetUse, LineageWrite
 
-M = TypeVar("M", bound=BaseModel)
+# Schemas and transfers are imported by the methods that use them: a read command
+# pays only for what it needs (see tests/test_startup.py).
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from modeldepot.schemas.aliases import AliasEventRead, AliasRead
+    from modeldepot.schemas.lineage import DatasetUse, LineageWrite
+    from modeldepot.schemas.models import ModelRead
+    from modeldepot.schemas.versions import ManifestRead, VersionRead
+
+M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
@@ -91,6 +86,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         risk_level: str | None = None,
         risk_reason: str = "",
     ) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         body = {
             "name": validate_name(name),
             "description": description,
@@ -103,6 +100,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         return self._call(ModelRead, "POST", "/models", json=body)
 
     def get_model(self, name: str, *, include_deleted: bool = False) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         return self._call(
             ModelRead, "GET", model_path(name), params={"include_deleted": include_deleted or None}
         )
@@ -111,6 +110,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         self, *, prefix: str | None = None, include_deleted: bool = False, limit: int | None = None
     ) -> list[ModelRead]:
         """Models ordered by name (all of them, or the first ``limit``)."""
+        from modeldepot.schemas.models import ModelRead
+
         params = {"prefix": prefix, "include_deleted": include_deleted or None}
         return list(self._pages(ModelRead, "/models", params, limit))
 
@@ -127,6 +128,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         risk_reason: str | None = None,
     ) -> ModelRead:
         """Change what is given; ``owner=""`` clears the owner."""
+        from modeldepot.schemas.models import ModelRead
+
         body: dict[str, Any] = {
             "description": description,
             "tags": dict(tags or {}),
@@ -142,17 +145,25 @@ class Client(DiscoveryMixin, ObjectsMixin):
         return self._call(ModelRead, "PATCH", model_path(name), json=body)
 
     def delete_model(self, name: str) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         return self._call(ModelRead, "DELETE", model_path(name))
 
     def restore_model(self, name: str) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         return self._call(ModelRead, "POST", f"{model_path(name)}/-/restore")
 
     def set_model_tag(self, name: str, key: str, value: str) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         return self._call(
             ModelRead, "PUT", f"{model_path(name)}/-/tags/{key}", json={"value": value}
         )
 
     def delete_model_tag(self, name: str, key: str) -> ModelRead:
+        from modeldepot.schemas.models import ModelRead
+
         return self._call(ModelRead, "DELETE", f"{model_path(name)}/-/tags/{key}")
 
     # Versions ---------------------------------------------------------------------------
@@ -194,7 +205,15 @@ class Client(DiscoveryMixin, ObjectsMixin):
         ``lineage`` are recorded with the version. With ``capture`` (the default) the
         git checkout of the working directory, the Python environment and the model
         format are captured unless given; capture never fails a push.
+
+        ``description`` and ``card`` describe this version (``get_version_card``); the
+        model's own are set with ``update_model`` and ``set_card``.
         """
+        from modeldepot.client import push as push_mod
+        from modeldepot.client.discovery import build_lineage, read_card
+        from modeldepot.client.formats import detect_format
+        from modeldepot.schemas.versions import VersionCreate
+
         record = build_lineage(
             lineage,
             datasets=datasets,
@@ -235,6 +254,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         progress: Progress | None = None,
     ) -> VersionRead:
         """Download the version ``ref`` names into ``dest``; every file is verified."""
+        from modeldepot.client import pull as pull_mod
+
         version = self.get_version(ref)
         manifest = self.get_manifest(f"{version.model}:{version.number}")
         pull_mod.pull(
@@ -251,6 +272,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
 
     def get_version(self, ref: str | Ref, *, include_deleted: bool = False) -> VersionRead:
         """The version any reference names (``name``, ``name:7``, ``name@alias``, …)."""
+        from modeldepot.schemas.versions import VersionRead
+
         parsed = parse_ref(ref) if isinstance(ref, str) else ref
         params = {"ref": str(parsed), "include_deleted": include_deleted or None}
         return self._call(VersionRead, "GET", "/resolve", params=params)
@@ -261,10 +284,14 @@ class Client(DiscoveryMixin, ObjectsMixin):
         self, name: str, *, include_deleted: bool = False, limit: int | None = None
     ) -> list[VersionRead]:
         """Versions of ``name``, newest first."""
+        from modeldepot.schemas.versions import VersionRead
+
         params = {"include_deleted": include_deleted or None}
         return list(self._pages(VersionRead, f"{model_path(name)}/-/versions", params, limit))
 
     def get_manifest(self, ref: str | Ref, *, include_deleted: bool = False) -> ManifestRead:
+        from modeldepot.schemas.versions import ManifestRead
+
         name, number = self._numbered(ref, include_deleted=include_deleted)
         return self._call(
             ManifestRead,
@@ -274,14 +301,20 @@ class Client(DiscoveryMixin, ObjectsMixin):
         )
 
     def delete_version(self, ref: str | Ref) -> VersionRead:
+        from modeldepot.schemas.versions import VersionRead
+
         name, number = self._numbered(ref)
         return self._call(VersionRead, "DELETE", version_path(name, number))
 
     def restore_version(self, ref: str | Ref) -> VersionRead:
+        from modeldepot.schemas.versions import VersionRead
+
         name, number = self._numbered(ref, include_deleted=True)
         return self._call(VersionRead, "POST", f"{version_path(name, number)}/restore")
 
     def set_version_tag(self, ref: str | Ref, key: str, value: str) -> VersionRead:
+        from modeldepot.schemas.versions import VersionRead
+
         name, number = self._numbered(ref)
         return self._call(
             VersionRead,
@@ -291,6 +324,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
         )
 
     def delete_version_tag(self, ref: str | Ref, key: str) -> VersionRead:
+        from modeldepot.schemas.versions import VersionRead
+
         name, number = self._numbered(ref)
         return self._call(VersionRead, "DELETE", f"{version_path(name, number)}/tags/{key}")
 
@@ -300,28 +335,64 @@ class Client(DiscoveryMixin, ObjectsMixin):
         self, name: str, alias: str, version: int, *, expected_version: int | None = None
     ) -> AliasRead:
         """Point ``alias`` at ``version``; with ``expected_version`` only if it is there now."""
+        from modeldepot.schemas.aliases import AliasRead
+
         body = {"version": version, "expected_version": expected_version}
         return self._call(AliasRead, "PUT", alias_path(name, alias), json=body)
 
     move_alias = set_alias
 
     def get_alias(self, name: str, alias: str) -> AliasRead:
+        from modeldepot.schemas.aliases import AliasRead
+
         return self._call(AliasRead, "GET", alias_path(name, alias))
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.http.request("DELETE", alias_path(name, alias))
 
     def list_aliases(self, name: str) -> list[AliasRead]:
+        from modeldepot.schemas.aliases import AliasRead
+
         return list(self._pages(AliasRead, f"{model_path(name)}/-/aliases", {}, None))
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int | None = None
     ) -> list[AliasEventRead]:
         """Alias changes, newest first: of one alias, or of every alias of the model."""
+        from modeldepot.schemas.aliases import AliasEventRead
+
         path = (
             f"{alias_path(name, alias)}/history" if alias else f"{model_path(name)}/-/alias-history"
         )
         return list(self._pages(AliasEventRead, path, {}, limit))
+
+    # Raw JSON ---------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The JSON document of ``GET /api/v1{path}``, as the server wrote it.
+
+        For callers that only display what they read (the CLI's list and show
+        commands): no SDK model is built, so pydantic is not even imported, which is
+        most of a short command's start-up. Problems raise their domain errors as
+        everywhere else."""
+        return self.http.request("GET", path, params=params).json()
+
+    def iter_json(
+        self, path: str, params: dict[str, Any] | None = None, *, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a paginated ``GET /api/v1{path}``, every page (or the first
+        ``limit`` items), as JSON objects."""
+        cursor: str | None = None
+        produced = 0
+        while True:
+            page_size = min(1000, limit - produced) if limit else 200
+            page = self.get_json(path, {**(params or {}), "cursor": cursor, "limit": page_size})
+            for item in page["items"]:
+                yield item
+                produced += 1
+            cursor = page.get("next_cursor")
+            if cursor is None or (limit and produced >= limit):
+                return
 
     # Plumbing ---------------------------------------------------------------------------
 
@@ -331,20 +402,8 @@ class Client(DiscoveryMixin, ObjectsMixin):
     def _pages(
         self, schema: type[M], path: str, params: dict[str, Any], limit: int | None
     ) -> Iterator[M]:
-        cursor: str | None = None
-        produced = 0
-        while True:
-            page_size = min(1000, limit - produced) if limit else 200
-            response = self.http.request(
-                "GET", path, params={**params, "cursor": cursor, "limit": page_size}
-            )
-            page = Page[schema].model_validate(response.json())  # type: ignore[valid-type]
-            for item in page.items:
-                yield item
-                produced += 1
-            cursor = page.next_cursor
-            if cursor is None or (limit and produced >= limit):
-                return
+        for item in self.iter_json(path, params, limit=limit):
+            yield schema.model_validate(item)
 
     def _numbered(self, ref: str | Ref, *, include_deleted: bool = False) -> tuple[str, int]:
         """(name, number) of ``ref``, resolving aliases, digests and ``latest`` first."""

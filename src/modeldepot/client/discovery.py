@@ -12,28 +12,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
 from modeldepot.client.paths import model_path, version_path
 from modeldepot.errors import LineageInvalid, ModeldepotError
 from modeldepot.refs import Ref, parse_ref
-from modeldepot.schemas import CardRead, ModelRead, VersionRead
-from modeldepot.schemas.compare import LineageGraph, VersionDiff
-from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
-from modeldepot.schemas.inventory import Inventory
-from modeldepot.schemas.lineage import (
-    CodeInfo,
-    DatasetRead,
-    DatasetUse,
-    EnvironmentInfo,
-    LineageRead,
-    LineageWrite,
-)
 
+# Schemas are imported where they are used: a command pays for the ones it needs.
 if TYPE_CHECKING:
-    from modeldepot.client.http import Http
+    from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+    from modeldepot.client.http import Http
+    from modeldepot.schemas.compare import LineageGraph, VersionDiff
+    from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
+    from modeldepot.schemas.inventory import Inventory
+    from modeldepot.schemas.lineage import DatasetRead, DatasetUse, LineageRead, LineageWrite
+    from modeldepot.schemas.models import CardRead, ModelRead
+    from modeldepot.schemas.versions import VersionRead
+
+M = TypeVar("M", bound="BaseModel")
 log = logging.getLogger("modeldepot.client")
 
 
@@ -52,6 +47,8 @@ def build_lineage(
     Raises LineageInvalid (one line naming the field) for malformed lineage.
     """
     from pydantic import ValidationError
+
+    from modeldepot.schemas.lineage import CodeInfo, DatasetUse, EnvironmentInfo, LineageWrite
 
     try:
         record = (
@@ -124,6 +121,8 @@ class DiscoveryMixin:
         limit: int | None = None,
     ) -> list[ModelRead]:
         """Models matching ``query`` (see docs/query-language.md), every page."""
+        from modeldepot.schemas.models import ModelRead
+
         params = {"q": query, "sort": sort, "include_deleted": include_deleted or None}
         return list(self._pages(ModelRead, "/search/models", params, limit))
 
@@ -136,22 +135,30 @@ class DiscoveryMixin:
         limit: int | None = None,
     ) -> list[VersionRead]:
         """Versions matching ``query``, e.g. ``metrics.auc > 0.9 AND tags.team = ads``."""
+        from modeldepot.schemas.versions import VersionRead
+
         params = {"q": query, "sort": sort, "include_deleted": include_deleted or None}
         return list(self._pages(VersionRead, "/search/versions", params, limit))
 
     # Lineage ---------------------------------------------------------------------------
 
     def get_lineage(self, ref: str | Ref) -> LineageRead:
+        from modeldepot.schemas.lineage import LineageRead
+
         name, number = self._numbered(ref, include_deleted=True)
         return self._call(LineageRead, "GET", f"{version_path(name, number)}/lineage")
 
     def add_relation(self, ref: str | Ref, kind: str, target: str) -> LineageRead:
         """Record that ``ref`` was ``derived_from`` or ``depends_on`` the version ``target``."""
+        from modeldepot.schemas.lineage import LineageRead
+
         name, number = self._numbered(ref)
         body = {"kind": kind, "target": str(parse_ref(target))}
         return self._call(LineageRead, "POST", f"{version_path(name, number)}/relations", json=body)
 
     def remove_relation(self, ref: str | Ref, kind: str, target: str) -> LineageRead:
+        from modeldepot.schemas.lineage import LineageRead
+
         name, number = self._numbered(ref)
         params = {"kind": kind, "target": str(parse_ref(target))}
         return self._call(
@@ -159,6 +166,8 @@ class DiscoveryMixin:
         )
 
     def lineage_graph(self, ref: str | Ref, *, depth: int = 3) -> LineageGraph:
+        from modeldepot.schemas.compare import LineageGraph
+
         params = {"ref": str(parse_ref(ref) if isinstance(ref, str) else ref), "depth": depth}
         return self._call(LineageGraph, "GET", "/lineage/graph", params=params)
 
@@ -168,10 +177,14 @@ class DiscoveryMixin:
         return self.http.request("GET", f"{version_path(name, number)}/requirements").text
 
     def diff(self, a: str | Ref, b: str | Ref) -> VersionDiff:
+        from modeldepot.schemas.compare import VersionDiff
+
         return self._call(VersionDiff, "GET", "/diff", params={"a": str(a), "b": str(b)})
 
     def resolve_at(self, ref: str | Ref, at: datetime | str) -> VersionRead:
         """The version ``ref`` named at the instant ``at`` (an alias: where it pointed)."""
+        from modeldepot.schemas.versions import VersionRead
+
         when = at.isoformat() if isinstance(at, datetime) else at
         params = {"ref": str(ref), "at": when}
         return self._call(VersionRead, "GET", "/resolve", params=params)
@@ -185,6 +198,8 @@ class DiscoveryMixin:
         personal_data: bool | None = None,
         limit: int | None = None,
     ) -> list[DatasetRead]:
+        from modeldepot.schemas.lineage import DatasetRead
+
         params = {"uri_prefix": uri_prefix, "personal_data": personal_data}
         return list(self._pages(DatasetRead, "/datasets", params, limit))
 
@@ -192,11 +207,15 @@ class DiscoveryMixin:
         self, uri: str, digest: str | None = None, *, include_deleted: bool = False
     ) -> list[DatasetUsage]:
         """Which versions used the dataset (every snapshot of ``uri`` unless ``digest``)?"""
+        from modeldepot.schemas.datasets import DatasetUsage
+
         params = {"uri": uri, "digest": digest, "include_deleted": include_deleted or None}
         return list(self._pages(DatasetUsage, "/datasets/usage", params, None))
 
     def dataset_impact(self, uri: str, digest: str | None = None) -> list[AliasImpact]:
         """Which aliases point at versions that used the dataset?"""
+        from modeldepot.schemas.datasets import AliasImpact
+
         response = self.http.request(
             "GET", "/datasets/impact", params={"uri": uri, "digest": digest}
         )
@@ -205,6 +224,8 @@ class DiscoveryMixin:
     # Inventory and cards ---------------------------------------------------------------
 
     def inventory(self, *, prefix: str | None = None) -> Inventory:
+        from modeldepot.schemas.inventory import Inventory
+
         return self._call(Inventory, "GET", "/inventory", params={"prefix": prefix})
 
     def inventory_csv(self, *, prefix: str | None = None) -> str:
@@ -212,16 +233,24 @@ class DiscoveryMixin:
         return self.http.request("GET", "/inventory", params=params).text
 
     def get_card(self, name: str) -> CardRead:
+        from modeldepot.schemas.models import CardRead
+
         return self._call(CardRead, "GET", f"{model_path(name)}/-/card")
 
     def set_card(self, name: str, card: str | Path) -> CardRead:
+        from modeldepot.schemas.models import CardRead
+
         text = read_card(card)
         return self._call(CardRead, "PUT", f"{model_path(name)}/-/card", json={"card": text})
 
     def delete_card(self, name: str) -> CardRead:
+        from modeldepot.schemas.models import CardRead
+
         return self._call(CardRead, "DELETE", f"{model_path(name)}/-/card")
 
     def get_version_card(self, ref: str | Ref) -> CardRead:
+        from modeldepot.schemas.models import CardRead
+
         name, number = self._numbered(ref, include_deleted=True)
         return self._call(CardRead, "GET", f"{version_path(name, number)}/card")
 

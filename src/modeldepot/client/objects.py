@@ -9,7 +9,6 @@ was made in.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from modeldepot.errors import InvalidInput
 from modeldepot.refs import Ref
-from modeldepot.schemas import VersionRead
-from modeldepot.schemas.lineage import DatasetUse, LineageWrite
 
 if TYPE_CHECKING:
     from modeldepot.client.progress import Progress
     from modeldepot.environment import PackageDifference
-    from modeldepot.schemas.lineage import LineageRead
+    from modeldepot.schemas.lineage import DatasetUse, LineageRead
+    from modeldepot.schemas.versions import VersionRead
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,12 @@ class ObjectsMixin:
     ) -> VersionRead:
         """Serialise ``obj`` (scikit-learn, ``torch.nn.Module`` or state dict, ONNX) and
         push it as the next version of ``name``, with its format, signature and — when
-        ``input_example`` is given — the example and the output it gives now."""
+        ``input_example`` is given — the example and the output it gives now.
+        ``description`` and ``card`` describe the version, as in ``push``."""
+        import tempfile
+
         from modeldepot.client.serialize import save_model
+        from modeldepot.schemas.lineage import LineageWrite
 
         with tempfile.TemporaryDirectory(prefix="modeldepot-model-") as tmp:
             saved = save_model(obj, Path(tmp), input_example=input_example)
@@ -119,6 +121,8 @@ class ObjectsMixin:
         from modeldepot.client.serialize import load_model
 
         assert lineage.format is not None
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="modeldepot-load-") as tmp:
             self.pull(f"{lineage.model}:{lineage.number}", tmp)
             return load_model(Path(tmp), lineage.format, allow_pickle=allow_pickle, trust=trust)

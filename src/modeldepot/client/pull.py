@@ -67,7 +67,8 @@ def pull(
     else:
         todo = dict(sizes)
     urls = presigned_urls(http, list(todo))
-    progress.begin("download", sum(todo.values()))
+    progress.begin("download", sum(sizes.values()))
+    progress.skip(sum(sizes.values()) - sum(todo.values()))  # what the cache holds
     first: dict[str, Path] = {}
     for entry, target in targets:
         first.setdefault(entry.digest, target)
@@ -194,10 +195,14 @@ def presigned_urls(http: Http, digests: list[str]) -> dict[str, str]:
         batch = digests[start : start + URL_BATCH]
         try:
             response = http.request("POST", "/blobs/urls", json={"digests": batch}, idempotent=True)
-        except PresignedUnavailable:
+        except PresignedUnavailable:  # what earlier servers answered
             http.presigned = False
             return {}
-        urls.update(response.json()["urls"])
+        found = response.json()["urls"]
+        if not found:  # the server relays blob bytes itself: ask no more
+            http.presigned = False
+            return {}
+        urls.update(found)
     return urls
 
 

@@ -201,7 +201,7 @@ def send_files(
     ``BATCH_FILES``, or after ``BATCH_WAIT`` seconds, so the first uploads start long
     before the last file is hashed. A digest met twice is asked about and sent once.
     Progress is one ``push`` phase over every byte: a file the server already holds
-    counts as done once hashed.
+    is skipped (``Progress.skip``) once hashed.
     """
     total = sum(source.stat().st_size for _, source in (*files, *streamed))
     progress.begin("push", total)
@@ -222,7 +222,7 @@ def send_files(
             fresh: dict[str, LocalFile] = {}
             for file in batch:
                 if file.digest in asked or file.digest in fresh:
-                    progress.advance(file.size)  # the same bytes are asked about once
+                    progress.skip(file.size)  # the same bytes are asked about and sent once
                 else:
                     fresh[file.digest] = file
             asked.update(fresh)
@@ -231,7 +231,7 @@ def send_files(
                 if digest in lacking:
                     uploads.append(sending.submit(upload_blob, http, file, progress, workers))
                 else:
-                    progress.advance(file.size)
+                    progress.skip(file.size)  # the server holds them already
         for upload in uploads:
             upload.result()
         sent = [future.result() for future in streaming]

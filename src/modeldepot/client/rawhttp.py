@@ -1,4 +1,4 @@
-"""Blob bytes over a plain socket: ``sendfile`` up, ``recv_into`` down.
+"""HTTP over a plain socket: blob bytes with ``sendfile`` up, ``recv_into`` down.
 
 httpx moves a body in 64 KiB reads, each through several layers of Python, and sends
 one by reading the file into memory first; for a 1 GiB model that is most of the
@@ -7,7 +7,9 @@ their own instead:
 
 * a request body is a part of a file, sent with ``sendfile`` after the head (the kernel
   copies it from the page cache to the socket, no pass through Python);
-* a response body streams into a few reused buffers with ``recv_into``.
+* a response body streams into a few reused buffers with ``recv_into``;
+* an API request (a small body given as bytes, or none) costs one write and no import
+  of httpx.
 
 A request body of ``CONTINUE_MIN`` bytes or more can wait for the server's ``100
 Continue`` (``Expect: 100-continue``): a server that refuses the request from its head
@@ -46,6 +48,9 @@ MAX_HEAD = 64 * 1024
 # for it before sending anyway.
 CONTINUE_MIN = 1024 * 1024
 CONTINUE_WAIT = 1.0
+# At most this long to open a connection (as the SDK's httpx clients): an address that
+# drops packets fails in seconds, not after a whole read timeout.
+CONNECT_TIMEOUT = 10.0
 
 
 class Unsupported(Exception):
@@ -192,7 +197,7 @@ def request(
     headers: dict[str, str],
     *,
     timeout: float,
-    body: tuple[int, int, int] | None = None,
+    body: tuple[int, int, int] | bytes | None = None,
     sent: Callable[[int], None] | None = None,
     connections: Connections | None = None,
     expect_continue: bool = False,
@@ -200,8 +205,9 @@ def request(
     """Send ``method url`` and yield the response once its head arrived.
 
     ``body`` is (fd, offset, length): that part of an open file is the request body,
-    sent with ``sendfile``; ``sent(n)`` is called as it goes, and negatively for what
-    must be sent again (after a stale connection, or an answer left to httpx). With
+    sent with ``sendfile``, or bytes, sent with the head. ``sent(n)`` is called as a
+    file body goes, and negatively for what must be sent again (after a stale
+    connection, or an answer left to httpx). With
     ``expect_continue`` a body of ``CONTINUE_MIN`` bytes or more waits for the server's
     ``100 Continue``. Without ``connections`` the connection is closed after the
     response. Raises ``Broken`` when the connection fails, ``Unsupported`` for
@@ -214,19 +220,22 @@ def request(
         target += "?" + parts.query
     lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    wait = expect_continue and body is not None and body[2] >= CONTINUE_MIN
-    if body is not None:
-        lines.append(f"Content-Length: {body[2]}")
+    length = len(body) if isinstance(body, bytes) else body[2] if body is not None else None
+    wait = expect_continue and length is not None and length >= CONTINUE_MIN
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
     if wait:
         lines.append("Expect: 100-continue")
     if connections is None:
         lines.append("Connection: close")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if isinstance(body, bytes):
+        head, body = head + body, None  # one write: head and body together
     sock = connections.take(address) if connections is not None else None
     while True:
         reused = sock is not None
         if sock is None:
-            sock = _connect(address, timeout)
+            sock = _connect(address, min(timeout, CONNECT_TIMEOUT))
         counted = [0]
 
         def count(n: int, counted: list[int] = counted) -> None:
@@ -239,7 +248,7 @@ def request(
             response = _exchange(sock, head, body, count, wait=wait)
         except Broken as exc:
             sock.close()
-            small = body is None or body[2] < CONTINUE_MIN
+            small = length is None or length < CONTINUE_MIN
             if not reused or (exc.body_started and not small):
                 raise
             if sent is not None and counted[0]:

@@ -216,11 +216,13 @@ class UploadService:
     def download_urls(self, digests: list[str]) -> PresignedUrls:
         """URLs to GET these stored blobs from the store directly.
 
-        PresignedUnavailable if the store cannot hand them out (the client then reads
-        through the server); BlobNotFound, listing them, for digests not stored.
+        No URLs at all when the store cannot hand them out: the client then reads
+        through the server. That is the ordinary answer of a server on a local store,
+        asked once per pull, so it is not an error. BlobNotFound, listing them, for
+        digests not stored.
         """
         if self.presigned is None:
-            raise PresignedUnavailable("this server relays blob bytes itself")
+            return PresignedUrls(urls={}, expires_at=utcnow())
         wanted = list(dict.fromkeys(parse_digest(d) for d in digests))
         with self.db.read() as conn:
             stored = {

@@ -1,30 +1,74 @@
-"""Pydantic models of everything that crosses the wire, shared by server and SDK."""
+"""Pydantic models of everything that crosses the wire, shared by server and SDK.
 
-from modeldepot.schemas.aliases import AliasEventRead, AliasRead, AliasSet
-from modeldepot.schemas.blobs import (
-    BlobsAbsent,
-    BlobsAbsentQuery,
-    BlobsMissing,
-    BlobsQuery,
-    FileSample,
-    GarbageReport,
-    PartUrlsQuery,
-    PresignedUpload,
-    PresignedUrls,
-    UploadComplete,
-    UploadCreate,
-    UploadRead,
-)
-from modeldepot.schemas.common import FieldError, Page, Problem, ValidationProblem
-from modeldepot.schemas.models import (
-    CardRead,
-    CardWrite,
-    ModelCreate,
-    ModelRead,
-    ModelUpdate,
-    TagSet,
-)
-from modeldepot.schemas.versions import FileEntry, ManifestRead, VersionCreate, VersionRead
+The names below load their module on first use (PEP 562): building pydantic models
+costs start-up time, and a CLI command should pay only for the ones it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modeldepot.schemas.aliases import AliasEventRead, AliasRead, AliasSet
+    from modeldepot.schemas.blobs import (
+        BlobsAbsent,
+        BlobsAbsentQuery,
+        BlobsMissing,
+        BlobsQuery,
+        FileSample,
+        GarbageReport,
+        PartUrlsQuery,
+        PresignedUpload,
+        PresignedUrls,
+        UploadComplete,
+        UploadCreate,
+        UploadRead,
+    )
+    from modeldepot.schemas.common import FieldError, Page, Problem, ValidationProblem
+    from modeldepot.schemas.models import (
+        CardRead,
+        CardWrite,
+        ModelCreate,
+        ModelRead,
+        ModelUpdate,
+        TagSet,
+    )
+    from modeldepot.schemas.versions import FileEntry, ManifestRead, VersionCreate, VersionRead
+
+
+# name -> module of modeldepot.schemas that defines it
+_WHERE = {
+    "AliasEventRead": "aliases",
+    "AliasRead": "aliases",
+    "AliasSet": "aliases",
+    "BlobsAbsent": "blobs",
+    "BlobsAbsentQuery": "blobs",
+    "BlobsMissing": "blobs",
+    "BlobsQuery": "blobs",
+    "CardRead": "models",
+    "CardWrite": "models",
+    "FieldError": "common",
+    "FileEntry": "versions",
+    "FileSample": "blobs",
+    "GarbageReport": "blobs",
+    "ManifestRead": "versions",
+    "ModelCreate": "models",
+    "ModelRead": "models",
+    "ModelUpdate": "models",
+    "Page": "common",
+    "PartUrlsQuery": "blobs",
+    "PresignedUpload": "blobs",
+    "PresignedUrls": "blobs",
+    "Problem": "common",
+    "TagSet": "models",
+    "UploadComplete": "blobs",
+    "UploadCreate": "blobs",
+    "UploadRead": "blobs",
+    "ValidationProblem": "common",
+    "VersionCreate": "versions",
+    "VersionRead": "versions",
+}
 
 __all__ = [
     "AliasEventRead",
@@ -57,3 +101,11 @@ __all__ = [
     "VersionCreate",
     "VersionRead",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

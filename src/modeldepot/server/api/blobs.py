@@ -51,9 +51,9 @@ def absent_blobs(query: BlobsAbsentQuery, registry: RegistryDep) -> BlobsAbsent:
 def blob_urls(query: BlobsQuery, registry: RegistryDep) -> PresignedUrls:
     """Presigned URLs to download these blobs straight from the blob store.
 
-    409 PRESIGNED_UNAVAILABLE when the store cannot hand them out (read the blobs
-    through `GET /blobs/{digest}` instead); 404 BLOB_UNKNOWN, with `missing`, for
-    blobs not stored.
+    No `urls` when the store cannot hand them out (read the blobs through
+    `GET /blobs/{digest}` instead); 404 BLOB_UNKNOWN, with `missing`, for blobs not
+    stored.
     """
     return registry.uploads.download_urls(query.digests)
 
