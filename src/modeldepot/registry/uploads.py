@@ -385,8 +385,9 @@ class UploadService:
     def open_writer(self, upload_id: str, offset: int, length: int | None = None) -> UploadWriter:
         """A writer appending at ``offset``; refuses bytes beyond the declared size.
 
-        With ``length`` (the bytes about to be sent), a request that would pass the
-        declared size is refused (SizeMismatch) before it writes anything.
+        A wrong ``offset`` is refused first (UploadOffsetMismatch: the client resumes from
+        the right one). With ``length`` (the bytes about to be sent), a request that would
+        pass the declared size is then refused (SizeMismatch) before it writes anything.
         """
         with self.db.write() as conn:
             row = _session(conn, upload_id)
@@ -397,13 +398,15 @@ class UploadService:
             raise InvalidInput(
                 f"upload {upload_id} is presigned: its parts go straight to the blob store"
             )
+        writer = self.store.open_upload(upload_id, offset)
         if length is not None and offset + length > row.size:
+            writer.close()  # nothing written: the session stays where it was
             raise SizeMismatch(
                 f"upload is declared as {row.size} bytes; {length} bytes from offset {offset} "
                 "go past the end",
                 expected=row.size,
             )
-        return _BoundedWriter(self.store.open_upload(upload_id, offset), offset, row.size)
+        return _BoundedWriter(writer, offset, row.size)
 
     def complete_upload(self, upload_id: str, digest: str | None = None) -> UploadRead:
         """Verify and store the blob.

@@ -67,6 +67,7 @@ _DESCRIPTIONS = {
     413: "Too large: a JSON body over the limit, or metadata over its bounds (see `code`)",
     416: "Range not satisfiable: it starts past the end",
     422: "A field of the request failed validation (`errors` lists them)",
+    429: "A limit of this client's was reached, e.g. its open uploads (see `code`, `limit`)",
     500: "Internal error: a bug, logged by the server under `request_id`",
     507: "Insufficient storage: the blob store's or the database's disk is full (see `resource`)",
 }

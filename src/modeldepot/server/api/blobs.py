@@ -75,7 +75,17 @@ router.add_api_route(
 )
 
 
-@router.put("/blobs/{digest}", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
+# What opening an upload can answer besides: the client's own limits (429), the server
+# stages no more bytes now (503).
+ADMISSION = problems(429, 503)
+
+
+@router.put(
+    "/blobs/{digest}",
+    response_model=UploadRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=ADMISSION,
+)
 async def put_blob(
     digest: str,
     request: Request,
@@ -105,7 +115,9 @@ async def put_blob(
         raise
 
 
-@router.post("/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/uploads", response_model=UploadRead, status_code=status.HTTP_201_CREATED, responses=ADMISSION
+)
 def create_upload(
     data: UploadCreate, registry: RegistryDep, actor: ActorDep, quota: QuotaDep
 ) -> UploadRead:
