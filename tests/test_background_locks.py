@@ -140,7 +140,7 @@ def test_concurrent_collections_delete_each_blob_once(registry) -> None:
     assert sum(r.blobs_deleted for r in reports) == len(digests)
     assert sum(r.bytes_freed for r in reports) == sum(len(f"garbage {i}") * 100 for i in range(30))
     assert all(registry.store.stat(d) is None for d in digests)
-    assert registry.uploads.missing_blobs(digests) == digests
+    assert registry.blobs.missing_blobs(digests) == digests
     if on_postgres(registry):
         # Serialised by the lock: the ones that did not skip ran one after another.
         assert [r.blobs_deleted for r in reports if not r.skipped].count(len(digests)) == 1

@@ -45,7 +45,7 @@ def test_gc_removes_unreferenced_blobs_and_keeps_referenced_ones(registry) -> No
     assert report.blobs_deleted == 1 and report.bytes_freed == len(b"orphan")
     assert registry.store.stat(orphan) is None
     assert registry.store.stat(kept) == 4
-    assert registry.uploads.missing_blobs([kept, orphan]) == [orphan]
+    assert registry.blobs.missing_blobs([kept, orphan]) == [orphan]
 
 
 def test_gc_dry_run_changes_nothing(registry) -> None:
@@ -65,7 +65,7 @@ def test_gc_spares_blobs_within_grace_period(registry) -> None:
 def test_missing_check_refreshes_grace_so_a_push_in_flight_keeps_its_blobs(registry) -> None:
     digest = upload(registry, b"old")
     time.sleep(0.05)
-    registry.uploads.missing_blobs([digest])  # a client learns it need not upload it
+    registry.blobs.missing_blobs([digest])  # a client learns it need not upload it
     report = registry.gc.collect(grace_seconds=0.03)  # older than 30 ms is garbage
     assert report.blobs_deleted == 0
     commit(registry, "a/m", b"old", digest)
@@ -122,7 +122,7 @@ def test_gc_leaves_a_single_request_uploads_staging_alone_whatever_the_grace(reg
     writer.write(b"flight")
     writer.close()
     registry.uploads.finish_direct_upload(upload_id, digest, 9)
-    assert registry.uploads.missing_blobs([digest]) == []
+    assert registry.blobs.missing_blobs([digest]) == []
 
 
 def mark_collecting(registry, digest: str) -> None:
@@ -135,11 +135,11 @@ def test_blob_marked_for_collection_counts_as_missing_until_uploaded_again(regis
     digest = upload(registry, b"doomed")
     mark_collecting(registry, digest)
     registry.store.delete(digest)  # the collector crashed after deleting the bytes
-    assert registry.uploads.missing_blobs([digest]) == [digest]
+    assert registry.blobs.missing_blobs([digest]) == [digest]
     with pytest.raises(BlobNotFound):
         commit(registry, "a/m", b"doomed", digest)
     upload(registry, b"doomed")  # the client sends it again: the mark is cleared
-    assert registry.uploads.missing_blobs([digest]) == []
+    assert registry.blobs.missing_blobs([digest]) == []
     commit(registry, "a/m", b"doomed", digest)
     assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
     assert registry.store.stat(digest) == 6
@@ -151,7 +151,7 @@ def test_collection_finishes_a_blob_left_marked_by_a_crash(registry) -> None:
     report = registry.gc.collect(grace_seconds=3600)  # not stale, but already marked
     assert report.blobs_deleted == 1
     assert registry.store.stat(digest) is None
-    assert registry.uploads.missing_blobs([digest]) == [digest]
+    assert registry.blobs.missing_blobs([digest]) == [digest]
 
 
 def test_upload_racing_a_collection_is_refused_so_the_client_sends_again(
@@ -172,7 +172,7 @@ def test_upload_racing_a_collection_is_refused_so_the_client_sends_again(
     writer.close()
     with pytest.raises(UploadNotFound):
         registry.uploads.complete_upload(session.id)
-    assert registry.uploads.missing_blobs([digest]) == [digest]
+    assert registry.blobs.missing_blobs([digest]) == [digest]
 
 
 def test_collection_keeps_a_marked_blob_that_a_version_references(registry) -> None:
@@ -181,7 +181,7 @@ def test_collection_keeps_a_marked_blob_that_a_version_references(registry) -> N
     mark_collecting(registry, digest)  # as if marked just before the commit landed
     assert registry.gc.collect(grace_seconds=0).blobs_deleted == 0
     assert registry.store.stat(digest) == 7
-    assert registry.uploads.missing_blobs([digest]) == []
+    assert registry.blobs.missing_blobs([digest]) == []
 
 
 def _abandon(registry, hours: float) -> str:

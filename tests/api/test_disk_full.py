@@ -256,7 +256,7 @@ def test_gc_on_a_full_disk_frees_bytes_first(registry, fill_database) -> None:
     report = registry.gc.collect(grace_seconds=0)
     assert (report.blobs_deleted, report.staged_removed) == (1, 1)
     assert stored_files(registry, "uploads") == [] and stored_files(registry, "sha256") == []
-    assert registry.uploads.missing_blobs([digest_of(b"orphan")]) == [digest_of(b"orphan")]
+    assert registry.blobs.missing_blobs([digest_of(b"orphan")]) == [digest_of(b"orphan")]
 
 
 def test_deleting_a_version_on_a_full_database_is_507_then_works(

@@ -6,6 +6,7 @@ from modeldepot.blobstore.base import BlobStore
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.registry.aliases import AliasService
+from modeldepot.registry.blobs import BlobService
 from modeldepot.registry.compare import CompareService
 from modeldepot.registry.datasets import DatasetService
 from modeldepot.registry.found import FoundService
@@ -39,6 +40,12 @@ class Registry:
             presigned=settings.presigned_transfers,
             presign_expiry_seconds=settings.presign_expiry_seconds,
             max_staged_bytes=settings.max_staged_bytes,
+        )
+        self.blobs = BlobService(
+            db,
+            store,
+            presigned=self.uploads.presigned,
+            presign_expiry_seconds=settings.presign_expiry_seconds,
         )
         self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
 

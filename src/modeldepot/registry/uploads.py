@@ -1,9 +1,9 @@
-"""UploadService: which blobs are missing, and resumable verified blob uploads.
+"""UploadService: resumable, verified blob uploads.
 
 Protocol (modelled on the OCI distribution spec):
 
-1. ``missing_blobs(digests)`` names the blobs the server lacks (and shields the ones it
-   has from garbage collection for the grace period).
+1. ``BlobService.missing_blobs(digests)`` names the blobs the server lacks (and
+   shields the ones it has from garbage collection for the grace period).
 2. For each missing blob, ``create_upload(digest, size)`` opens a session; bytes are
    appended in order through ``open_writer(id, offset)``; after a broken connection
    the client reads ``get_upload(id).offset`` and continues from there.
@@ -12,7 +12,7 @@ Protocol (modelled on the OCI distribution spec):
 4. The version is committed by ``VersionService.create_version``.
 
 A *streamed* upload skips the client's hashing pass for a large file the server
-certainly lacks: ``absent_files`` compares the file's size and sample digest
+certainly lacks: ``BlobService.absent_files`` compares the file's size and sample digest
 (``modeldepot.sample``) with the stored blobs'; if none matches, the client opens a
 session without a digest, hashes the file while sending it, and names the digest in
 ``complete_upload(id, digest)``, which verifies it like any other.
@@ -31,7 +31,7 @@ With a store clients can reach (``PresignedStore``, e.g. S3) and presigned trans
 enabled, a session can be *presigned*: the client PUTs the blob's parts to URLs from
 ``part_urls`` straight into the session's staging area, then completes it as any
 other (the store verifies and stores it). The server never relays those bytes.
-Downloads likewise get URLs from ``download_urls``. The session and its part size
+Downloads likewise get URLs from ``BlobService.download_urls``. The session and its part size
 live in the database, so any replica can hand out URLs or complete it.
 
 Sessions untouched for ``upload_expiry_seconds`` are swept by ``expire_uploads``.
@@ -48,13 +48,12 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from modeldepot.actor import Actor
 from modeldepot.blobstore.base import BlobStore, UploadWriter
 from modeldepot.blobstore.presigned import PresignedStore, part_count, part_size_for
-from modeldepot.db.engine import Database, upsert
+from modeldepot.db.engine import Database
 from modeldepot.db.locks import UPLOAD_SWEEP, try_exclusive
-from modeldepot.db.tables import blobs, uploads
+from modeldepot.db.tables import uploads
 from modeldepot.db.types import utcnow
 from modeldepot.digest import parse_digest
 from modeldepot.errors import (
-    BlobNotFound,
     DigestMismatch,
     InvalidInput,
     PresignedUnavailable,
@@ -64,10 +63,14 @@ from modeldepot.errors import (
 )
 from modeldepot.manifest import MAX_FILE_SIZE
 from modeldepot.registry.quota import UploadAdmission, UploadQuota, refuse_oversized
-from modeldepot.sample import has_sample, sample_digest
+from modeldepot.registry.staging import (
+    BoundedWriter,
+    check_size,
+    record_blob,
+    revive,
+    session_row,
+)
 from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
-
-BATCH = 500
 
 
 class UploadService:
@@ -91,75 +94,6 @@ class UploadService:
         )
         self.presign_expiry = presign_expiry_seconds
 
-    def missing_blobs(self, digests: list[str]) -> list[str]:
-        """The subset of ``digests`` not stored, in the order given, without repeats."""
-        wanted = list(dict.fromkeys(parse_digest(d) for d in digests))
-        found: set[str] = set()
-        now = utcnow()
-        with self.db.write() as conn:
-            for start in range(0, len(wanted), BATCH):
-                batch = sorted(wanted[start : start + BATCH])
-                result = conn.execute(
-                    update(blobs)
-                    .where(blobs.c.digest.in_(batch), blobs.c.collecting_at.is_(None))
-                    .values(touched_at=now)
-                    .returning(blobs.c.digest)
-                )
-                found.update(result.scalars())
-        return [d for d in wanted if d not in found]
-
-    def absent_files(self, files: list[tuple[int, str]]) -> list[int]:
-        """Which of these files, given as (size, sample digest), no stored blob matches:
-        the server certainly lacks them. Positions in ``files``, in order.
-
-        Files too small to have a sample are never reported absent. Stored blobs whose
-        sample is not known yet get it computed (read from the store) and recorded.
-        """
-        for size, sample in files:
-            _check_size(size)
-            parse_digest(sample)
-        sizes = sorted({size for size, _ in files if has_sample(size)})
-        known: dict[int, set[str]] = {size: set() for size in sizes}
-        unsampled: list[tuple[str, int]] = []
-        with self.db.read() as conn:
-            for start in range(0, len(sizes), BATCH):
-                rows = conn.execute(
-                    select(blobs.c.digest, blobs.c.size, blobs.c.sample).where(
-                        blobs.c.size.in_(sizes[start : start + BATCH]),
-                        blobs.c.collecting_at.is_(None),
-                    )
-                )
-                for digest, size, sample in rows:
-                    if sample is None:
-                        unsampled.append((digest, size))
-                    else:
-                        known[size].add(sample)
-        for digest, size in unsampled:
-            sample = self._sample_stored(digest, size)
-            if sample is not None:
-                known[size].add(sample)
-        return [
-            index
-            for index, (size, sample) in enumerate(files)
-            if has_sample(size) and sample not in known[size]
-        ]
-
-    def _sample_stored(self, digest: str, size: int) -> str | None:
-        """Compute and record the sample digest of a stored blob; None if it is gone."""
-        try:
-            sample = sample_digest(
-                size, lambda offset, length: self.store.read(digest, offset, length)
-            )
-        except (BlobNotFound, ValueError):
-            return None  # collected meanwhile (or its bytes do not match its record)
-        with self.db.write() as conn:
-            conn.execute(
-                update(blobs)
-                .where(blobs.c.digest == digest, blobs.c.sample.is_(None))
-                .values(sample=sample)
-            )
-        return sample
-
     def create_upload(
         self,
         digest: str | None,
@@ -178,7 +112,7 @@ class UploadService:
         """
         if digest is not None:
             digest = parse_digest(digest)
-        _check_size(size)
+        check_size(size)
         refuse_oversized(quota, size)
         part_size = part_size_for(size) if presigned and size and self.presigned else None
         upload_id, now = self._open_session(digest, size, actor, part_size, quota)
@@ -194,7 +128,7 @@ class UploadService:
     def part_urls(self, upload_id: str, numbers: list[int]) -> PresignedUrls:
         """URLs to PUT the given parts of a presigned session (1-based part numbers)."""
         with self.db.write() as conn:
-            row = _session(conn, upload_id)
+            row = session_row(conn, upload_id)
             conn.execute(
                 update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
             )
@@ -211,35 +145,6 @@ class UploadService:
             offset = (n - 1) * row.part_size
             length = min(row.part_size, row.size - offset)
             urls[str(n)] = store.presigned_put(upload_id, offset, self.presign_expiry, length)
-        return PresignedUrls(urls=urls, expires_at=expires_at)
-
-    def download_urls(self, digests: list[str]) -> PresignedUrls:
-        """URLs to GET these stored blobs from the store directly.
-
-        No URLs at all when the store cannot hand them out: the client then reads
-        through the server. That is the ordinary answer of a server on a local store,
-        asked once per pull, so it is not an error. BlobNotFound, listing them, for
-        digests not stored.
-        """
-        if self.presigned is None:
-            return PresignedUrls(urls={}, expires_at=utcnow())
-        wanted = list(dict.fromkeys(parse_digest(d) for d in digests))
-        with self.db.read() as conn:
-            stored = {
-                digest
-                for start in range(0, len(wanted), BATCH)
-                for digest in conn.execute(
-                    select(blobs.c.digest).where(
-                        blobs.c.digest.in_(wanted[start : start + BATCH]),
-                        blobs.c.collecting_at.is_(None),
-                    )
-                ).scalars()
-            }
-        missing = [d for d in wanted if d not in stored]
-        if missing:
-            raise BlobNotFound(f"{len(missing)} blob(s) are not stored", missing=missing[:1000])
-        expires_at = utcnow() + timedelta(seconds=self.presign_expiry)
-        urls = {d: self.presigned.presigned_get(d, self.presign_expiry) for d in wanted}
         return PresignedUrls(urls=urls, expires_at=expires_at)
 
     def _open_session(
@@ -275,7 +180,7 @@ class UploadService:
                 )
             )
             if digest is not None:
-                _revive(conn, digest, now)
+                revive(conn, digest, now)
         try:
             self.store.begin_upload(upload_id)
         except BaseException:
@@ -303,12 +208,12 @@ class UploadService:
         expiry, whatever its grace period, as it does an abandoned session's.
         """
         parse_digest(digest)
-        _check_size(size)
+        check_size(size)
         upload_id = uuid.uuid4().hex
         self.admission.admit_direct(upload_id, quota, size)
         try:
             self.store.begin_upload(upload_id)
-            return upload_id, _BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
+            return upload_id, BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
         except BaseException:
             self.admission.release_direct(upload_id)
             raise
@@ -349,7 +254,7 @@ class UploadService:
 
     def get_upload(self, upload_id: str) -> UploadRead:
         with self.db.read() as conn:
-            row = _session(conn, upload_id)
+            row = session_row(conn, upload_id)
         plan = None
         offset = self.store.staged_size(upload_id)
         if row.part_size is not None:
@@ -390,7 +295,7 @@ class UploadService:
         pass the declared size is then refused (SizeMismatch) before it writes anything.
         """
         with self.db.write() as conn:
-            row = _session(conn, upload_id)
+            row = session_row(conn, upload_id)
             conn.execute(
                 update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
             )
@@ -406,7 +311,7 @@ class UploadService:
                 "go past the end",
                 expected=row.size,
             )
-        return _BoundedWriter(writer, offset, row.size)
+        return BoundedWriter(writer, offset, row.size)
 
     def complete_upload(self, upload_id: str, digest: str | None = None) -> UploadRead:
         """Verify and store the blob.
@@ -416,7 +321,7 @@ class UploadService:
         yet; DigestMismatch ends the session and discards its bytes.
         """
         with self.db.read() as conn:
-            row = _session(conn, upload_id)
+            row = session_row(conn, upload_id)
         digest = self._settle_digest(row, digest)
         try:
             received = self.store.staged_size(upload_id)
@@ -465,7 +370,7 @@ class UploadService:
                 .where(uploads.c.id == row.id, uploads.c.digest.is_(None))
                 .values(digest=digest)
             )
-            _revive(conn, digest, utcnow())  # as when a session opens with its digest
+            revive(conn, digest, utcnow())  # as when a session opens with its digest
             stored = conn.execute(select(uploads.c.digest).where(uploads.c.id == row.id)).scalar()
         if stored is None:
             raise UploadNotFound(f"upload {row.id!r} does not exist or has expired")
@@ -490,7 +395,7 @@ class UploadService:
     def abort_upload(self, upload_id: str) -> None:
         """Cancel a session; works on a full disk (its bytes are freed first)."""
         with self.db.read() as conn:
-            _session(conn, upload_id)
+            session_row(conn, upload_id)
         self._drop_session(upload_id)
 
     def count_sessions(self) -> int:
@@ -557,53 +462,3 @@ class UploadService:
             expires_at=touched_at + self.expiry,
             presigned=presigned,
         )
-
-
-def record_blob(conn: Connection, digest: str, size: int, now: datetime) -> None:
-    """Record a verified blob (or refresh it if already recorded)."""
-    statement = upsert(conn, blobs).values(digest=digest, size=size, created_at=now, touched_at=now)
-    refresh = {"touched_at": now, "collecting_at": None}  # an upload revives a doomed blob
-    conn.execute(statement.on_conflict_do_update(index_elements=["digest"], set_=refresh))
-
-
-def _revive(conn: Connection, digest: str, now: datetime) -> None:
-    """Take a stored blob of this digest back from any collection (an upload of its
-    bytes is under way). Locks the row, so on PostgreSQL it waits for a collection that
-    holds it to finish; then the collection either saw the session or removed the blob
-    before the session existed."""
-    conn.execute(
-        update(blobs).where(blobs.c.digest == digest).values(collecting_at=None, touched_at=now)
-    )
-
-
-def _session(conn: Connection, upload_id: str) -> Row[Any]:
-    row = conn.execute(select(uploads).where(uploads.c.id == upload_id)).first()
-    if row is None:
-        raise UploadNotFound(f"upload {upload_id!r} does not exist or has expired")
-    return row
-
-
-def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_FILE_SIZE:
-        raise InvalidInput(f"blob size {size!r} is out of range")
-
-
-class _BoundedWriter:
-    """Refuses to write past the session's declared size, so the store never holds more."""
-
-    def __init__(self, inner: UploadWriter, offset: int, size: int) -> None:
-        self._inner = inner
-        self._offset = offset
-        self._size = size
-
-    def write(self, data: bytes | memoryview) -> None:
-        if self._offset + len(data) > self._size:
-            raise SizeMismatch(
-                f"upload is declared as {self._size} bytes; this request goes past the end",
-                expected=self._size,
-            )
-        self._inner.write(data)
-        self._offset += len(data)
-
-    def close(self) -> int:
-        return self._inner.close()

@@ -32,7 +32,7 @@ router = APIRouter(tags=["blobs"])
 @router.post("/blobs/missing", response_model=BlobsMissing)
 def missing_blobs(query: BlobsQuery, registry: RegistryDep) -> BlobsMissing:
     """Which of these digests the server lacks. Blobs it has are kept from GC for a while."""
-    return BlobsMissing(missing=registry.uploads.missing_blobs(query.digests))
+    return BlobsMissing(missing=registry.blobs.missing_blobs(query.digests))
 
 
 @router.post("/blobs/absent", response_model=BlobsAbsent)
@@ -44,7 +44,7 @@ def absent_blobs(query: BlobsAbsentQuery, registry: RegistryDep) -> BlobsAbsent:
     `POST /blobs/missing` by digest as usual.
     """
     files = [(f.size, f.sample) for f in query.files]
-    return BlobsAbsent(absent=registry.uploads.absent_files(files))
+    return BlobsAbsent(absent=registry.blobs.absent_files(files))
 
 
 @router.post("/blobs/urls", response_model=PresignedUrls)
@@ -55,7 +55,7 @@ def blob_urls(query: BlobsQuery, registry: RegistryDep) -> PresignedUrls:
     `GET /blobs/{digest}` instead); 404 BLOB_UNKNOWN, with `missing`, for blobs not
     stored.
     """
-    return registry.uploads.download_urls(query.digests)
+    return registry.blobs.download_urls(query.digests)
 
 
 @router.get("/blobs/{digest}", response_class=Response, responses=problems(416))
