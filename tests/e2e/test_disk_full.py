@@ -47,20 +47,14 @@ def small_disk() -> Iterator[Path]:
 
 def fill(path: Path) -> None:
     """Write ``path`` until the filesystem is full, as another program would."""
-    chunk = b"\0" * (1024 * 1024)
+    # Large writes first, then page-sized ones for the last partly filled megabyte.
     with open(path, "wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(chunk)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    small = b"\0" * 4096
-    with open(path, "ab", buffering=0) as out:
-        try:
-            while True:
-                out.write(small)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
+        for chunk in (b"\0" * (1024 * 1024), b"\0" * 4096):
+            try:
+                while True:
+                    out.write(chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
 
 
 def free(path: Path) -> int:
