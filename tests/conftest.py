@@ -28,12 +28,14 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
+from modeldepot.audit.chain import GENESIS
 from modeldepot.blobstore.local import LocalBlobStore
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.db.migrate import upgrade
-from modeldepot.db.tables import metadata
+from modeldepot.db.tables import audit_head, metadata
 from modeldepot.registry import Registry
+from modeldepot.security.context import Context
 from modeldepot.server.app import create_app
 from tests.s3server import s3_bucket, s3_client, s3_endpoint  # noqa: F401 (fixtures)
 
@@ -107,7 +109,9 @@ def db(shared_db: Database) -> Database:
     """
     with shared_db.write() as conn:
         for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+            if table is not audit_head:
+                conn.execute(table.delete())
+        conn.execute(audit_head.update().values(seq=0, hash=GENESIS))
     return shared_db
 
 
@@ -121,6 +125,24 @@ def settings(tmp_path: Path, database_url: str) -> ServerSettings:
 @pytest.fixture
 def registry(db: Database, settings: ServerSettings) -> Registry:
     return Registry(db, LocalBlobStore(settings.blob_dir, fsync=False), settings)
+
+
+@pytest.fixture
+def admin_token(registry: Registry, tmp_path: Path) -> str:
+    """A token of the registry's first admin (``admin``, admin on ``/``), made the way
+    a server's first start makes it."""
+    path = registry.identity.bootstrap(tmp_path / "bootstrap")
+    assert path is not None
+    return path.read_text().strip()
+
+
+@pytest.fixture
+def admin(registry: Registry) -> Context:
+    """The context of the registry's admin, for calling services directly."""
+    from modeldepot.security.access import EVERYTHING
+    from modeldepot.security.context import Principal
+
+    return Context(Principal(None, "admin", "user"), EVERYTHING)
 
 
 @pytest.fixture(scope="session")
@@ -140,11 +162,20 @@ def shared_api(
 
 
 @pytest.fixture
-def api(shared_api: TestClient, registry: Registry) -> TestClient:
-    """The real app in-process (real ASGI, no sockets), serving this test's registry."""
+def api(shared_api: TestClient, registry: Registry, admin_token: str) -> TestClient:
+    """The real app in-process (real ASGI, no sockets), serving this test's registry,
+    sending the admin's token (``anon`` is the same app without it)."""
     shared_api.app.state.registry = registry  # type: ignore[attr-defined]
     shared_api.cookies.clear()
+    shared_api.headers["Authorization"] = f"Bearer {admin_token}"
     return shared_api
+
+
+@pytest.fixture
+def anon(api: TestClient) -> TestClient:
+    """The app of ``api``, sending no credential."""
+    del api.headers["Authorization"]
+    return api
 
 
 @dataclass
@@ -200,10 +231,10 @@ def live(live_server: LiveServer, registry: Registry) -> LiveServer:
 
 
 @pytest.fixture
-def client(live: LiveServer, tmp_path: Path) -> Iterator[object]:
+def client(live: LiveServer, tmp_path: Path, admin_token: str) -> Iterator[object]:
     from modeldepot.client.client import Client
 
-    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+    with Client(live.url, cache_dir=tmp_path / "cache", token=admin_token) as md:
         yield md
 
 

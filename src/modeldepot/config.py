@@ -222,6 +222,58 @@ class ServerSettings:
         default=True,
         metadata={"doc": "Apply pending database migrations when the server starts."},
     )
+    anonymous: str = field(
+        default="none",
+        metadata={
+            "doc": "What a request without a token may do: `none` (refused with "
+            "`UNAUTHENTICATED`), `read` (find and pull every model), or `write` (also "
+            "push, edit and move aliases: for a throwaway server on your own machine; "
+            "on a non-loopback address `serve` refuses it without "
+            "`MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE`)."
+        },
+    )
+    allow_public_anonymous_write: bool = field(
+        default=False,
+        metadata={
+            "doc": "Confirm that `MODELDEPOT_ANONYMOUS=write` on a non-loopback address "
+            "is intended (anyone who reaches the server can then change it)."
+        },
+    )
+    auth_cache_seconds: float = field(
+        default=5.0,
+        metadata={
+            "doc": "How long a server remembers a verified token. A token revoked or a "
+            "grant changed through one replica takes effect there at once, and on the "
+            "others within this time (0: ask the database on every request)."
+        },
+    )
+    auth_max_failures: int = field(
+        default=10,
+        metadata={
+            "doc": "Failed authentications allowed per client address, and per token, in "
+            "any minute; past it the caller gets `AUTH_RATE_LIMITED` until the minute "
+            "passes."
+        },
+    )
+    audit_key_file: Path | None = field(
+        default=None,
+        metadata={
+            "doc": "Ed25519 private key (PEM) that signs the audit chain's checkpoints; "
+            "created on first start if missing. Keep it outside the database's backups "
+            "(default `audit-signing.key` in the data directory)."
+        },
+    )
+    audit_checkpoint_records: int = field(
+        default=1000,
+        metadata={"doc": "Sign a checkpoint of the audit chain at least every this many records."},
+    )
+    audit_checkpoint_seconds: int = field(
+        default=60,
+        metadata={
+            "doc": "Sign a checkpoint of the audit chain at least this often while it grows "
+            "(0: only every `AUDIT_CHECKPOINT_RECORDS`)."
+        },
+    )
     log_level: str = field(default="info", metadata={"doc": "Server log level."})
     log_format: str = field(
         default="text",
@@ -246,6 +298,10 @@ class ServerSettings:
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit-signing.key"
+
 
 @dataclass(frozen=True)
 class ClientSettings:
@@ -262,11 +318,12 @@ class ClientSettings:
             "`$XDG_CACHE_HOME/modeldepot`, else `~/.cache/modeldepot`)."
         },
     )
-    actor: str | None = field(
+    token: str | None = field(
         default=None,
         metadata={
-            "doc": "Name recorded as the actor of your changes until authentication "
-            "exists (default: your OS user)."
+            "doc": "API token the SDK and CLI send (default: the one `modeldepot login` "
+            "stored for the server's URL, else, for a server on this machine, the admin "
+            "token it wrote to its data directory on first start)."
         },
     )
     transfer_workers: int = field(
@@ -312,7 +369,7 @@ def _values(cls: type, overrides: dict[str, object]) -> dict[str, Any]:
             values[f.name] = _coerce(f.type, raw, f.name)
     values.update({k: v for k, v in overrides.items() if v is not None})
     for f in fields(cls):
-        if str(f.type) == "Path" and f.name in values:
+        if str(f.type) in ("Path", "Path | None") and values.get(f.name) is not None:
             values[f.name] = Path(str(values[f.name])).expanduser()
     return values
 

@@ -191,6 +191,55 @@ class RelationNotFound(NotFound):
     title = "Relation not found"
 
 
+class PrincipalNotFound(NotFound):
+    code = "PRINCIPAL_NOT_FOUND"
+    title = "No such user, group or service account"
+
+
+class TokenNotFound(NotFound):
+    code = "TOKEN_NOT_FOUND"
+    title = "No such token"
+
+
+class GrantNotFound(NotFound):
+    code = "GRANT_NOT_FOUND"
+    title = "No such grant"
+
+
+class Unauthenticated(ModeldepotError):
+    """The request carries no credential, or one this registry does not know. The
+    detail never repeats the credential."""
+
+    code = "UNAUTHENTICATED"
+    title = "Authentication required"
+
+
+class TokenExpired(Unauthenticated):
+    code = "TOKEN_EXPIRED"
+    title = "The token has expired"
+
+
+class TokenRevoked(Unauthenticated):
+    code = "TOKEN_REVOKED"
+    title = "The token was revoked"
+
+
+class Forbidden(ModeldepotError):
+    """The caller is known and may read the target, but lacks the role this needs
+    (``permission`` names what was asked)."""
+
+    code = "FORBIDDEN"
+    title = "Not allowed"
+
+
+class AuthRateLimited(ModeldepotError):
+    """Too many failed authentications from this address or for this account;
+    ``retry_after`` says when to try again."""
+
+    code = "AUTH_RATE_LIMITED"
+    title = "Too many failed authentications"
+
+
 class Conflict(ModeldepotError):
     code = "CONFLICT"
     title = "Conflict"
@@ -199,6 +248,11 @@ class Conflict(ModeldepotError):
 class ModelExists(Conflict):
     code = "MODEL_EXISTS"
     title = "Model already exists"
+
+
+class PrincipalExists(Conflict):
+    code = "PRINCIPAL_EXISTS"
+    title = "A user, group or service account of that name exists"
 
 
 class ModelDeleted(NotFound):

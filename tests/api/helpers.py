@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -11,7 +12,22 @@ from fastapi.testclient import TestClient
 API = "/api/v1"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
-ACTOR = "X-Modeldepot-Actor"
+
+
+def as_user(api: TestClient, name: str, role: str = "admin", prefix: str = "/") -> dict[str, str]:
+    """Headers authenticating as ``name``, a user created on first use with ``role`` on
+    ``prefix`` in the registry ``api`` serves."""
+    from modeldepot.errors import PrincipalExists
+    from modeldepot.security.context import Context
+    from modeldepot.security.roles import Role
+
+    registry = api.app.state.registry  # type: ignore[attr-defined]
+    ctx = Context.system("tests")
+    with contextlib.suppress(PrincipalExists):
+        registry.identity.create_principal(ctx, name)
+    registry.identity.grant(ctx, name, prefix, Role.parse(role))
+    token = registry.identity.create_token(ctx, "tests", owner=name).text
+    return {"Authorization": f"Bearer {token}"}
 
 
 def digest_of(data: bytes) -> str:
@@ -46,7 +62,7 @@ def commit(
     **fields: Any,
 ) -> httpx.Response:
     """``POST /models/{name}/-/versions`` with ``files`` plus any other VersionCreate fields."""
-    headers = {ACTOR: actor} if actor else {}
+    headers = as_user(api, actor) if actor else {}
     return api.post(model_url(name, "versions"), json={"files": files, **fields}, headers=headers)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import ACTOR, API, assert_json, model_url, push
+from tests.api.helpers import API, as_user, assert_json, model_url, push
 
 SHA_A = "sha256:" + "a" * 64
 SHA_B = "sha256:" + "b" * 64
@@ -55,7 +55,7 @@ def set_alias(api: TestClient, name: str, alias: str, version: int) -> None:
 
 def record_pull(api: TestClient, name: str, number: int, actor: str) -> None:
     url = model_url(name, "versions", str(number), "pulls")
-    response = api.post(url, headers={ACTOR: actor})
+    response = api.post(url, headers=as_user(api, actor))
     assert (response.status_code, response.content) == (204, b""), response.text
 
 

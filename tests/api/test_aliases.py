@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import (
-    ACTOR,
+    as_user,
     assert_json,
     assert_problem,
     model_url,
@@ -23,7 +23,7 @@ def three_versions(api) -> None:
 
 
 def set_alias(api, alias: str, version: int, *, actor: str | None = None, **fields):
-    headers = {ACTOR: actor} if actor else {}
+    headers = as_user(api, actor) if actor else {}
     return api.put(
         model_url(NAME, "aliases", alias), json={"version": version, **fields}, headers=headers
     )
@@ -175,7 +175,7 @@ def test_expected_version_on_an_unset_alias_is_409_alias_conflict(api) -> None:
 def test_alias_history_lists_its_changes_newest_first(api) -> None:
     set_alias(api, "prod", 1, actor="alice")
     set_alias(api, "prod", 2, actor="bob")
-    api.delete(model_url(NAME, "aliases", "prod"), headers={ACTOR: "carol"})
+    api.delete(model_url(NAME, "aliases", "prod"), headers=as_user(api, "carol"))
     assert history(api, "prod") == [
         ("prod", 2, None, "carol"),
         ("prod", 1, 2, "bob"),

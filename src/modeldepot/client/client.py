@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from modeldepot.actor import local_actor
 from modeldepot.client.cache import BlobCache
+from modeldepot.client.credentials import find_token
 from modeldepot.client.discovery import DiscoveryMixin
 from modeldepot.client.http import Http
 from modeldepot.client.objects import ObjectsMixin
@@ -35,20 +35,21 @@ Scalar = str | int | float | bool
 
 
 class Client(DiscoveryMixin, ObjectsMixin):
-    """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local)."""
+    """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
+    authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        actor: str | None = None,
+        token: str | None = None,
         cache_dir: str | Path | None = None,
         workers: int | None = None,
         timeout: float | None = None,
     ) -> None:
         self.settings = ClientSettings.from_env(
             url=url,
-            actor=actor,
+            token=token,
             cache_dir=cache_dir,
             transfer_workers=workers,
             timeout_seconds=timeout,
@@ -58,7 +59,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
         self.workers = self.settings.transfer_workers
         self.http = Http(
             self.url,
-            actor=self.settings.actor or local_actor().name,
+            token=find_token(self.url, self.settings.token),
             timeout=self.settings.timeout_seconds,
             pool=max(16, self.workers * 2),
             presigned=self.settings.use_presigned_urls,

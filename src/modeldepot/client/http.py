@@ -32,7 +32,6 @@ from modeldepot.errors import ServerUnreachable
 if TYPE_CHECKING:
     import httpx
 
-ACTOR_HEADER = "X-Modeldepot-Actor"
 # Bytes per chunk handed to a download's consumers.
 DOWNLOAD_CHUNK = 1024 * 1024
 # Idempotent requests to a server that answered earlier are retried this many times
@@ -53,7 +52,7 @@ class Http:
         self,
         base_url: str,
         *,
-        actor: str | None,
+        token: str | None,
         timeout: float,
         pool: int = 16,
         presigned: bool = True,
@@ -70,8 +69,8 @@ class Http:
         self._store: httpx.Client | None = None
         self._lock = threading.Lock()
         headers = {"User-Agent": f"modeldepot/{__version__}"}
-        if actor:
-            headers[ACTOR_HEADER] = actor
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self._headers = headers
         # Requests skip httpx over plain http without a proxy (see ``rawhttp``).
         self.raw_transfers = rawhttp.usable(self.base_url)

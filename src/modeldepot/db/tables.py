@@ -258,6 +258,116 @@ version_pulls = Table(
     Index(None, "version_id", "actor"),
 )
 
+# People (``user``) and machines (``service``) who authenticate. A user may have a
+# password (argon2id, for the web UI); both authenticate with API tokens.
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # user | service
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("password_hash", String(200)),
+    Column("disabled_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "principal_id",
+        ForeignKey("principals.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+# A role on a namespace prefix ("" is the root), held by a principal or by a group.
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("principal_id", ForeignKey("principals.id", ondelete="CASCADE"), index=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), index=True),
+    Column("prefix", String(200), nullable=False),
+    Column("role", Integer, nullable=False),  # modeldepot.security.roles.Role
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    UniqueConstraint("principal_id", "group_id", "prefix"),
+)
+
+# API tokens: ``mdp_<id>_<secret>``; only the SHA-256 of the secret is kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("principal_id", ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scope_prefix", String(200)),
+    Column("scope_role", Integer),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("revoked_by", ACTOR),
+    Column("last_used_at", UTCDateTime),
+    Column("last_used_from", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    Index(None, "principal_id", "revoked_at"),
+)
+
+# The audit log and event stream: one row per change, in commit order. ``record`` is
+# the change as RFC 8785 canonical JSON (it holds ``prev``, the previous record's
+# hash); ``hash`` is its SHA-256. The other columns repeat fields of ``record`` so
+# they can be filtered; ``audit verify`` checks they agree with it.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("principal", ACTOR, nullable=False, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(1200), nullable=False),
+    Column("model", String(200), index=True),
+    Column("record", Text, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# The head of the chain: one row, locked by each appending transaction just before it
+# commits, so sequence numbers follow commit order on every replica.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Signed statements "the chain's record ``seq`` has hash ``hash``" (Ed25519, by a key
+# kept outside the database): an attacker who rewrites the chain cannot re-sign them.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
 # The text free-text search reads: one row per model (version_id NULL) and per version.
 # SQLite indexes ``body`` in the FTS5 table ``search_fts`` (kept in step by triggers),
 # PostgreSQL in a GIN index on its ``tsvector``; migration 0002 creates both, which are

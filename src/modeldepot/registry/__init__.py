@@ -14,8 +14,11 @@ from modeldepot.registry.gc import GarbageCollector
 from modeldepot.registry.inventory import InventoryService
 from modeldepot.registry.lineage import LineageService
 from modeldepot.registry.models import ModelService
+from modeldepot.registry.unit import Units
 from modeldepot.registry.uploads import UploadService
 from modeldepot.registry.versions import VersionService
+from modeldepot.security.authenticator import Authenticator
+from modeldepot.security.identity import IdentityService
 
 
 class Registry:
@@ -25,9 +28,16 @@ class Registry:
         self.db = db
         self.store = store
         self.settings = settings
+        self.units = Units(db)
+        self.identity = IdentityService(db, self.units)
+        self.authenticator = Authenticator(
+            self.identity,
+            cache_seconds=settings.auth_cache_seconds,
+            max_failures=settings.auth_max_failures,
+        )
         self.models = ModelService(db)
         self.versions = VersionService(db)
-        self.aliases = AliasService(db)
+        self.aliases = AliasService(self.units)
         self.lineage = LineageService(db)
         self.datasets = DatasetService(db)
         self.inventory = InventoryService(db)
@@ -48,6 +58,14 @@ class Registry:
             presign_expiry_seconds=settings.presign_expiry_seconds,
         )
         self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        """The in-transaction follow-ups of changes (see ``registry/unit.py``)."""
+        from modeldepot.registry.aliases import keep_alias_history
+
+        for action in ("alias.set", "alias.delete"):
+            self.units.subscribe(action, keep_alias_history)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, *, migrate: bool | None = None) -> Registry:

@@ -1,7 +1,9 @@
 """AliasService: set, move and delete aliases; every change is kept as an event.
 
-The event log (``alias_events``) records who moved which alias from which version to
-which and when, so an alias can be resolved at any past instant.
+Each move is a unit of work recording ``alias.set`` or ``alias.delete``; the subscriber
+``keep_alias_history`` turns it, in the same transaction, into a row of
+``alias_events``, which records who moved which alias from which version to which and
+when, so an alias can be resolved at any past instant.
 """
 
 from __future__ import annotations
@@ -10,27 +12,27 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from modeldepot.actor import Actor
-from modeldepot.db.engine import Database
 from modeldepot.db.tables import alias_events, aliases, versions
-from modeldepot.db.types import utcnow
 from modeldepot.errors import AliasConflict, AliasNotFound
 from modeldepot.refs import validate_alias
 from modeldepot.registry.lookup import model_row, version_row
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.registry.unit import Change, UnitOfWork, Units
 from modeldepot.schemas import AliasEventRead, AliasRead, Page
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 
 class AliasService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
     def set_alias(
         self,
+        ctx: Context,
         name: str,
         alias: str,
         number: int,
-        actor: Actor,
         *,
         expected_version: int | None = None,
     ) -> AliasRead:
@@ -41,89 +43,51 @@ class AliasService:
         Setting an alias to the version it already holds records nothing.
         """
         validate_alias(alias)
-        with self.db.write() as conn:
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.ALIAS_MOVE, name)
+            move_alias(uow, name, alias, number, expected_version=expected_version)
+            return _alias_read(uow.conn, model_row(uow.conn, name), alias)
+
+    def delete_alias(self, ctx: Context, name: str, alias: str) -> None:
+        validate_alias(alias)
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.ALIAS_MOVE, name)
+            conn = uow.conn
             model = model_row(conn, name)
-            target = version_row(conn, model, number)
             current = conn.execute(
                 select(aliases.c.version_id, versions.c.number)
                 .join(versions, versions.c.id == aliases.c.version_id)
                 .where(aliases.c.model_id == model.id, aliases.c.name == alias)
-            ).first()
-            if expected_version is not None:
-                held = current.number if current is not None else 0
-                if held != expected_version:
-                    raise AliasConflict(
-                        f"{name}@{alias} points at {held or 'nothing'}, "
-                        f"expected {expected_version or 'nothing'}",
-                        current=held or None,
-                    )
-            now = utcnow()
-            if current is None:
-                conn.execute(
-                    insert(aliases).values(
-                        model_id=model.id,
-                        name=alias,
-                        version_id=target.id,
-                        created_at=now,
-                        created_by=actor.name,
-                        updated_at=now,
-                        updated_by=actor.name,
-                    )
-                )
-            elif current.version_id != target.id:
-                conn.execute(
-                    update(aliases)
-                    .where(aliases.c.model_id == model.id, aliases.c.name == alias)
-                    .values(version_id=target.id, updated_at=now, updated_by=actor.name)
-                )
-            if current is None or current.version_id != target.id:
-                conn.execute(
-                    insert(alias_events).values(
-                        model_id=model.id,
-                        alias=alias,
-                        from_version_id=current.version_id if current is not None else None,
-                        to_version_id=target.id,
-                        at=now,
-                        actor=actor.name,
-                    )
-                )
-            return _alias_read(conn, model, alias)
-
-    def delete_alias(self, name: str, alias: str, actor: Actor) -> None:
-        validate_alias(alias)
-        with self.db.write() as conn:
-            model = model_row(conn, name)
-            current = conn.execute(
-                select(aliases.c.version_id).where(
-                    aliases.c.model_id == model.id, aliases.c.name == alias
-                )
             ).first()
             if current is None:
                 raise AliasNotFound(f"model {name!r} has no alias {alias!r}", model=name)
             conn.execute(
                 delete(aliases).where(aliases.c.model_id == model.id, aliases.c.name == alias)
             )
-            conn.execute(
-                insert(alias_events).values(
-                    model_id=model.id,
-                    alias=alias,
-                    from_version_id=current.version_id,
-                    to_version_id=None,
-                    at=utcnow(),
-                    actor=actor.name,
-                )
+            uow.record(
+                "alias.delete",
+                f"{name}@{alias}",
+                model=name,
+                before={"version": current.number},
+                model_id=model.id,
+                alias=alias,
+                from_version_id=current.version_id,
+                to_version_id=None,
             )
 
-    def get_alias(self, name: str, alias: str) -> AliasRead:
+    def get_alias(self, ctx: Context, name: str, alias: str) -> AliasRead:
         validate_alias(alias)
-        with self.db.read() as conn:
-            return _alias_read(conn, model_row(conn, name), alias)
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            return _alias_read(reading.conn, model_row(reading.conn, name), alias)
 
     def list_aliases(
-        self, name: str, *, cursor: str | None = None, limit: int | None = None
+        self, ctx: Context, name: str, *, cursor: str | None = None, limit: int | None = None
     ) -> Page[AliasRead]:
         limit = check_limit(limit)
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            conn = reading.conn
             model = model_row(conn, name)
             query = (
                 select(aliases, versions.c.number)
@@ -142,6 +106,7 @@ class AliasService:
 
     def alias_history(
         self,
+        ctx: Context,
         name: str,
         alias: str | None = None,
         *,
@@ -156,7 +121,9 @@ class AliasService:
         # of start-up.
         source = versions.alias("source")
         target = versions.alias("target")
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            conn = reading.conn
             model = model_row(conn, name)
             query = (
                 select(
@@ -192,6 +159,75 @@ class AliasService:
         ]
         next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
         return Page[AliasEventRead](items=items, next_cursor=next_cursor)
+
+
+def move_alias(
+    uow: UnitOfWork, name: str, alias: str, number: int, *, expected_version: int | None = None
+) -> None:
+    """Point ``alias`` of ``name`` at version ``number`` within ``uow`` (the caller has
+    checked the permission). Records ``alias.set`` unless it already points there."""
+    conn = uow.conn
+    model = model_row(conn, name)
+    target = version_row(conn, model, number)
+    current = conn.execute(
+        select(aliases.c.version_id, versions.c.number)
+        .join(versions, versions.c.id == aliases.c.version_id)
+        .where(aliases.c.model_id == model.id, aliases.c.name == alias)
+    ).first()
+    if expected_version is not None:
+        held = current.number if current is not None else 0
+        if held != expected_version:
+            raise AliasConflict(
+                f"{name}@{alias} points at {held or 'nothing'}, "
+                f"expected {expected_version or 'nothing'}",
+                current=held or None,
+            )
+    if current is not None and current.version_id == target.id:
+        return
+    if current is None:
+        conn.execute(
+            insert(aliases).values(
+                model_id=model.id,
+                name=alias,
+                version_id=target.id,
+                created_at=uow.now,
+                created_by=uow.ctx.name,
+                updated_at=uow.now,
+                updated_by=uow.ctx.name,
+            )
+        )
+    else:
+        conn.execute(
+            update(aliases)
+            .where(aliases.c.model_id == model.id, aliases.c.name == alias)
+            .values(version_id=target.id, updated_at=uow.now, updated_by=uow.ctx.name)
+        )
+    uow.record(
+        "alias.set",
+        f"{name}@{alias}",
+        model=name,
+        before={"version": current.number} if current is not None else None,
+        after={"version": number, "digest": target.digest},
+        model_id=model.id,
+        alias=alias,
+        from_version_id=current.version_id if current is not None else None,
+        to_version_id=target.id,
+    )
+
+
+def keep_alias_history(uow: UnitOfWork, change: Change) -> None:
+    """Subscriber of ``alias.set`` and ``alias.delete``: the model's alias history."""
+    facts = change.facts
+    uow.conn.execute(
+        insert(alias_events).values(
+            model_id=facts["model_id"],
+            alias=facts["alias"],
+            from_version_id=facts["from_version_id"],
+            to_version_id=facts["to_version_id"],
+            at=uow.now,
+            actor=uow.ctx.name,
+        )
+    )
 
 
 def _alias_read(conn: Connection, model: Row[Any], alias: str) -> AliasRead:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modeldepot import __version__
 from modeldepot.config import ServerSettings
+from modeldepot.errors import InvalidInput
 from modeldepot.registry import Registry
 from modeldepot.server import errors, health
 from modeldepot.server.api import (
@@ -26,6 +27,7 @@ from modeldepot.server.api import (
     search,
     versions,
 )
+from modeldepot.server.auth import ANONYMOUS_ACCESS
 from modeldepot.server.docs import install_docs
 from modeldepot.server.limits import JsonBodyLimit
 from modeldepot.server.metrics import HttpMetrics, metrics_endpoint
@@ -36,12 +38,28 @@ log = logging.getLogger("modeldepot.server")
 
 
 def create_app(settings: ServerSettings, registry: Registry | None = None) -> FastAPI:
-    """The app for ``settings``; pass ``registry`` to share one (tests), else it is opened here."""
+    """The app for ``settings``; pass ``registry`` to share one (tests), else it is opened
+    here (and, on a registry with no user yet, its first admin is created)."""
+    if settings.anonymous not in ANONYMOUS_ACCESS:
+        raise InvalidInput(
+            f"MODELDEPOT_ANONYMOUS={settings.anonymous!r} is not one of: "
+            + ", ".join(ANONYMOUS_ACCESS)
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = registry is None
         app.state.registry = registry or Registry.from_settings(settings)
+        if owned:
+            created = await run_in_threadpool(
+                app.state.registry.identity.bootstrap, settings.data_dir
+            )
+            if created is not None:
+                log.warning(
+                    "first start: created the user 'admin' (admin on /); its token is in %s "
+                    "(readable by you only), which the CLI and SDK on this machine use",
+                    created,
+                )
         sweeper = asyncio.create_task(
             _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
         )

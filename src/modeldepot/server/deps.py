@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
-from modeldepot.actor import Actor, local_actor, parse_actor
 from modeldepot.instant import parse_instant
 from modeldepot.registry import Registry
-
-ACTOR_HEADER = "X-Modeldepot-Actor"
-_SERVER_ACTOR = local_actor()
+from modeldepot.security.context import Context
+from modeldepot.server.auth import request_context
 
 
 # Async on purpose: FastAPI runs sync dependencies in a worker thread, a hop each.
@@ -20,15 +18,13 @@ async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-async def get_actor(
-    declared: Annotated[str | None, Header(alias=ACTOR_HEADER)] = None,
-) -> Actor:
-    """The actor of this request: the declared local user until authentication exists."""
-    return parse_actor(declared) if declared else _SERVER_ACTOR
+async def get_actor(request: Request) -> Context:
+    """The authenticated caller (routes being moved to ``server/auth.py``'s declarations)."""
+    return await request_context(request)
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-ActorDep = Annotated[Actor, Depends(get_actor)]
+ActorDep = Annotated[Context, Depends(get_actor)]
 CursorQ = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 LimitQ = Annotated[int | None, Query(description="Page size, 1 to 1000 (default 50)")]
 DeletedQ = Annotated[bool, Query(description="Include soft-deleted items")]

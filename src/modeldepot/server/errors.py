@@ -29,6 +29,9 @@ STATUS: dict[type[e.ModeldepotError], int] = {
     e.InvalidInput: 400,
     e.MetadataTooLarge: 413,
     e.NotFound: 404,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.AuthRateLimited: 429,
     e.Conflict: 409,
     e.DigestMismatch: 400,
     e.SizeMismatch: 400,
@@ -52,9 +55,10 @@ HTTP_CODES = {
 
 
 # What every API operation can answer, whatever it does: its input can break a rule
-# (400) or fail validation (422), it names things that may not exist (404), any request
-# may carry a JSON body over the limit (413), and a bug is a 500.
-EVERY_OPERATION = (400, 404, 413, 422, 500)
+# (400) or fail validation (422), it needs a credential (401, and 429 after too many
+# bad ones) and a role (403), it names things that may not exist (404), any request may
+# carry a JSON body over the limit (413), and a bug is a 500.
+EVERY_OPERATION = (400, 401, 403, 404, 413, 422, 429, 500)
 # What an operation that changes state can answer besides: the state was not as it
 # needed to be (409), or the disk it writes to is full (507). Reads never conflict.
 _WRITE = (409, 507)
@@ -62,12 +66,15 @@ WRITES = {"post": _WRITE, "put": _WRITE, "patch": _WRITE, "delete": _WRITE}
 
 _DESCRIPTIONS = {
     400: "Invalid input: the request breaks a rule (see `code`)",
+    401: "No valid credential: none, unknown, expired or revoked (see `code`)",
+    403: "The caller lacks the role this needs (see `code`, `permission`)",
     404: "Not found (see `code`)",
     409: "Conflict with the current state (see `code`)",
     413: "Too large: a JSON body over the limit, or metadata over its bounds (see `code`)",
     416: "Range not satisfiable: it starts past the end",
     422: "A field of the request failed validation (`errors` lists them)",
-    429: "A limit of this client's was reached, e.g. its open uploads (see `code`, `limit`)",
+    429: "A limit of this caller's was reached: its open uploads, or its failed "
+    "authentications (see `code`, `limit`, `retry_after`)",
     500: "Internal error: a bug, logged by the server under `request_id`",
     507: "Insufficient storage: the blob store's or the database's disk is full (see `resource`)",
 }
@@ -156,6 +163,10 @@ def problem(
     headers = dict(headers or {})
     if code == e.UploadOffsetMismatch.code and "offset" in extra:
         headers["Upload-Offset"] = str(extra["offset"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="modeldepot"'
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

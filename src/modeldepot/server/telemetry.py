@@ -14,15 +14,13 @@ from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modeldepot.actor import local_actor
-from modeldepot.server.deps import ACTOR_HEADER
+from modeldepot.server.auth import CONTEXT_STATE
 from modeldepot.server.intake import taken_bytes
 from modeldepot.server.logs import ACCESS_LOGGER
 from modeldepot.server.metrics import UNMATCHED, HttpMetrics
 from modeldepot.server.requestid import RAW_HEADER, bind_request_id
 
 access_log = logging.getLogger(ACCESS_LOGGER)
-_RAW_ACTOR = ACTOR_HEADER.lower().encode()
 
 
 class Telemetry:
@@ -36,7 +34,6 @@ class Telemetry:
         self.metrics = metrics
         self.prefix = prefix
         self.log_access = log_access
-        self.default_actor = local_actor().name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +75,7 @@ class Telemetry:
             method = scope["method"]
             self.metrics.observe(method, template, status, seconds, received, sent)
             if self.log_access and access_log.isEnabledFor(logging.INFO):
-                actor = _declared_actor(scope) or self.default_actor
+                actor = _principal(scope)
                 _log_access(scope, method, template, actor, status, seconds, received, sent)
 
     def _template(self, scope: Scope) -> str:
@@ -93,18 +90,17 @@ class Telemetry:
         return template
 
 
-def _declared_actor(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == _RAW_ACTOR:
-            return value.decode("latin-1")[:128]
-    return None
+def _principal(scope: Scope) -> str | None:
+    """Who the request authenticated as: read from its context, never from a header."""
+    ctx = scope.get("state", {}).get(CONTEXT_STATE)
+    return ctx.name if ctx is not None else None
 
 
 def _log_access(
     scope: Scope,
     method: str,
     route: str,
-    actor: str,
+    actor: str | None,
     status: int,
     seconds: float,
     received: int,
