@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import (
-    ACTOR,
+    as_user,
     API,
     assert_json,
     assert_problem,
@@ -106,7 +106,7 @@ def test_patch_changes_only_the_governance_fields_given(api) -> None:
         api, NAME, owner="team-ads", contacts=["a@x"], risk_level="high", risk_reason="why"
     )
     patched = assert_json(
-        api.patch(model_url(NAME), json={"owner": "team-risk"}, headers={ACTOR: "carol"}), 200
+        api.patch(model_url(NAME), json={"owner": "team-risk"}, headers=as_user(api, "carol")), 200
     )
     assert (patched["owner"], patched["contacts"]) == ("team-risk", ["a@x"])
     assert (patched["risk_level"], patched["risk_reason"]) == ("high", "why")
@@ -178,7 +178,7 @@ def test_model_without_a_card_lacks_every_section(api) -> None:
 
 def test_put_card_reports_completeness_missing_sections_and_front_matter(api) -> None:
     create_model(api, NAME)
-    put = assert_json(put_card(api, HALF_CARD, **{ACTOR: "dana"}), 200)
+    put = assert_json(put_card(api, HALF_CARD, **as_user(api, "dana")), 200)
     assert put == {
         "card": HALF_CARD,
         "completeness": 0.5,

@@ -9,7 +9,7 @@ import pytest
 from modeldepot.manifest import Manifest, ManifestEntry
 from modeldepot.registry.pagination import encode_cursor
 from tests.api.helpers import (
-    ACTOR,
+    as_user,
     JSON,
     assert_json,
     assert_problem,
@@ -293,7 +293,9 @@ def test_push_id_is_scoped_to_its_model(api) -> None:
 def test_deleted_version_is_404_version_deleted_and_skipped_by_latest(api) -> None:
     push(api, NAME, {"w": b"1"})
     push(api, NAME, {"w": b"2"})
-    deleted = assert_json(api.delete(model_url(NAME, "versions", "2"), headers={ACTOR: "bob"}), 200)
+    deleted = assert_json(
+        api.delete(model_url(NAME, "versions", "2"), headers=as_user(api, "bob")), 200
+    )
     assert (deleted["deleted_by"], deleted["deleted_at"] is not None) == ("bob", True)
     assert_problem(resolve(api, f"{NAME}:2"), 404, "VERSION_DELETED")
     assert_problem(api.get(model_url(NAME, "versions", "2")), 404, "VERSION_DELETED")
@@ -336,7 +338,7 @@ def test_deleting_a_version_an_alias_points_at_is_409_version_has_aliases(api) -
 def test_version_tags_put_and_delete(api) -> None:
     push(api, NAME, tags={"keep": "1"})
     url = model_url(NAME, "versions", "1", "tags", "stage")
-    tagged = assert_json(api.put(url, json={"value": "prod"}, headers={ACTOR: "tagger"}), 200)
+    tagged = assert_json(api.put(url, json={"value": "prod"}, headers=as_user(api, "tagger")), 200)
     assert tagged["tags"] == {"keep": "1", "stage": "prod"}
     assert tagged["updated_by"] == "tagger"
     assert assert_json(api.put(url, json={"value": "dev"}), 200)["tags"]["stage"] == "dev"

@@ -58,7 +58,7 @@ from modeldepot.cli.common import (
     "aliases",
     multiple=True,
     metavar="ALIAS",
-    help="Point this alias at the new version (repeatable).",
+    help="Point this alias at the new version, in the same commit (repeatable).",
 )
 @click.option(
     "--params-file",
@@ -156,11 +156,8 @@ def push(
             capture=not no_capture,
             entry_point=entry_point,
             container_image=container_image,
+            aliases=aliases,
         )
-    for alias in aliases:
-        md.set_alias(version.model, alias, version.number)
-    if aliases:
-        version = md.get_version(f"{version.model}:{version.number}")
     if as_json:
         emit_json(version)
         return

@@ -190,8 +190,12 @@ class Client(DiscoveryMixin, ObjectsMixin):
         capture: bool = True,
         entry_point: str | None = None,
         container_image: str | None = None,
+        aliases: Sequence[str] = (),
     ) -> VersionRead:
         """Publish the file or directory at ``path`` as the next version of ``name``.
+
+        ``aliases`` are pointed at the new version by the same commit: the version and
+        its aliases land together or not at all.
 
         Only blobs the server lacks are sent; pushing unchanged content again transfers
         no file bytes. The version exists once this returns, and not before.
@@ -233,6 +237,7 @@ class Client(DiscoveryMixin, ObjectsMixin):
             lineage=record,
             card=read_card(card),
             push_id=push_id,
+            aliases=list(aliases),
         )
         return push_mod.push(
             self.http,

@@ -35,8 +35,8 @@ class Registry:
             cache_seconds=settings.auth_cache_seconds,
             max_failures=settings.auth_max_failures,
         )
-        self.models = ModelService(db)
-        self.versions = VersionService(db)
+        self.models = ModelService(self.units)
+        self.versions = VersionService(self.units)
         self.aliases = AliasService(self.units)
         self.lineage = LineageService(db)
         self.datasets = DatasetService(db)
@@ -63,9 +63,16 @@ class Registry:
     def _subscribe(self) -> None:
         """The in-transaction follow-ups of changes (see ``registry/unit.py``)."""
         from modeldepot.registry.aliases import keep_alias_history
+        from modeldepot.registry.models import index_model_change
+        from modeldepot.registry.versions import index_new_version_change, index_version_change
 
         for action in ("alias.set", "alias.delete"):
             self.units.subscribe(action, keep_alias_history)
+        for action in ("model.create", "model.update", "model.tag.delete", "model.card.set"):
+            self.units.subscribe(action, index_model_change)
+        self.units.subscribe("version.create", index_new_version_change)
+        for action in ("version.tag.set", "version.tag.delete"):
+            self.units.subscribe(action, index_version_change)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, *, migrate: bool | None = None) -> Registry:

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from modeldepot import failpoints
-from modeldepot.actor import Actor
 from modeldepot.cards import parse_card
 from modeldepot.db import hotpath
-from modeldepot.db.engine import Database, upsert
+from modeldepot.db.engine import upsert
 from modeldepot.db.tables import (
     aliases,
     blobs,
@@ -26,7 +25,6 @@ from modeldepot.db.tables import (
     version_tags,
     versions,
 )
-from modeldepot.db.types import utcnow
 from modeldepot.errors import (
     BlobNotFound,
     FileNotInVersion,
@@ -44,7 +42,8 @@ from modeldepot.metadata import (
     check_tag_value,
     check_tags,
 )
-from modeldepot.refs import Ref, parse_ref, validate_name
+from modeldepot.refs import Ref, parse_ref, validate_alias, validate_name
+from modeldepot.registry.aliases import move_alias
 from modeldepot.registry.lineage import lineage_document, record_lineage
 from modeldepot.registry.lookup import (
     VERSION_ROW,
@@ -56,32 +55,34 @@ from modeldepot.registry.lookup import (
 )
 from modeldepot.registry.models import card_read
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
-from modeldepot.registry.textindex import (
-    index_model,
-    index_new_version,
-    index_version,
-    version_body,
-)
+from modeldepot.registry.textindex import index_new_version, index_version, version_body
+from modeldepot.registry.unit import Change, UnitOfWork, Units
 from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 BATCH = 500
 
 
 class VersionService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
     def create_version(
-        self, name: str, data: VersionCreate, actor: Actor
+        self, ctx: Context, name: str, data: VersionCreate
     ) -> tuple[VersionRead, bool]:
         """Commit a version of ``name`` (created if new); return it and whether it is new.
 
         Raises ManifestInvalid (and subclasses) for bad files, BlobNotFound listing blobs
         not uploaded (``missing``), SizeMismatch if a blob's size differs from the
         manifest, ModelDeleted if the model is deleted. With a ``push_id`` seen before
-        for this model, returns that version unchanged.
+        for this model, returns that version unchanged. The aliases in ``data.aliases``
+        are pointed at the new version in the same transaction: the push and its alias
+        moves land together or not at all.
         """
         validate_name(name)
+        for alias in data.aliases:
+            validate_alias(alias)
         manifest = Manifest.build(f.to_entry() for f in data.files)
         description = check_description(data.description)
         tags = check_tags(data.tags)
@@ -89,17 +90,21 @@ class VersionService:
         metrics = check_metrics(data.metrics)
         recorded = lineage_document(data.lineage)
         card = parse_card(data.card) if data.card is not None else None
-        with self.db.write() as conn:
-            model_id = _ensure_model(conn, name, actor)
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.VERSION_CREATE, name)
+            if data.aliases:
+                uow.require(Permission.ALIAS_MOVE, name)
+            conn = uow.conn
+            model_id = _ensure_model(uow, name)
             if data.push_id:
                 existing = conn.execute(
                     _BY_PUSH_ID, {"model_id": model_id, "push_id": data.push_id}
                 ).first()
                 if existing is not None:
                     return to_version_read(conn, name, existing), False
-            now = utcnow()
+            now = uow.now
             _claim_blobs(conn, manifest)
-            number = hotpath.next_version_number(conn, model_id, now, actor.name)
+            number = hotpath.next_version_number(conn, model_id, now, ctx.name)
             values = {
                 "model_id": model_id,
                 "number": number,
@@ -108,9 +113,9 @@ class VersionService:
                 "total_size": manifest.total_size,
                 "file_count": len(manifest.entries),
                 "created_at": now,
-                "created_by": actor.name,
+                "created_by": ctx.name,
                 "updated_at": now,
-                "updated_by": actor.name,
+                "updated_by": ctx.name,
                 "push_id": data.push_id,
                 "format": recorded.format,
                 "card_completeness": card.completeness if card else None,
@@ -132,12 +137,26 @@ class VersionService:
                 hotpath.insert_rows(conn, version_files, batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            learned = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
+            learned = record_lineage(conn, version_id, data.lineage, metrics, params, ctx, now)
             metrics = learned.metrics
-            body = version_body(
-                name, description, recorded.format, tags, learned.datasets, data.card
+            uow.record(
+                "version.create",
+                f"{name}:{number}",
+                model=name,
+                after={
+                    "number": number,
+                    "digest": manifest.digest,
+                    "total_size": manifest.total_size,
+                    "file_count": len(manifest.entries),
+                },
+                model_id=model_id,
+                version_id=version_id,
+                body=version_body(
+                    name, description, recorded.format, tags, learned.datasets, data.card
+                ),
             )
-            index_new_version(conn, model_id, version_id, body)
+            for alias in data.aliases:
+                move_alias(uow, name, alias, number)
             failpoints.reach("commit.before_db_commit")
         # Everything the new version holds was written just now: no need to read it back.
         version = VersionRead(
@@ -146,24 +165,35 @@ class VersionService:
             tags=tags,
             params=params,
             metrics=metrics,
-            aliases=[],
+            aliases=sorted(set(data.aliases)),
         )
         return version, True
 
     def resolve(
-        self, ref: Ref | str, *, include_deleted: bool = False, at: datetime | None = None
+        self,
+        ctx: Context,
+        ref: Ref | str,
+        *,
+        include_deleted: bool = False,
+        at: datetime | None = None,
     ) -> VersionRead:
         """The version a reference names. Aliases and ``latest`` never yield deleted versions.
 
         With ``at``, the version the reference named at that instant (see ``resolve_row``).
         """
         ref = parse_ref(ref) if isinstance(ref, str) else ref
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, ref.name)
+            conn = reading.conn
             model, row = resolve_row(conn, ref, include_deleted=include_deleted, at=at)
             return to_version_read(conn, model.name, row)
 
-    def get_version(self, name: str, number: int, *, include_deleted: bool = False) -> VersionRead:
-        with self.db.read() as conn:
+    def get_version(
+        self, ctx: Context, name: str, number: int, *, include_deleted: bool = False
+    ) -> VersionRead:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            conn = reading.conn
             model = model_row(conn, name)
             return to_version_read(
                 conn, name, version_row(conn, model, number, include_deleted=include_deleted)
@@ -171,6 +201,7 @@ class VersionService:
 
     def list_versions(
         self,
+        ctx: Context,
         name: str,
         *,
         include_deleted: bool = False,
@@ -179,7 +210,9 @@ class VersionService:
     ) -> Page[VersionRead]:
         """Versions of ``name``, newest first."""
         limit = check_limit(limit)
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            conn = reading.conn
             model = model_row(conn, name)
             query = (
                 select(*VERSION_ROW)
@@ -197,16 +230,22 @@ class VersionService:
         next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
         return Page[VersionRead](items=items, next_cursor=next_cursor)
 
-    def get_card(self, name: str, number: int) -> CardRead:
+    def get_card(self, ctx: Context, name: str, number: int) -> CardRead:
         """The version's own card (the model's card is separate)."""
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, name)
+            conn = reading.conn
             row = version_row(conn, model_row(conn, name), number, include_deleted=True)
             text = conn.execute(select(versions.c.card).where(versions.c.id == row.id)).scalar()
         return card_read(text)
 
-    def get_manifest(self, ref: Ref | str, *, include_deleted: bool = False) -> ManifestRead:
+    def get_manifest(
+        self, ctx: Context, ref: Ref | str, *, include_deleted: bool = False
+    ) -> ManifestRead:
         ref = parse_ref(ref) if isinstance(ref, str) else ref
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, ref.name)
+            conn = reading.conn
             model, row = resolve_row(conn, ref, include_deleted=include_deleted)
             files = [
                 FileEntry(path=f.path, size=f.size, digest=f.digest, media_type=f.media_type)
@@ -220,11 +259,13 @@ class VersionService:
             model=model.name, number=row.number, digest=row.digest, schema=SCHEMA, files=files
         )
 
-    def get_file(self, ref: Ref | str, path: str) -> FileEntry:
+    def get_file(self, ctx: Context, ref: Ref | str, path: str) -> FileEntry:
         """The manifest entry at ``path`` of the version ``ref`` names."""
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         normalized = normalize_path(path)
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, ref.name)
+            conn = reading.conn
             model, row = resolve_row(conn, ref, include_deleted=False)
             found = conn.execute(
                 select(version_files).where(
@@ -237,9 +278,11 @@ class VersionService:
             path=found.path, size=found.size, digest=found.digest, media_type=found.media_type
         )
 
-    def delete_version(self, name: str, number: int, actor: Actor) -> VersionRead:
+    def delete_version(self, ctx: Context, name: str, number: int) -> VersionRead:
         """Soft-delete; refused (VersionInUse) while an alias points at the version."""
-        with self.db.write() as conn:
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.DELETE, name)
+            conn = uow.conn
             model = model_row(conn, name)
             row = version_row(conn, model, number)
             held = (
@@ -253,59 +296,95 @@ class VersionService:
                     "move or remove those aliases first",
                     aliases=sorted(held),
                 )
-            now = utcnow()
             conn.execute(
                 update(versions)
                 .where(versions.c.id == row.id)
                 .values(
-                    deleted_at=now, deleted_by=actor.name, updated_at=now, updated_by=actor.name
+                    deleted_at=uow.now,
+                    deleted_by=ctx.name,
+                    updated_at=uow.now,
+                    updated_by=ctx.name,
                 )
+            )
+            uow.record(
+                "version.delete", f"{name}:{number}", model=name, after={"digest": row.digest}
             )
             return _reload(conn, name, row.id)
 
-    def restore_version(self, name: str, number: int, actor: Actor) -> VersionRead:
-        with self.db.write() as conn:
+    def restore_version(self, ctx: Context, name: str, number: int) -> VersionRead:
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.DELETE, name)
+            conn = uow.conn
             model = model_row(conn, name)
             row = version_row(conn, model, number, include_deleted=True)
             conn.execute(
                 update(versions)
                 .where(versions.c.id == row.id)
-                .values(
-                    deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=actor.name
-                )
+                .values(deleted_at=None, deleted_by=None, updated_at=uow.now, updated_by=ctx.name)
+            )
+            uow.record(
+                "version.restore", f"{name}:{number}", model=name, after={"digest": row.digest}
             )
             return _reload(conn, name, row.id)
 
-    def set_tag(self, name: str, number: int, key: str, value: str, actor: Actor) -> VersionRead:
+    def set_tag(self, ctx: Context, name: str, number: int, key: str, value: str) -> VersionRead:
         """Tags are the one mutable part of a version; its content never changes."""
         check_key("tag", key)
         check_tag_value(key, value)
-        with self.db.write() as conn:
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.METADATA_EDIT, name)
+            conn = uow.conn
             row = version_row(conn, model_row(conn, name), number)
-            updated = conn.execute(
-                update(version_tags)
-                .where(version_tags.c.version_id == row.id, version_tags.c.key == key)
-                .values(value=value)
-            )
-            if updated.rowcount == 0:
+            old = conn.execute(
+                select(version_tags.c.value).where(
+                    version_tags.c.version_id == row.id, version_tags.c.key == key
+                )
+            ).scalar()
+            if old is None:
                 conn.execute(insert(version_tags).values(version_id=row.id, key=key, value=value))
-            _touch(conn, row.id, actor)
-            index_version(conn, row.id)
+            else:
+                conn.execute(
+                    update(version_tags)
+                    .where(version_tags.c.version_id == row.id, version_tags.c.key == key)
+                    .values(value=value)
+                )
+            _touch(uow, row.id)
+            uow.record(
+                "version.tag.set",
+                f"{name}:{number}#{key}",
+                model=name,
+                before={key: old} if old is not None else None,
+                after={key: value},
+                version_id=row.id,
+            )
             return _reload(conn, name, row.id)
 
-    def delete_tag(self, name: str, number: int, key: str, actor: Actor) -> VersionRead:
+    def delete_tag(self, ctx: Context, name: str, number: int, key: str) -> VersionRead:
         check_key("tag", key)
-        with self.db.write() as conn:
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.METADATA_EDIT, name)
+            conn = uow.conn
             row = version_row(conn, model_row(conn, name), number)
-            result = conn.execute(
+            old = conn.execute(
+                select(version_tags.c.value).where(
+                    version_tags.c.version_id == row.id, version_tags.c.key == key
+                )
+            ).scalar()
+            if old is None:
+                raise TagNotFound(f"{name}:{number} has no tag {key!r}")
+            conn.execute(
                 delete(version_tags).where(
                     version_tags.c.version_id == row.id, version_tags.c.key == key
                 )
             )
-            if result.rowcount == 0:
-                raise TagNotFound(f"{name}:{number} has no tag {key!r}")
-            _touch(conn, row.id, actor)
-            index_version(conn, row.id)
+            _touch(uow, row.id)
+            uow.record(
+                "version.tag.delete",
+                f"{name}:{number}#{key}",
+                model=name,
+                before={key: old},
+                version_id=row.id,
+            )
             return _reload(conn, name, row.id)
 
 
@@ -324,19 +403,19 @@ _CLAIM_BLOBS = (
 )
 
 
-def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
+def _ensure_model(uow: UnitOfWork, name: str) -> int:
     """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
+    conn = uow.conn
     found = hotpath.model_by_name(conn, name)
     if found is None:
-        now = utcnow()
         values = {
             "name": name,
             "description": "",
             "last_version_number": 0,
-            "created_at": now,
-            "created_by": actor.name,
-            "updated_at": now,
-            "updated_by": actor.name,
+            "created_at": uow.now,
+            "created_by": uow.ctx.name,
+            "updated_at": uow.now,
+            "updated_by": uow.ctx.name,
         }
         inserted = conn.execute(
             upsert(conn, models).values(**values).on_conflict_do_nothing(index_elements=["name"])
@@ -344,7 +423,9 @@ def _ensure_model(conn: Connection, name: str, actor: Actor) -> int:
         found = hotpath.model_by_name(conn, name)
         assert found is not None  # inserted just now, or by a concurrent push
         if inserted.rowcount == 1:
-            index_model(conn, found[0])
+            uow.record(
+                "model.create", name, model=name, after={"description": ""}, model_id=found[0]
+            )
     model_id, deleted = found
     if deleted:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
@@ -387,12 +468,23 @@ def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str
         hotpath.insert_rows(conn, table, rows)
 
 
-def _touch(conn: Connection, version_id: int, actor: Actor) -> None:
-    conn.execute(
+def _touch(uow: UnitOfWork, version_id: int) -> None:
+    uow.conn.execute(
         update(versions)
         .where(versions.c.id == version_id)
-        .values(updated_at=utcnow(), updated_by=actor.name)
+        .values(updated_at=uow.now, updated_by=uow.ctx.name)
     )
+
+
+def index_new_version_change(uow: UnitOfWork, change: Change) -> None:
+    """Subscriber of ``version.create``: the new version's search text."""
+    facts = change.facts
+    index_new_version(uow.conn, facts["model_id"], facts["version_id"], facts["body"])
+
+
+def index_version_change(uow: UnitOfWork, change: Change) -> None:
+    """Subscriber of version tag changes: the version's search text."""
+    index_version(uow.conn, change.facts["version_id"])
 
 
 def _reload(conn: Connection, name: str, version_id: int) -> VersionRead:

@@ -45,6 +45,12 @@ class VersionCreate(BaseModel):
         description="Client-chosen id; repeating a commit with the same id returns the "
         "version it created instead of creating another.",
     )
+    aliases: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Aliases to point at the new version in the same transaction (needs the "
+        "role that moves aliases): the version and its aliases land together or not at all.",
+    )
 
 
 class VersionRead(BaseModel):

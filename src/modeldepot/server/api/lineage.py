@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from modeldepot.schemas import CardRead
 from modeldepot.schemas.compare import LineageGraph, VersionDiff
 from modeldepot.schemas.lineage import LineageRead, RelationCreate, RelationKind
+from modeldepot.server.auth import ReadCtx
 from modeldepot.server.deps import ActorDep, RegistryDep, VersionNumber
 
 router = APIRouter(tags=["lineage"])
@@ -49,8 +50,10 @@ def get_requirements(name: str, number: VersionNumber, registry: RegistryDep) ->
 
 
 @router.get(VERSION + "/card", response_model=CardRead)
-def get_version_card(name: str, number: VersionNumber, registry: RegistryDep) -> CardRead:
-    return registry.versions.get_card(name, number)
+def get_version_card(
+    ctx: ReadCtx, name: str, number: VersionNumber, registry: RegistryDep
+) -> CardRead:
+    return registry.versions.get_card(ctx, name, number)
 
 
 @router.post(VERSION + "/pulls", status_code=status.HTTP_204_NO_CONTENT)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, Response, status
 
 from modeldepot.refs import parse_ref
 from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, VersionRead
+from modeldepot.server.auth import CreateCtx, DeleteCtx, EditCtx, ReadCtx
 from modeldepot.server.blobs import etag_matches, serve_blob
 from modeldepot.server.deps import (
-    ActorDep,
     AtQ,
     CursorQ,
     DeletedQ,
@@ -25,6 +25,7 @@ PREFIX = "/models/{name:path}/-/versions"
 
 @router.get(PREFIX, response_model=Page[VersionRead])
 def list_versions(
+    ctx: ReadCtx,
     name: str,
     registry: RegistryDep,
     include_deleted: DeletedQ = False,
@@ -32,7 +33,7 @@ def list_versions(
     limit: LimitQ = None,
 ) -> Page[VersionRead]:
     return registry.versions.list_versions(
-        name, include_deleted=include_deleted, cursor=cursor, limit=limit
+        ctx, name, include_deleted=include_deleted, cursor=cursor, limit=limit
     )
 
 
@@ -43,10 +44,11 @@ def list_versions(
     responses={200: {"model": VersionRead, "description": "Repeated push_id: the version it made"}},
 )
 def create_version(
-    name: str, data: VersionCreate, registry: RegistryDep, actor: ActorDep
+    ctx: CreateCtx, name: str, data: VersionCreate, registry: RegistryDep
 ) -> Response:
-    """Commit a version whose blobs are uploaded; the model is created if new."""
-    version, created = registry.versions.create_version(name, data, actor)
+    """Commit a version whose blobs are uploaded; the model is created if new. With
+    `aliases`, they point at the new version in the same transaction."""
+    version, created = registry.versions.create_version(ctx, name, data)
     headers = {
         "ETag": f'"{version.digest}"',
         "Location": f"/api/v1/models/{name}/-/versions/{version.number}",
@@ -62,45 +64,55 @@ def create_version(
 
 @router.get(PREFIX + "/{number}", response_model=VersionRead)
 def get_version(
+    ctx: ReadCtx,
     name: str,
     number: VersionNumber,
     registry: RegistryDep,
     request: Request,
     include_deleted: DeletedQ = False,
 ) -> VersionRead | Response:
-    version = registry.versions.get_version(name, number, include_deleted=include_deleted)
+    version = registry.versions.get_version(ctx, name, number, include_deleted=include_deleted)
     return _with_etag(version, request)
 
 
 @router.delete(PREFIX + "/{number}", response_model=VersionRead)
 def delete_version(
-    name: str, number: VersionNumber, registry: RegistryDep, actor: ActorDep
+    ctx: DeleteCtx, name: str, number: VersionNumber, registry: RegistryDep
 ) -> VersionRead:
-    return registry.versions.delete_version(name, number, actor)
+    return registry.versions.delete_version(ctx, name, number)
 
 
 @router.post(PREFIX + "/{number}/restore", response_model=VersionRead)
 def restore_version(
-    name: str, number: VersionNumber, registry: RegistryDep, actor: ActorDep
+    ctx: DeleteCtx, name: str, number: VersionNumber, registry: RegistryDep
 ) -> VersionRead:
-    return registry.versions.restore_version(name, number, actor)
+    return registry.versions.restore_version(ctx, name, number)
 
 
 @router.get(PREFIX + "/{number}/manifest", response_model=ManifestRead)
 def get_manifest(
-    name: str, number: VersionNumber, registry: RegistryDep, include_deleted: DeletedQ = False
+    ctx: ReadCtx,
+    name: str,
+    number: VersionNumber,
+    registry: RegistryDep,
+    include_deleted: DeletedQ = False,
 ) -> ManifestRead:
-    return registry.versions.get_manifest(f"{name}:{number}", include_deleted=include_deleted)
+    return registry.versions.get_manifest(ctx, f"{name}:{number}", include_deleted=include_deleted)
 
 
 @router.get(
     PREFIX + "/{number}/files/{path:path}", response_class=Response, responses=problems(416)
 )
 def download_file(
-    name: str, number: VersionNumber, path: str, registry: RegistryDep, request: Request
+    ctx: ReadCtx,
+    name: str,
+    number: VersionNumber,
+    path: str,
+    registry: RegistryDep,
+    request: Request,
 ) -> Response:
     """One file of a version, with Range support (HEAD for headers only)."""
-    entry = registry.versions.get_file(f"{name}:{number}", path)
+    entry = registry.versions.get_file(ctx, f"{name}:{number}", path)
     return serve_blob(
         registry.store, entry.digest, request, filename=entry.path, media_type=entry.media_type
     )
@@ -119,20 +131,21 @@ router.add_api_route(
 
 @router.put(PREFIX + "/{number}/tags/{key:path}", response_model=VersionRead)
 def set_version_tag(
-    name: str, number: VersionNumber, key: str, data: TagSet, registry: RegistryDep, actor: ActorDep
+    ctx: EditCtx, name: str, number: VersionNumber, key: str, data: TagSet, registry: RegistryDep
 ) -> VersionRead:
-    return registry.versions.set_tag(name, number, key, data.value, actor)
+    return registry.versions.set_tag(ctx, name, number, key, data.value)
 
 
 @router.delete(PREFIX + "/{number}/tags/{key:path}", response_model=VersionRead)
 def delete_version_tag(
-    name: str, number: VersionNumber, key: str, registry: RegistryDep, actor: ActorDep
+    ctx: EditCtx, name: str, number: VersionNumber, key: str, registry: RegistryDep
 ) -> VersionRead:
-    return registry.versions.delete_tag(name, number, key, actor)
+    return registry.versions.delete_tag(ctx, name, number, key)
 
 
 @router.get("/resolve", response_model=VersionRead)
 def resolve(
+    ctx: ReadCtx,
     ref: str,
     registry: RegistryDep,
     request: Request,
@@ -142,7 +155,7 @@ def resolve(
     """The version a reference names: ``name``, ``name:7``, ``name@alias``, ``name@sha256:…``,
     ``models:/name/7`` or ``models:/name@alias``; with ``at``, the one it named then."""
     version = registry.versions.resolve(
-        parse_ref(ref), include_deleted=include_deleted, at=instant(at)
+        ctx, parse_ref(ref), include_deleted=include_deleted, at=instant(at)
     )
     return _with_etag(version, request)
 
