@@ -88,5 +88,5 @@ def test_an_invalid_alias_refuses_the_whole_commit(api, registry) -> None:
 
 def test_a_failed_commit_appends_no_audit_record(api, registry) -> None:
     response = commit(api, NAME, [entry("model.bin", b"never uploaded")], aliases=["production"])
-    assert_problem(response, 404, "BLOB_NOT_FOUND")
+    assert_problem(response, 404, "BLOB_UNKNOWN")
     assert _actions(registry) == []
