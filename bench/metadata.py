@@ -31,9 +31,16 @@ from bench.server import BenchServer, percentile
 from modeldepot.digest import digest_bytes
 
 
+# The token every request sends (set by main once the server has written it): measured
+# with authentication on, as every real client runs.
+HEADERS: dict[str, str] = {}
+
+
 def http_client(url: str) -> httpx.Client:
     transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.Client(base_url=url + "/api/v1", transport=transport, timeout=60)
+    return httpx.Client(
+        base_url=url + "/api/v1", transport=transport, timeout=60, headers=HEADERS
+    )
 
 
 def commit_body(digest: str, i: int) -> dict:
@@ -91,12 +98,17 @@ def wrk(url: str, connections: int, script: Path | None = None) -> dict:
     return {"per_second": float(rate.group(1)), "p50_ms": latency("50"), "p99_ms": latency("99")}
 
 
+def wrk_auth() -> str:
+    """Lines of a wrk script that send the token."""
+    return "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in HEADERS.items())
+
+
 def wrk_figures(base: str, name: str, digest: str, clients: int, work: Path) -> dict:
     script = work / "create.lua"
     body = json.dumps(commit_body(digest, 0))
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n' + wrk_auth()
     )
     models = f"{base}/api/v1/models"
     figures = {
@@ -109,7 +121,9 @@ def wrk_figures(base: str, name: str, digest: str, clients: int, work: Path) -> 
         http.put(f"/models/{name}-seq/-/aliases/production", json={"version": 1}).raise_for_status()
         numbers = [v["number"] for v in _all_versions(http, f"{name}-conc")]
     figures["concurrent_numbers_contiguous"] = sorted(numbers) == list(range(1, len(numbers) + 1))
-    figures["resolve_alias"] = wrk(f"{base}/api/v1/resolve?ref={name}-seq@production", 1)
+    resolve = work / "resolve.lua"
+    resolve.write_text(wrk_auth())
+    figures["resolve_alias"] = wrk(f"{base}/api/v1/resolve?ref={name}-seq@production", 1, resolve)
     return figures
 
 
@@ -122,6 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="md-meta-"))
     server = BenchServer(work / "data", args.database_url)
+    HEADERS.update(server.headers)
     suffix = str(int(time.time()))
     try:
         with http_client(server.url) as http:

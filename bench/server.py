@@ -52,6 +52,18 @@ class BenchServer:
         self._peak = 0
         self._sampling = False
 
+    @property
+    def token(self) -> str | None:
+        """The admin token the server wrote on first start (None: a server from before
+        identities, or a replica that joined a registry that had its admin already)."""
+        path = self.data_dir / "admin.token"
+        return path.read_text().strip() if path.exists() else None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        token = self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def _wait_ready(self) -> float:
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline:

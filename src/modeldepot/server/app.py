@@ -39,7 +39,8 @@ log = logging.getLogger("modeldepot.server")
 
 def create_app(settings: ServerSettings, registry: Registry | None = None) -> FastAPI:
     """The app for ``settings``; pass ``registry`` to share one (tests), else it is opened
-    here (and, on a registry with no user yet, its first admin is created)."""
+    here. On start, a registry with no user yet gets its first admin (see
+    ``IdentityService.bootstrap``)."""
     if settings.anonymous not in ANONYMOUS_ACCESS:
         raise InvalidInput(
             f"MODELDEPOT_ANONYMOUS={settings.anonymous!r} is not one of: "
@@ -50,16 +51,13 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = registry is None
         app.state.registry = registry or Registry.from_settings(settings)
-        if owned:
-            created = await run_in_threadpool(
-                app.state.registry.identity.bootstrap, settings.data_dir
+        created = await run_in_threadpool(app.state.registry.identity.bootstrap, settings.data_dir)
+        if created is not None:
+            log.warning(
+                "first start: created the user 'admin' (admin on /); its token is in %s "
+                "(readable by you only), which the CLI and SDK on this machine use",
+                created,
             )
-            if created is not None:
-                log.warning(
-                    "first start: created the user 'admin' (admin on /); its token is in %s "
-                    "(readable by you only), which the CLI and SDK on this machine use",
-                    created,
-                )
         sweeper = asyncio.create_task(
             _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
         )
