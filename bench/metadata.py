@@ -30,7 +30,6 @@ import httpx
 from bench.server import BenchServer, percentile
 from modeldepot.digest import digest_bytes
 
-
 # The token every request sends (set by main once the server has written it): measured
 # with authentication on, as every real client runs.
 HEADERS: dict[str, str] = {}
@@ -38,9 +37,7 @@ HEADERS: dict[str, str] = {}
 
 def http_client(url: str) -> httpx.Client:
     transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.Client(
-        base_url=url + "/api/v1", transport=transport, timeout=60, headers=HEADERS
-    )
+    return httpx.Client(base_url=url + "/api/v1", transport=transport, timeout=60, headers=HEADERS)
 
 
 def commit_body(digest: str, i: int) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import (
-    as_user,
     API,
+    as_user,
     assert_json,
     assert_problem,
     commit,

@@ -6,8 +6,8 @@ import pytest
 
 from modeldepot.registry.pagination import encode_cursor
 from tests.api.helpers import (
-    as_user,
     API,
+    as_user,
     assert_json,
     assert_problem,
     commit,

@@ -9,8 +9,8 @@ import pytest
 from modeldepot.manifest import Manifest, ManifestEntry
 from modeldepot.registry.pagination import encode_cursor
 from tests.api.helpers import (
-    as_user,
     JSON,
+    as_user,
     assert_json,
     assert_problem,
     commit,

@@ -418,14 +418,18 @@ def _ensure_model(uow: UnitOfWork, name: str) -> int:
             "updated_by": uow.ctx.name,
         }
         inserted = conn.execute(
-            upsert(conn, models).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        )
-        found = hotpath.model_by_name(conn, name)
-        assert found is not None  # inserted just now, or by a concurrent push
-        if inserted.rowcount == 1:
+            upsert(conn, models)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(models.c.id)
+        ).first()
+        if inserted is not None:
             uow.record(
-                "model.create", name, model=name, after={"description": ""}, model_id=found[0]
+                "model.create", name, model=name, after={"description": ""}, model_id=inserted.id
             )
+            return int(inserted.id)
+        found = hotpath.model_by_name(conn, name)
+        assert found is not None  # inserted by a concurrent push just now
     model_id, deleted = found
     if deleted:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
