@@ -62,7 +62,9 @@ from modeldepot.registry.textindex import (
     index_version,
     version_body,
 )
+from modeldepot.registry.unit import UnitOfWork
 from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
+from modeldepot.security.context import Context
 
 BATCH = 500
 
@@ -132,7 +134,13 @@ class VersionService:
                 hotpath.insert_rows(conn, version_files, batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            learned = record_lineage(conn, version_id, data.lineage, metrics, params, actor, now)
+            learned = record_lineage(
+                UnitOfWork(conn, Context.system(actor.name), now),
+                version_id,
+                data.lineage,
+                metrics,
+                params,
+            )
             metrics = learned.metrics
             body = version_body(
                 name, description, recorded.format, tags, learned.datasets, data.card
