@@ -6,7 +6,7 @@ version or not at all. Relations can be added later; none may close a cycle.
 
 What a caller reads of lineage is limited to what it may read: a relation to or from a
 version of a model it cannot read is left out (in the SQL), and naming such a version
-as a relation's target answers as if it did not exist.
+as a relation's target answers as if it did not exist (``registry/relations.py``).
 """
 
 from __future__ import annotations
