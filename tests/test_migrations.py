@@ -12,7 +12,9 @@ from modeldepot.db.engine import Database
 from modeldepot.db.migrate import HEAD, current_revision, downgrade, head_revision, upgrade
 from modeldepot.db.tables import include_object, metadata
 from modeldepot.registry.search import SearchService
+from modeldepot.registry.unit import Units
 from modeldepot.registry.versions import VersionService
+from modeldepot.security.context import Context
 
 
 def test_migrated_schema_matches_table_definitions(shared_db) -> None:
@@ -79,12 +81,12 @@ def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(scratch_url: str
         version = versions.resolve("ads/legacy:1")
         assert version.metrics == {"auc": 0.9}
         assert version.params == {"lr": 0.01, "opt": "adam", "bn": True, "layers": 3}
-        search = SearchService(db)
-        assert search.search_models('"boosted"').ids == [1]
-        assert search.search_versions('"nightly"').ids == [1]
-        assert search.search_versions("params.lr < 0.1 AND params.opt = adam").ids == [1]
-        assert search.search_versions("params.bn = true AND params.layers = 3").ids == [1]
-        assert search.search_versions("metrics.auc > 0.5", sort="-metrics.auc").ids == [1]
+        search, ctx = SearchService(Units(db)), Context.system("tests")
+        assert search.search_models(ctx, '"boosted"').ids == [1]
+        assert search.search_versions(ctx, '"nightly"').ids == [1]
+        assert search.search_versions(ctx, "params.lr < 0.1 AND params.opt = adam").ids == [1]
+        assert search.search_versions(ctx, "params.bn = true AND params.layers = 3").ids == [1]
+        assert search.search_versions(ctx, "metrics.auc > 0.5", sort="-metrics.auc").ids == [1]
     finally:
         db.dispose()
 
@@ -98,7 +100,8 @@ def test_downgrade_to_0001_and_upgrade_again(scratch_url: str) -> None:
         downgrade(db.engine, "0001")
         assert current_revision(db.engine) == "0001"
         upgrade(db.engine)
-        assert SearchService(db).search_versions('"nightly"').ids == [1]
+        search = SearchService(Units(db))
+        assert search.search_versions(Context.system("tests"), '"nightly"').ids == [1]
     finally:
         db.dispose()
 

@@ -13,9 +13,12 @@ import pytest
 
 from modeldepot.client.client import Client
 from modeldepot.errors import QueryFieldUnknown, QueryInvalid
+from modeldepot.registry import Registry
 from modeldepot.registry.inventory import INVENTORY_CSV_COLUMNS
 from modeldepot.schemas.compare import DatasetChange, FileChange, GraphEdge, ValueChange
 from modeldepot.schemas.datasets import AliasImpact
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Role
 from tests.conftest import make_model_dir
 
 TRAIN = {"uri": "s3://data/clicks", "digest": "sha256:c1", "role": "train", "name": "clicks"}
@@ -279,18 +282,27 @@ def test_datasets_are_listed_with_their_use_and_the_aliases_they_reach(
 # --- pulls and the inventory ------------------------------------------------------------
 
 
-def test_pulls_are_counted_per_version_and_actor(client, live, tmp_path: Path) -> None:
+def reader_token(registry: Registry, name: str) -> str:
+    """A token of a new user ``name``, reader on the whole registry."""
+    ctx = Context.system("tests")
+    registry.identity.create_principal(ctx, name)
+    registry.identity.grant(ctx, name, "/", Role.READER)
+    return registry.identity.create_token(ctx, "tests", owner=name).text
+
+
+def test_pulls_are_counted_per_version_and_actor(client, live, registry, tmp_path: Path) -> None:
     push(client, tmp_path, "a/m", b"1")
     push(client, tmp_path, "a/m", b"2")
     client.pull("a/m:1", tmp_path / "one")
     client.pull("a/m:1", tmp_path / "two")
-    with Client(live.url, cache_dir=tmp_path / "bob-cache", actor="bob") as bob:
+    token = reader_token(registry, "bob")
+    with Client(live.url, cache_dir=tmp_path / "bob-cache", token=token) as bob:
         bob.pull("a/m:1", tmp_path / "three")
         bob.pull("a/m@" + client.get_version("a/m:2").digest, tmp_path / "four")
     (entry,) = client.inventory().models
     assert [(p.number, p.count, p.by) for p in entry.pulls] == [
         (2, 1, {"bob": 1}),
-        (1, 3, {"bob": 1, "tester": 2}),
+        (1, 3, {"admin": 2, "bob": 1}),
     ]
 
 
@@ -329,7 +341,7 @@ def test_inventory_csv_has_a_header_and_one_row_per_model(client, tmp_path: Path
     assert app["owner"] == "team, ads"
     assert app["contacts"] == "x@example.com;y@example.com"
     assert (app["aliases"], app["latest_version"], app["version_count"]) == ("prod=1", "1", "1")
-    assert (app["personal_data"], app["pulls"]) == ("s3://data/people", "1:tester=1")
+    assert (app["personal_data"], app["pulls"]) == ("s3://data/people", "1:admin=1")
     only = list(csv.reader(io.StringIO(client.inventory_csv(prefix="b/"))))
     assert [row[0] for row in only] == ["name", "b/other"]
 

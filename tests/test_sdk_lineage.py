@@ -181,20 +181,20 @@ def test_push_outside_any_git_repository_succeeds_without_code(
 
 
 def test_container_image_setting_is_recorded_in_the_environment(
-    live, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live, admin_token, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELDEPOT_CONTAINER_IMAGE", IMAGE)
-    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+    with Client(live.url, cache_dir=tmp_path / "cache", token=admin_token) as md:
         md.push(weights(tmp_path / "model"), "a/m")
         environment = md.get_lineage("a/m:1").environment
     assert environment is not None and environment.container_image == IMAGE
 
 
 def test_container_image_argument_wins_over_the_setting(
-    live, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live, admin_token, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELDEPOT_CONTAINER_IMAGE", IMAGE)
-    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+    with Client(live.url, cache_dir=tmp_path / "cache", token=admin_token) as md:
         md.push(weights(tmp_path / "model"), "a/m", container_image="registry/other:7")
         environment = md.get_lineage("a/m:1").environment
     assert environment is not None and environment.container_image == "registry/other:7"
@@ -237,11 +237,16 @@ def test_explicit_code_without_entry_point_takes_the_entry_point_argument(
 
 @pytest.mark.parametrize("capture", [True, False], ids=["capture", "no-capture"])
 def test_explicit_environment_keeps_its_own_container_image(
-    live, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capture: bool
+    live,
+    admin_token,
+    outside_git: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capture: bool,
 ) -> None:
     monkeypatch.setenv("MODELDEPOT_CONTAINER_IMAGE", IMAGE)
     given = {"environment": {"python": "3.11.7", "container_image": "given/image:1"}}
-    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+    with Client(live.url, cache_dir=tmp_path / "cache", token=admin_token) as md:
         md.push(weights(tmp_path / "model"), "a/m", lineage=given, capture=capture)
         environment = md.get_lineage("a/m:1").environment
     assert environment is not None and environment.container_image == "given/image:1"
@@ -249,11 +254,16 @@ def test_explicit_environment_keeps_its_own_container_image(
 
 @pytest.mark.parametrize("capture", [True, False], ids=["capture", "no-capture"])
 def test_explicit_environment_without_container_image_gets_the_setting(
-    live, outside_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capture: bool
+    live,
+    admin_token,
+    outside_git: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capture: bool,
 ) -> None:
     monkeypatch.setenv("MODELDEPOT_CONTAINER_IMAGE", IMAGE)
     given = {"environment": {"python": "3.11.7"}}
-    with Client(live.url, cache_dir=tmp_path / "cache", actor="tester") as md:
+    with Client(live.url, cache_dir=tmp_path / "cache", token=admin_token) as md:
         md.push(weights(tmp_path / "model"), "a/m", lineage=given, capture=capture)
         environment = md.get_lineage("a/m:1").environment
     assert environment is not None

@@ -72,13 +72,19 @@ def search(api: TestClient, kind: str, word: str) -> list[str]:
     return [f"{v['model']}:{v['number']}" for v in page["items"]]
 
 
-def concurrently(base_url: str, jobs: list[Any], job: Any) -> list[Any]:
+def bearer(token: str) -> dict[str, str]:
+    """The headers that authenticate with ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def concurrently(base_url: str, token: str, jobs: list[Any], job: Any) -> list[Any]:
     """Run ``job(http, item)`` for every item of ``jobs`` at once, each in its own thread
-    with its own ``httpx.Client`` on ``base_url``, released together by a barrier."""
+    with its own ``httpx.Client`` on ``base_url`` sending ``token``, released together
+    by a barrier."""
     barrier = threading.Barrier(len(jobs))
 
     def run(item: Any) -> Any:
-        with httpx.Client(base_url=base_url, timeout=60) as http:
+        with httpx.Client(base_url=base_url, headers=bearer(token), timeout=60) as http:
             barrier.wait()
             return job(http, item)
 

@@ -12,6 +12,7 @@ from tests.api.helpers import API, assert_json, assert_problem, digest_of, entry
 from tests.api.lineage_helpers import (
     SHA_A,
     SHA_B,
+    bearer,
     concurrently,
     dataset,
     get,
@@ -327,9 +328,9 @@ def test_impact_of_an_unknown_dataset_is_404_dataset_not_found(api) -> None:
 # --- concurrency (over real HTTP) -----------------------------------------------------
 
 
-def test_concurrent_first_uses_of_a_dataset_share_one_record(live) -> None:
+def test_concurrent_first_uses_of_a_dataset_share_one_record(live, admin_token) -> None:
     models = [f"ads/m{i}" for i in range(8)]
-    with httpx.Client(base_url=live.url) as http:
+    with httpx.Client(base_url=live.url, headers=bearer(admin_token)) as http:
         for name in models:
             response = http.put(f"{API}/blobs/{digest_of(name.encode())}", content=name.encode())
             assert response.status_code == 201, response.text
@@ -341,9 +342,13 @@ def test_concurrent_first_uses_of_a_dataset_share_one_record(live) -> None:
         }
         return http.post(f"{API}/models/{name}/-/versions", json=body)
 
-    responses = concurrently(live.url, models, push_using_fresh)
+    responses = concurrently(live.url, admin_token, models, push_using_fresh)
     assert [r.status_code for r in responses] == [201] * len(models), [r.text for r in responses]
-    page = httpx.get(f"{live.url}{API}/datasets").json()
+    page = httpx.get(f"{live.url}{API}/datasets", headers=bearer(admin_token)).json()
     assert [(d["uri"], d["digest"]) for d in page["items"]] == [("s3://data/fresh", SHA_A)]
-    used = httpx.get(f"{live.url}{API}/datasets/usage", params={"uri": "s3://data/fresh"})
+    used = httpx.get(
+        f"{live.url}{API}/datasets/usage",
+        params={"uri": "s3://data/fresh"},
+        headers=bearer(admin_token),
+    )
     assert sorted(u["model"] for u in used.json()["items"]) == models

@@ -16,6 +16,7 @@ from tests.api.helpers import (
 )
 from tests.api.lineage_helpers import (
     add_relation,
+    bearer,
     concurrently,
     lineage,
     push_version,
@@ -168,10 +169,10 @@ PAIRS = 8
 
 
 @pytest.fixture
-def pairs(live) -> list[tuple[str, str]]:
+def pairs(live, admin_token) -> list[tuple[str, str]]:
     """``PAIRS`` pairs of models ``p<i>/a`` and ``p<i>/b``, each with version 1."""
     made = [(f"p{i}/a", f"p{i}/b") for i in range(PAIRS)]
-    with httpx.Client(base_url=live.url) as http:
+    with httpx.Client(base_url=live.url, headers=bearer(admin_token)) as http:
         assert http.put(f"{API}/blobs/{digest_of(b'w')}", content=b"w").status_code == 201
         for pair in made:
             for name in pair:
@@ -187,15 +188,15 @@ def relate_over_http(http: httpx.Client, job: tuple[str, str]) -> httpx.Response
     return http.post(f"{API}/models/{source}/-/versions/1/relations", json=body)
 
 
-def test_concurrent_opposite_relations_never_make_a_cycle(live, pairs) -> None:
+def test_concurrent_opposite_relations_never_make_a_cycle(live, pairs, admin_token) -> None:
     jobs = [job for a, b in pairs for job in ((a, b), (b, a))]
-    responses = concurrently(live.url, jobs, relate_over_http)
+    responses = concurrently(live.url, admin_token, jobs, relate_over_http)
     for (a, b), forward, backward in zip(pairs, responses[::2], responses[1::2], strict=True):
         statuses = sorted([forward.status_code, backward.status_code])
         assert statuses == [200, 409], (a, b, forward.text, backward.text)
         refused = forward if forward.status_code == 409 else backward
         assert refused.json()["code"] == "RELATION_CYCLE"
-        with httpx.Client(base_url=live.url) as http:
+        with httpx.Client(base_url=live.url, headers=bearer(admin_token)) as http:
             ups = [
                 http.get(f"{API}/models/{name}/-/versions/1/lineage").json()["derived_from"]
                 for name in (a, b)
@@ -203,9 +204,11 @@ def test_concurrent_opposite_relations_never_make_a_cycle(live, pairs) -> None:
         assert sorted(len(up) for up in ups) == [0, 1], (a, b, ups)
 
 
-def test_concurrent_identical_relations_record_one(live, pairs) -> None:
+def test_concurrent_identical_relations_record_one(live, pairs, admin_token) -> None:
     a, b = pairs[0]
-    responses = concurrently(live.url, [(a, b)] * 8, relate_over_http)
+    responses = concurrently(live.url, admin_token, [(a, b)] * 8, relate_over_http)
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
-    found = httpx.get(f"{live.url}{API}/models/{a}/-/versions/1/lineage").json()
+    found = httpx.get(
+        f"{live.url}{API}/models/{a}/-/versions/1/lineage", headers=bearer(admin_token)
+    ).json()
     assert refs_of(found["derived_from"]) == [f"{b}:1"]

@@ -21,7 +21,13 @@ import pytest
 
 from modeldepot.db.engine import Database
 from modeldepot.registry.search import SearchService
+from modeldepot.registry.unit import Units
+from modeldepot.security.context import Context
 from tests.query.seed import Seed
+
+# The callers of these tests read everything; tests/query/test_search_access.py is
+# about who reads what.
+ADMIN = Context.system("tests")
 
 
 @dataclass
@@ -149,4 +155,4 @@ def catalog(db: Database) -> Catalog:
 
 @pytest.fixture
 def search(db: Database) -> SearchService:
-    return SearchService(db)
+    return SearchService(Units(db))

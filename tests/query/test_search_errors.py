@@ -10,11 +10,12 @@ from modeldepot.errors import (
     QueryTooLarge,
     QueryTypeMismatch,
 )
+from tests.query.conftest import ADMIN
 
 
 def test_a_syntax_error_names_its_position(search, catalog) -> None:
     with pytest.raises(QueryInvalid) as caught:
-        search.search_versions("metrics.auc > ")
+        search.search_versions(ADMIN, "metrics.auc > ")
     assert caught.value.detail == "expected a value after '>' at position 14"
     assert caught.value.extra == {"position": 14}
 
@@ -35,7 +36,7 @@ def test_unknown_model_fields_are_refused_with_the_valid_ones(
     search, query, field, position
 ) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
-        search.search_models(query)
+        search.search_models(ADMIN, query)
     assert caught.value.detail.startswith(f"unknown field '{field}' at position {position}; ")
     assert caught.value.detail.endswith(
         "model fields are: alias, card_completeness, created, created_by, description, "
@@ -46,7 +47,7 @@ def test_unknown_model_fields_are_refused_with_the_valid_ones(
 
 def test_unknown_version_fields_are_refused_with_the_valid_ones(search) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
-        search.search_versions("NOT (metric.auc EXISTS)")
+        search.search_versions(ADMIN, "NOT (metric.auc EXISTS)")
     assert caught.value.detail == (
         "unknown field 'metric.auc' at position 5; version fields are: alias, "
         "card_completeness, created, created_by, dataset, description, digest, format, "
@@ -121,7 +122,7 @@ def test_unknown_version_fields_are_refused_with_the_valid_ones(search) -> None:
 )
 def test_type_mismatches_are_refused(search, query, message, position) -> None:
     with pytest.raises(QueryTypeMismatch) as caught:
-        search.search_versions(query)
+        search.search_versions(ADMIN, query)
     assert message in caught.value.detail
     assert caught.value.extra["position"] == position
     assert caught.value.code == "QUERY_TYPE_MISMATCH"
@@ -129,15 +130,15 @@ def test_type_mismatches_are_refused(search, query, message, position) -> None:
 
 def test_a_huge_query_is_refused(search) -> None:
     with pytest.raises(QueryTooLarge):
-        search.search_models("name = " + "x" * 5000)
+        search.search_models(ADMIN, "name = " + "x" * 5000)
     with pytest.raises(QueryTooLarge):
-        search.search_models(" OR ".join(f"name = m{i}" for i in range(201)))
+        search.search_models(ADMIN, " OR ".join(f"name = m{i}" for i in range(201)))
     with pytest.raises(QueryTooLarge):
-        search.search_models("(" * 40 + "name = x" + ")" * 40)
+        search.search_models(ADMIN, "(" * 40 + "name = x" + ")" * 40)
 
 
 def test_the_largest_allowed_query_runs(search, catalog) -> None:
     query = " OR ".join(f"tags.team = t{i}" for i in range(199)) + " OR tags.team = ads"
-    assert catalog.model_names(search.search_models(query).ids) == ["ctr"]
+    assert catalog.model_names(search.search_models(ADMIN, query).ids) == ["ctr"]
     nested = "(" * 31 + "NOT tags.team != ads" + ")" * 31
-    assert catalog.model_names(search.search_models(nested).ids) == ["ctr", "tagger"]
+    assert catalog.model_names(search.search_models(ADMIN, nested).ids) == ["ctr", "tagger"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from modeldepot.registry.search import SearchService
-from tests.query.conftest import Catalog
+from tests.query.conftest import ADMIN, Catalog
 from tests.query.seed import Seed
 
 
 def found(search: SearchService, catalog: Catalog, query: str, **options: object) -> set[str]:
-    return set(catalog.model_names(search.search_models(query, **options).ids))  # type: ignore[arg-type]
+    return set(catalog.model_names(search.search_models(ADMIN, query, **options).ids))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -150,12 +150,12 @@ def test_backslashes_in_the_data_match_when_escaped(db, search) -> None:
         r'tags.path LIKE "%\\\\x\_1"',
         r'tags.path = "C:\\temp\\x_1"',
     ):
-        assert search.search_models(query).ids == [windows], query
-    assert search.search_models(r'tags.path LIKE "C:\\%"').ids == []  # C:% literally
+        assert search.search_models(ADMIN, query).ids == [windows], query
+    assert search.search_models(ADMIN, r'tags.path LIKE "C:\\%"').ids == []  # C:% literally
 
 
 def test_words_in_any_script_are_searched(db, search) -> None:
     with db.write() as conn:
         model = Seed(conn).model("m", description="Überwachung der Qualität, naïve café")
-    assert search.search_models('"überwachung café"').ids == [model]
-    assert search.search_models('"日本語 テキスト"').ids == []
+    assert search.search_models(ADMIN, '"überwachung café"').ids == [model]
+    assert search.search_models(ADMIN, '"日本語 テキスト"').ids == []

@@ -11,15 +11,16 @@ from modeldepot.db.engine import Database
 from modeldepot.errors import CursorInvalid, QueryFieldUnknown
 from modeldepot.registry.pagination import encode_cursor
 from modeldepot.registry.search import SearchResult, SearchService
+from tests.query.conftest import ADMIN
 from tests.query.seed import START, Seed
 
 
 def pages(run: Callable[..., SearchResult], limit: int, **options: object) -> list[list[int]]:
     """Every page of a search, following the cursors."""
-    result = run(limit=limit, **options)
+    result = run(ADMIN, limit=limit, **options)
     found = [result.ids]
     while result.next_cursor:
-        result = run(limit=limit, cursor=result.next_cursor, **options)
+        result = run(ADMIN, limit=limit, cursor=result.next_cursor, **options)
         found.append(result.ids)
     return found
 
@@ -46,7 +47,7 @@ def pages(run: Callable[..., SearchResult], limit: int, **options: object) -> li
     ],
 )
 def test_versions_sort_with_missing_values_last(search, catalog, sort, expected) -> None:
-    everything = search.search_versions("", sort=sort)
+    everything = search.search_versions(ADMIN, "", sort=sort)
     assert catalog.version_names(everything.ids) == expected
     assert everything.next_cursor is None
     paged = pages(search.search_versions, 2, query="", sort=sort)
@@ -71,24 +72,24 @@ def test_versions_sort_with_missing_values_last(search, catalog, sort, expected)
     ],
 )
 def test_models_sort_with_missing_values_last(search, catalog, sort, expected) -> None:
-    assert catalog.model_names(search.search_models("", sort=sort).ids) == expected
+    assert catalog.model_names(search.search_models(ADMIN, "", sort=sort).ids) == expected
     paged = pages(search.search_models, 1, query="", sort=sort)
     assert [catalog.model_names(page) for page in paged] == [[name] for name in expected]
 
 
 def test_metric_filter_sorted_and_paged(search, catalog) -> None:
-    first = search.search_versions("metrics.auc > 0.8", sort="-metrics.auc", limit=2)
+    first = search.search_versions(ADMIN, "metrics.auc > 0.8", sort="-metrics.auc", limit=2)
     assert catalog.version_names(first.ids) == ["fraud2", "resnet1"]
     assert first.next_cursor is not None
     second = search.search_versions(
-        "metrics.auc > 0.8", sort="-metrics.auc", limit=2, cursor=first.next_cursor
+        ADMIN, "metrics.auc > 0.8", sort="-metrics.auc", limit=2, cursor=first.next_cursor
     )
     assert catalog.version_names(second.ids) == ["fraud1"]
     assert second.next_cursor is None
 
 
 def test_a_full_last_page_has_no_next_cursor(search, catalog) -> None:
-    result = search.search_versions("metrics.auc EXISTS", limit=4)
+    result = search.search_versions(ADMIN, "metrics.auc EXISTS", limit=4)
     assert len(result.ids) == 4
     assert result.next_cursor is None
 
@@ -122,16 +123,16 @@ def test_pages_with_ties_and_gaps_hold_every_row_once_in_order(
 
 
 def test_a_cursor_for_another_sort_is_refused(search, catalog) -> None:
-    cursor = search.search_versions("", sort="metrics.auc", limit=1).next_cursor
+    cursor = search.search_versions(ADMIN, "", sort="metrics.auc", limit=1).next_cursor
     assert cursor
     with pytest.raises(CursorInvalid):
-        search.search_versions("", sort="-metrics.auc", cursor=cursor)
+        search.search_versions(ADMIN, "", sort="-metrics.auc", cursor=cursor)
     with pytest.raises(CursorInvalid):
-        search.search_versions("", sort="metrics.f1", cursor=cursor)
-    model_cursor = search.search_models("", sort="created", limit=1).next_cursor
+        search.search_versions(ADMIN, "", sort="metrics.f1", cursor=cursor)
+    model_cursor = search.search_models(ADMIN, "", sort="created", limit=1).next_cursor
     assert model_cursor
     with pytest.raises(CursorInvalid):
-        search.search_versions("", sort="created", cursor=model_cursor)
+        search.search_versions(ADMIN, "", sort="created", cursor=model_cursor)
 
 
 @pytest.mark.parametrize(
@@ -150,19 +151,19 @@ def test_a_cursor_for_another_sort_is_refused(search, catalog) -> None:
 )
 def test_a_malformed_cursor_is_refused(search, catalog, cursor) -> None:
     with pytest.raises(CursorInvalid):
-        search.search_versions("", cursor=cursor)
+        search.search_versions(ADMIN, "", cursor=cursor)
 
 
 def test_a_cursor_may_hold_a_missing_value(search, catalog) -> None:
     cursor = encode_cursor("versions:metrics.auc", None, catalog.versions["ctr2"])
-    result = search.search_versions("", sort="metrics.auc", cursor=cursor)
+    result = search.search_versions(ADMIN, "", sort="metrics.auc", cursor=cursor)
     assert catalog.version_names(result.ids) == ["tagger1"]
 
 
 @pytest.mark.parametrize("limit", [0, -1, 1001])
 def test_limit_out_of_range_is_refused(search, catalog, limit) -> None:
     with pytest.raises(CursorInvalid, match="limit"):
-        search.search_models("", limit=limit)
+        search.search_models(ADMIN, "", limit=limit)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +172,7 @@ def test_limit_out_of_range_is_refused(search, catalog, limit) -> None:
 )
 def test_unknown_version_sorts_are_refused_with_the_valid_ones(search, sort) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
-        search.search_versions("", sort=sort)
+        search.search_versions(ADMIN, "", sort=sort)
     assert "created, created_by, digest, format, name, number, owner, risk, metrics.KEY" in (
         caught.value.detail
     )
@@ -179,7 +180,7 @@ def test_unknown_version_sorts_are_refused_with_the_valid_ones(search, sort) -> 
 
 def test_unknown_model_sorts_are_refused_with_the_valid_ones(search) -> None:
     with pytest.raises(QueryFieldUnknown) as caught:
-        search.search_models("", sort="metrics.auc")
+        search.search_models(ADMIN, "", sort="metrics.auc")
     assert "card_completeness, created, created_by, name, owner, risk, updated, tags.KEY" in (
         caught.value.detail
     )

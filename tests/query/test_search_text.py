@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from modeldepot.registry.search import SearchService
-from tests.query.conftest import Catalog
+from tests.query.conftest import ADMIN, Catalog
 
 
 def models_found(search: SearchService, catalog: Catalog, query: str) -> set[str]:
-    return set(catalog.model_names(search.search_models(query).ids))
+    return set(catalog.model_names(search.search_models(ADMIN, query).ids))
 
 
 def versions_found(search: SearchService, catalog: Catalog, query: str) -> set[str]:
-    return set(catalog.version_names(search.search_versions(query).ids))
+    return set(catalog.version_names(search.search_versions(ADMIN, query).ids))
 
 
 @pytest.mark.parametrize(
@@ -75,5 +75,5 @@ def test_text_without_words_matches_nothing(search, catalog, text) -> None:
 
 def test_text_of_deleted_models_is_not_found(search, catalog) -> None:
     assert models_found(search, catalog, '"retired"') == set()
-    found = search.search_models('"retired"', include_deleted=True).ids
+    found = search.search_models(ADMIN, '"retired"', include_deleted=True).ids
     assert catalog.model_names(found) == ["legacy"]

@@ -7,13 +7,13 @@ from sqlalchemy import select
 
 from modeldepot.db.tables import versions
 from modeldepot.registry.search import SearchService
-from tests.query.conftest import Catalog
+from tests.query.conftest import ADMIN, Catalog
 
 LIVE = {"fraud1", "fraud2", "ctr1", "ctr2", "resnet1", "tagger1"}
 
 
 def found(search: SearchService, catalog: Catalog, query: str, **options: object) -> set[str]:
-    return set(catalog.version_names(search.search_versions(query, **options).ids))  # type: ignore[arg-type]
+    return set(catalog.version_names(search.search_versions(ADMIN, query, **options).ids))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -38,11 +38,11 @@ class Registry:
         self.models = ModelService(self.units)
         self.versions = VersionService(self.units)
         self.aliases = AliasService(self.units)
-        self.lineage = LineageService(db)
-        self.datasets = DatasetService(db)
-        self.inventory = InventoryService(db)
-        self.compare = CompareService(db)
-        self.found = FoundService(db)
+        self.lineage = LineageService(self.units)
+        self.datasets = DatasetService(self.units)
+        self.inventory = InventoryService(self.units)
+        self.compare = CompareService(self.units)
+        self.found = FoundService(self.units)
         self.uploads = UploadService(
             db,
             store,

@@ -1,6 +1,8 @@
 """Comparing two versions, and walking the lineage graph around one.
 
-Both read whole records of a handful of versions; neither scans the registry.
+Both read whole records of a handful of versions; neither scans the registry. Both
+answer ModelNotFound for a version of a model the caller cannot read, and the graph
+never steps onto such a version: each hop's query keeps only readable ends.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from modeldepot.db.engine import Database
 from modeldepot.db.tables import (
     datasets,
     models,
@@ -26,6 +27,7 @@ from modeldepot.errors import InvalidInput
 from modeldepot.metadata import param_leaves
 from modeldepot.refs import parse_ref
 from modeldepot.registry.lookup import resolve_row
+from modeldepot.registry.unit import Reading, Units
 from modeldepot.schemas.compare import (
     DatasetChange,
     FileChange,
@@ -35,20 +37,22 @@ from modeldepot.schemas.compare import (
     ValueChange,
     VersionDiff,
 )
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 MAX_GRAPH_DEPTH = 10
 MAX_GRAPH_NODES = 2_000
 
 
 class CompareService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
-    def diff(self, a: str, b: str) -> VersionDiff:
+    def diff(self, ctx: Context, a: str, b: str) -> VersionDiff:
         """What differs between the versions ``a`` and ``b`` name (deleted ones included)."""
-        with self.db.read() as conn:
-            left = _Record.load(conn, a)
-            right = _Record.load(conn, b)
+        with self.units.read(ctx) as reading:
+            left = _Record.load(reading, a)
+            right = _Record.load(reading, b)
         return VersionDiff(
             a=left.ref,
             b=right.ref,
@@ -70,18 +74,25 @@ class CompareService:
             files=_file_changes(left.files, right.files),
         )
 
-    def graph(self, ref: str, *, depth: int = 3) -> LineageGraph:
+    def graph(self, ctx: Context, ref: str, *, depth: int = 3) -> LineageGraph:
         """Versions upstream and downstream of ``ref`` up to ``depth`` hops, with their
-        datasets and code; capped at MAX_GRAPH_NODES versions."""
+        datasets and code; capped at MAX_GRAPH_NODES versions. Only versions the caller
+        may read are visited: a path through an unreadable one stops there."""
         if not 1 <= depth <= MAX_GRAPH_DEPTH:
             raise InvalidInput(f"depth must be between 1 and {MAX_GRAPH_DEPTH}")
-        with self.db.read() as conn:
-            _, root = resolve_row(conn, parse_ref(ref), include_deleted=True)
+        parsed = parse_ref(ref)
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, parsed.name)
+            conn = reading.conn
+            _, root = resolve_row(conn, parsed, include_deleted=True)
             edges: set[tuple[int, int, str]] = set()
             seen = {root.id}
             for upstream in (True, False):
                 column = (
                     version_relations.c.version_id if upstream else version_relations.c.target_id
+                )
+                other = (
+                    version_relations.c.target_id if upstream else version_relations.c.version_id
                 )
                 frontier = {root.id}
                 for _ in range(depth):
@@ -92,7 +103,10 @@ class CompareService:
                             version_relations.c.version_id,
                             version_relations.c.target_id,
                             version_relations.c.kind,
-                        ).where(column.in_(frontier))
+                        )
+                        .join(versions, versions.c.id == other)
+                        .join(models, models.c.id == versions.c.model_id)
+                        .where(column.in_(frontier), reading.access.readable(models.c.name))
                     ).all()
                     edges.update((s, t, k) for s, t, k in found)
                     nexts = {
@@ -235,9 +249,12 @@ class _Record:
         }
 
     @classmethod
-    def load(cls, conn: Connection, ref: str) -> _Record:
-        model, row = resolve_row(conn, parse_ref(ref), include_deleted=True)
-        return cls(conn, model.name, row)
+    def load(cls, reading: Reading, ref: str) -> _Record:
+        """The record of the version ``ref`` names; ModelNotFound if unreadable."""
+        parsed = parse_ref(ref)
+        reading.require(Permission.MODEL_READ, parsed.name)
+        model, row = resolve_row(reading.conn, parsed, include_deleted=True)
+        return cls(reading.conn, model.name, row)
 
     def section(self, key: str) -> dict[str, Any]:
         return dict(self.lineage.get(key) or {})

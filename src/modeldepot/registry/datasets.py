@@ -3,37 +3,44 @@
 Answers "which versions used this data?" and "which live aliases point at versions
 that used it?": the questions of a data bug, a licence problem or an erasure request.
 A dataset is named by URI, optionally narrowed to one digest (one snapshot of it).
+
+Datasets are shared records, not owned by a model: a caller sees a dataset only if a
+version it may read used it, and sees only such versions and their aliases. Every
+filter is inside the SQL, so pages and cursors count readable rows alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, select, true, tuple_
 
-from modeldepot.db.engine import Database
 from modeldepot.db.tables import aliases, datasets, models, version_datasets, versions
 from modeldepot.errors import DatasetNotFound, InvalidInput
 from modeldepot.metadata import reject_nul
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.registry.unit import Reading, Units
 from modeldepot.schemas import Page
 from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
 from modeldepot.schemas.lineage import DatasetRead
+from modeldepot.security.access import Access
+from modeldepot.security.context import Context
 
 
 class DatasetService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
     def list_datasets(
         self,
+        ctx: Context,
         *,
         uri_prefix: str | None = None,
         personal_data: bool | None = None,
         cursor: str | None = None,
         limit: int | None = None,
     ) -> Page[DatasetRead]:
-        """Datasets in the order they were first recorded."""
+        """Datasets the caller can see, in the order they were first recorded."""
         limit = check_limit(limit)
         query = select(datasets).order_by(datasets.c.id).limit(limit + 1)
         if uri_prefix:
@@ -44,21 +51,24 @@ class DatasetService:
         if cursor:
             (after,) = decode_cursor(cursor, int)
             query = query.where(datasets.c.id > after)
-        with self.db.read() as conn:
-            rows = conn.execute(query).all()
+        with self.units.read(ctx) as reading:
+            rows = reading.conn.execute(query.where(_visible(reading.access))).all()
         items = [_dataset_read(r) for r in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
         return Page[DatasetRead](items=items, next_cursor=next_cursor)
 
-    def get_dataset(self, dataset_id: int) -> DatasetRead:
-        with self.db.read() as conn:
-            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+    def get_dataset(self, ctx: Context, dataset_id: int) -> DatasetRead:
+        """One dataset; DatasetNotFound if it does not exist or the caller cannot see it."""
+        query = select(datasets).where(datasets.c.id == dataset_id)
+        with self.units.read(ctx) as reading:
+            row = reading.conn.execute(query.where(_visible(reading.access))).first()
         if row is None:
             raise DatasetNotFound(f"dataset {dataset_id} does not exist")
         return _dataset_read(row)
 
     def versions_using(
         self,
+        ctx: Context,
         uri: str,
         digest: str | None = None,
         *,
@@ -66,7 +76,8 @@ class DatasetService:
         cursor: str | None = None,
         limit: int | None = None,
     ) -> Page[DatasetUsage]:
-        """Versions that used the dataset (any snapshot of ``uri`` unless ``digest``)."""
+        """Readable versions that used the dataset (any snapshot of ``uri`` unless
+        ``digest``); DatasetNotFound if the caller can see no such dataset."""
         limit = check_limit(limit)
         query = (
             select(
@@ -93,9 +104,9 @@ class DatasetService:
             key = (version_datasets.c.version_id, datasets.c.id, version_datasets.c.role)
 
             query = query.where(tuple_(*key) > tuple_(after_version, after_dataset, after_role))
-        with self.db.read() as conn:
-            self._require(conn, uri, digest)
-            rows = conn.execute(query).all()
+        with self.units.read(ctx) as reading:
+            self._require(reading, uri, digest)
+            rows = reading.conn.execute(query.where(reading.access.readable(models.c.name))).all()
         items = [
             DatasetUsage(
                 model=r.name,
@@ -113,8 +124,9 @@ class DatasetService:
             next_cursor = encode_cursor(last.version_id, last.dataset_id, last.role)
         return Page[DatasetUsage](items=items, next_cursor=next_cursor)
 
-    def impact(self, uri: str, digest: str | None = None) -> list[AliasImpact]:
-        """Every alias that now points at a version which used the dataset."""
+    def impact(self, ctx: Context, uri: str, digest: str | None = None) -> list[AliasImpact]:
+        """Every alias of a readable model that now points at a version which used the
+        dataset; DatasetNotFound if the caller can see no such dataset."""
         query = (
             select(
                 models.c.name,
@@ -132,9 +144,9 @@ class DatasetService:
             .order_by(models.c.name, aliases.c.name, version_datasets.c.role, datasets.c.digest)
         )
         query = self._matching(query, uri, digest)
-        with self.db.read() as conn:
-            self._require(conn, uri, digest)
-            rows = conn.execute(query).all()
+        with self.units.read(ctx) as reading:
+            self._require(reading, uri, digest)
+            rows = reading.conn.execute(query.where(reading.access.readable(models.c.name))).all()
         return [
             AliasImpact(model=r.name, alias=r.alias, number=r.number, role=r.role, digest=r.digest)
             for r in rows
@@ -150,13 +162,28 @@ class DatasetService:
         return query
 
     @staticmethod
-    def _require(conn: Any, uri: str, digest: str | None) -> None:
-        query = select(datasets.c.id).where(datasets.c.uri == uri)
+    def _require(reading: Reading, uri: str, digest: str | None) -> None:
+        query = select(datasets.c.id).where(datasets.c.uri == uri, _visible(reading.access))
         if digest is not None:
             query = query.where(datasets.c.digest == digest)
-        if conn.execute(query.limit(1)).first() is None:
+        if reading.conn.execute(query.limit(1)).first() is None:
             suffix = f" with digest {digest}" if digest is not None else ""
             raise DatasetNotFound(f"no dataset {uri!r}{suffix} is recorded")
+
+
+def _visible(access: Access) -> ColumnElement[bool]:
+    """Datasets ``access`` may see: those a version of a readable model used (deleted
+    versions too, as ``versions_using`` can list them). Who reads every model sees
+    every dataset, including any no version uses any more."""
+    if access.reads_everything:
+        return true()
+    used = (
+        select(version_datasets.c.dataset_id)
+        .join(versions, versions.c.id == version_datasets.c.version_id)
+        .join(models, models.c.id == versions.c.model_id)
+        .where(version_datasets.c.dataset_id == datasets.c.id, access.readable(models.c.name))
+    )
+    return exists(used)
 
 
 def _check_text(text: str) -> None:

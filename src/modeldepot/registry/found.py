@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modeldepot.db.engine import Database
 from modeldepot.registry.lookup import models_by_ids, versions_by_ids
+from modeldepot.registry.unit import Units
 from modeldepot.schemas import ModelRead, Page, VersionRead
+from modeldepot.security.context import Context
 
 if TYPE_CHECKING:
     from modeldepot.registry.search import SearchService
 
 
 class FoundService:
-    """Runs a search and reads the records it found, in its order."""
+    """Runs a search and reads the records it found, in its order: only records the
+    caller may read (the search filters them in its SQL)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
         self._search: SearchService | None = None
 
     @property
@@ -25,11 +27,12 @@ class FoundService:
         if self._search is None:
             from modeldepot.registry.search import SearchService
 
-            self._search = SearchService(self.db)
+            self._search = SearchService(self.units)
         return self._search
 
     def models(
         self,
+        ctx: Context,
         query: str,
         *,
         sort: str | None = None,
@@ -38,14 +41,15 @@ class FoundService:
         include_deleted: bool = False,
     ) -> Page[ModelRead]:
         found = self.search.search_models(
-            query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+            ctx, query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
         )
-        with self.db.read() as conn:
-            items = models_by_ids(conn, found.ids)
+        with self.units.read(ctx) as reading:
+            items = models_by_ids(reading.conn, found.ids)
         return Page[ModelRead](items=items, next_cursor=found.next_cursor)
 
     def versions(
         self,
+        ctx: Context,
         query: str,
         *,
         sort: str | None = None,
@@ -54,8 +58,8 @@ class FoundService:
         include_deleted: bool = False,
     ) -> Page[VersionRead]:
         found = self.search.search_versions(
-            query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+            ctx, query, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
         )
-        with self.db.read() as conn:
-            items = versions_by_ids(conn, found.ids)
+        with self.units.read(ctx) as reading:
+            items = versions_by_ids(reading.conn, found.ids)
         return Page[VersionRead](items=items, next_cursor=found.next_cursor)

@@ -3,7 +3,8 @@
 The inventory is what a risk office asks for: owner, risk level, where each alias
 points, the last change, datasets with personal data, dependencies between models and
 who pulled which version how often. It is built with a fixed number of queries per
-batch of models, never one per model.
+batch of models, never one per model, and holds only models the caller may read (and,
+among their dependencies, only readable ones): filtered inside the SQL.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from modeldepot.actor import Actor
-from modeldepot.db.engine import Database
 from modeldepot.db.tables import (
     alias_events,
     aliases,
@@ -32,39 +31,49 @@ from modeldepot.db.tables import (
 from modeldepot.db.types import utcnow
 from modeldepot.metadata import reject_nul
 from modeldepot.registry.lookup import MODEL_ROW, model_row, version_row
+from modeldepot.registry.unit import Units
 from modeldepot.schemas.inventory import Inventory, InventoryEntry, PullCount
+from modeldepot.security.access import Access
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 BATCH = 500
 
 
 class InventoryService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
-    def record_pull(self, name: str, number: int, actor: Actor) -> None:
-        """Count one pull of ``name:number`` by ``actor`` (the SDK calls it after a pull)."""
-        with self.db.write() as conn:
+    def record_pull(self, ctx: Context, name: str, number: int) -> None:
+        """Count one pull of ``name:number`` by the caller (the SDK calls it after a
+        pull). Reading is all it needs, and it is a statistic, not a change of the
+        registry: nothing goes to the audit log."""
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.MODEL_READ, name)
+            conn = uow.conn
             row = version_row(conn, model_row(conn, name), number)
             conn.execute(
-                insert(version_pulls).values(version_id=row.id, at=utcnow(), actor=actor.name)
+                insert(version_pulls).values(version_id=row.id, at=uow.now, actor=uow.ctx.name)
             )
 
-    def inventory(self, *, prefix: str | None = None) -> Inventory:
-        """Every live model (under ``prefix`` if given), ordered by name."""
+    def inventory(self, ctx: Context, *, prefix: str | None = None) -> Inventory:
+        """Every live model the caller may read (under ``prefix`` if given), by name."""
         query = select(*MODEL_ROW).where(models.c.deleted_at.is_(None)).order_by(models.c.name)
         if prefix:
             reject_nul("prefix", prefix)
             query = query.where(models.c.name.startswith(prefix, autoescape=True))
         entries: list[InventoryEntry] = []
-        with self.db.read() as conn:
-            for batch in _batches(conn.execute(query).all()):
-                entries.extend(_entries(conn, batch))
+        with self.units.read(ctx) as reading:
+            conn, access = reading.conn, reading.access
+            rows = conn.execute(query.where(access.readable(models.c.name))).all()
+            for batch in _batches(rows):
+                entries.extend(_entries(conn, access, batch))
         return Inventory(generated_at=utcnow(), models=entries)
 
-    def inventory_csv(self, *, prefix: str | None = None) -> str:
+    def inventory_csv(self, ctx: Context, *, prefix: str | None = None) -> str:
         """The inventory as CSV text (a header row first)."""
         out = io.StringIO()
-        csv.writer(out).writerows(_inventory_rows(self.inventory(prefix=prefix)))
+        csv.writer(out).writerows(_inventory_rows(self.inventory(ctx, prefix=prefix)))
         return out.getvalue()
 
 
@@ -73,7 +82,7 @@ def _batches(rows: list[Any]) -> Iterator[list[Any]]:
         yield rows[start : start + BATCH]
 
 
-def _entries(conn: Connection, rows: list[Any]) -> list[InventoryEntry]:
+def _entries(conn: Connection, access: Access, rows: list[Any]) -> list[InventoryEntry]:
     ids = [r.id for r in rows]
     live = versions.c.deleted_at.is_(None)
 
@@ -124,7 +133,7 @@ def _entries(conn: Connection, rows: list[Any]) -> list[InventoryEntry]:
         .join(version_relations, version_relations.c.version_id == versions.c.id)
         .join(target, target.c.id == version_relations.c.target_id)
         .join(models, models.c.id == target.c.model_id)
-        .where(versions.c.model_id.in_(ids), live)
+        .where(versions.c.model_id.in_(ids), live, access.readable(models.c.name))
         .distinct()
     ):
         related[(model_id, kind)].add(other)

@@ -1,8 +1,12 @@
 """Lineage: what a version was made from, recorded with it, and the relations between versions.
 
-``record_lineage`` runs inside the commit transaction of ``create_version``: datasets,
+``record_lineage`` runs inside the unit of work of ``create_version``: datasets,
 sliced metrics, relations, typed param leaves and the lineage document land with the
 version or not at all. Relations can be added later; none may close a cycle.
+
+What a caller reads of lineage is limited to what it may read: a relation to or from a
+version of a model it cannot read is left out (in the SQL), and naming such a version
+as a relation's target answers as if it did not exist (``registry/relations.py``).
 """
 
 from __future__ import annotations
@@ -13,46 +17,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from modeldepot.actor import Actor
 from modeldepot.db import hotpath
-from modeldepot.db.engine import Database, upsert
+from modeldepot.db.engine import upsert
 from modeldepot.db.tables import (
     PARAM_INDEX_TEXT,
     datasets,
-    models,
     version_datasets,
     version_metrics,
     version_param_leaves,
     version_relations,
-    versions,
 )
-from modeldepot.db.types import utcnow
 from modeldepot.environment import requirements_text
 from modeldepot.errors import (
     LineageInvalid,
     MetadataTooLarge,
-    ModeldepotError,
     RelationCycle,
     RelationNotFound,
-    RelationTargetNotFound,
 )
 from modeldepot.metadata import check_key, param_leaves
 from modeldepot.refs import parse_ref
+from modeldepot.registry import relations
 from modeldepot.registry.lookup import model_row, resolve_row, version_row
 from modeldepot.registry.textindex import index_version
+from modeldepot.registry.unit import UnitOfWork, Units
 from modeldepot.schemas.lineage import (
-    DatasetUseRead,
     LineageRead,
     LineageWrite,
     MetricSlice,
-    RelationRead,
 )
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 MAX_EXAMPLE_BYTES = 256 * 1024
 MAX_PACKAGES = 5_000
-MAX_ANCESTORS = 100_000  # versions a cycle check visits before refusing the relation
 MAX_NESTING = 64  # levels of lists and objects in examples and other documents
 
 
@@ -122,37 +121,38 @@ def _check_text(document: Any) -> None:
 
 
 def record_lineage(
-    conn: Connection,
+    uow: UnitOfWork,
     version_id: int,
     lineage: LineageWrite,
     metrics: Mapping[str, float],
     params: Mapping[str, Any],
-    actor: Actor,
-    now: datetime,
 ) -> Recorded:
-    """Write the relational part of a new version's lineage (in its commit transaction).
+    """Write the relational part of a new version's lineage, in the unit of work that
+    commits the version (which has checked the permission to push).
 
-    Its headline metrics are ``metrics`` plus the unsliced ``metric_slices``.
+    Its headline metrics are ``metrics`` plus the unsliced ``metric_slices``. A relation
+    may only name a version the caller can read (else RelationTargetNotFound).
     """
-    by_uri, names = _record_datasets(conn, version_id, lineage, actor, now)
+    conn, now, by = uow.conn, uow.now, uow.ctx.name
+    by_uri, names = _record_datasets(conn, version_id, lineage, by, now)
     headline = _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
     _record_param_leaves(conn, version_id, params)
     for kind, refs in (("derived_from", lineage.derived_from), ("depends_on", lineage.depends_on)):
-        for target in {_target_id(conn, ref) for ref in refs}:
+        for target in {relations.target_id(conn, uow.ctx.access, ref) for ref in refs}:
             conn.execute(
                 insert(version_relations).values(
                     version_id=version_id,
                     kind=kind,
                     target_id=target,
                     created_at=now,
-                    created_by=actor.name,
+                    created_by=by,
                 )
             )
     return Recorded(headline, [(names[uri], uri) for uri in by_uri])
 
 
 def _record_datasets(
-    conn: Connection, version_id: int, lineage: LineageWrite, actor: Actor, now: datetime
+    conn: Connection, version_id: int, lineage: LineageWrite, by: str, now: datetime
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Upsert the datasets (shared records keyed by URI and digest); map URI → id, and
     URI → name."""
@@ -174,7 +174,7 @@ def _record_datasets(
                     size=use.size,
                     personal_data=use.personal_data,
                     created_at=now,
-                    created_by=actor.name,
+                    created_by=by,
                 )
                 .on_conflict_do_nothing(index_elements=["uri", "digest"])
             )
@@ -277,42 +277,40 @@ def _record_param_leaves(conn: Connection, version_id: int, params: Mapping[str,
         hotpath.insert_rows(conn, version_param_leaves, leaves[start : start + 500])
 
 
-def _target_id(conn: Connection, ref: str) -> int:
-    try:
-        _, row = resolve_row(conn, parse_ref(ref), include_deleted=False)
-    except ModeldepotError as exc:
-        if exc.code == "REFERENCE_INVALID" or exc.code == "NAME_INVALID":
-            raise
-        raise RelationTargetNotFound(f"related version {ref!r}: {exc.detail}", ref=ref) from None
-    return int(row.id)
-
-
 class LineageService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
-    def get_lineage(self, ref: str) -> LineageRead:
-        """The whole lineage of the version ``ref`` names."""
-        with self.db.read() as conn:
-            model, row = resolve_row(conn, parse_ref(ref), include_deleted=True)
-            return read_lineage(conn, model.name, row.id, row.number)
+    def get_lineage(self, ctx: Context, ref: str) -> LineageRead:
+        """The whole lineage of the version ``ref`` names (ModelNotFound if the caller
+        cannot read its model); relations to unreadable versions are left out."""
+        parsed = parse_ref(ref)
+        with self.units.read(ctx) as reading:
+            reading.require(Permission.MODEL_READ, parsed.name)
+            conn = reading.conn
+            model, row = resolve_row(conn, parsed, include_deleted=True)
+            return relations.read_lineage(conn, reading.access, model.name, row.id, row.number)
 
-    def requirements(self, ref: str) -> str:
+    def requirements(self, ctx: Context, ref: str) -> str:
         """A pip requirements file recreating the environment captured with ``ref``."""
-        environment = self.get_lineage(ref).environment
+        environment = self.get_lineage(ctx, ref).environment
         if environment is None:
             return "# no environment was captured for this version\n"
         return requirements_text(environment)
 
     def add_relation(
-        self, name: str, number: int, kind: str, target: str, actor: Actor
+        self, ctx: Context, name: str, number: int, kind: str, target: str
     ) -> LineageRead:
-        """Record that ``name:number`` ``kind`` ``target``; RelationCycle if that loops."""
-        with self.db.write() as conn:
-            _lock_relations(conn)
+        """Record that ``name:number`` ``kind`` ``target``; RelationCycle if that loops,
+        RelationTargetNotFound if ``target`` is missing or unreadable. Records
+        ``relation.create`` unless the relation was there already."""
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.METADATA_EDIT, name)
+            conn = uow.conn
+            relations.lock_relations(conn)
             row = version_row(conn, model_row(conn, name), number)
-            target_id = _target_id(conn, target)
-            if target_id == row.id or _reaches(conn, target_id, row.id):
+            target_id = relations.target_id(conn, ctx.access, target)
+            if target_id == row.id or relations.reaches(conn, target_id, row.id):
                 raise RelationCycle(
                     f"{name}:{number} {kind} {target} would make a cycle: {target} already "
                     f"comes from {name}:{number}",
@@ -330,18 +328,32 @@ class LineageService:
                         version_id=row.id,
                         kind=kind,
                         target_id=target_id,
-                        created_at=utcnow(),
-                        created_by=actor.name,
+                        created_at=uow.now,
+                        created_by=uow.ctx.name,
                     )
                 )
-            return read_lineage(conn, name, row.id, number)
+                uow.record(
+                    "relation.create",
+                    f"{name}:{number}",
+                    model=name,
+                    after={"kind": kind, "target": relations.version_ref(conn, target_id)},
+                    version_id=row.id,
+                    target_id=target_id,
+                )
+            return relations.read_lineage(conn, ctx.access, name, row.id, number)
 
     def remove_relation(
-        self, name: str, number: int, kind: str, target: str, actor: Actor
+        self, ctx: Context, name: str, number: int, kind: str, target: str
     ) -> LineageRead:
-        with self.db.write() as conn:
+        """Remove the relation ``name:number`` ``kind`` ``target`` (RelationNotFound if
+        there is none); records ``relation.delete``."""
+        parsed = parse_ref(target)
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.METADATA_EDIT, name)
+            uow.require(Permission.MODEL_READ, parsed.name)
+            conn = uow.conn
             row = version_row(conn, model_row(conn, name), number)
-            _, target_row = resolve_row(conn, parse_ref(target), include_deleted=True)
+            _, target_row = resolve_row(conn, parsed, include_deleted=True)
             removed = conn.execute(
                 delete(version_relations).where(
                     version_relations.c.version_id == row.id,
@@ -351,126 +363,12 @@ class LineageService:
             )
             if removed.rowcount == 0:
                 raise RelationNotFound(f"{name}:{number} has no {kind} relation to {target}")
-            return read_lineage(conn, name, row.id, number)
-
-
-# Any constant: the key of the PostgreSQL advisory lock relation changes take.
-_RELATIONS_LOCK = 0x6D6F64656C  # "model"
-
-
-def _lock_relations(conn: Connection) -> None:
-    """Serialise relation changes until commit, so two concurrent additions cannot each
-    pass the cycle check and together close a cycle. SQLite writers are serial already."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(_RELATIONS_LOCK)))
-
-
-def _reaches(conn: Connection, start: int, goal: int) -> bool:
-    """Whether following relations upstream from ``start`` arrives at ``goal``.
-
-    Refuses (LineageInvalid) rather than guess when more than MAX_ANCESTORS versions
-    lie upstream: a relation is only recorded once it is known not to close a cycle.
-    """
-    seen = {start}
-    frontier = [start]
-    while frontier:
-        found: list[int] = []
-        for begin in range(0, len(frontier), 500):
-            found.extend(
-                conn.execute(
-                    select(version_relations.c.target_id).where(
-                        version_relations.c.version_id.in_(frontier[begin : begin + 500])
-                    )
-                ).scalars()
+            uow.record(
+                "relation.delete",
+                f"{name}:{number}",
+                model=name,
+                before={"kind": kind, "target": relations.version_ref(conn, target_row.id)},
+                version_id=row.id,
+                target_id=target_row.id,
             )
-        frontier = []
-        for target in found:
-            if target == goal:
-                return True
-            if target not in seen:
-                seen.add(target)
-                frontier.append(target)
-        if len(seen) > MAX_ANCESTORS:
-            raise LineageInvalid(
-                f"more than {MAX_ANCESTORS} versions lie upstream; cannot check for a cycle"
-            )
-    return False
-
-
-def read_lineage(conn: Connection, model: str, version_id: int, number: int) -> LineageRead:
-    document = conn.execute(select(versions.c.lineage).where(versions.c.id == version_id)).scalar()
-    used = conn.execute(
-        select(datasets, version_datasets.c.role)
-        .join(version_datasets, version_datasets.c.dataset_id == datasets.c.id)
-        .where(version_datasets.c.version_id == version_id)
-        .order_by(version_datasets.c.role, datasets.c.uri)
-    ).all()
-    uri_of = {row.id: row.uri for row in used}
-    slices = [
-        MetricSlice(name=r.key, value=r.value, slice=r.slice, dataset=uri_of.get(r.dataset_id))
-        for r in conn.execute(
-            select(version_metrics)
-            .where(
-                version_metrics.c.version_id == version_id,
-                or_(version_metrics.c.slice != "", version_metrics.c.dataset_id.is_not(None)),
-            )
-            .order_by(version_metrics.c.key, version_metrics.c.slice)
-        )
-    ]
-    relations = relations_of(conn, [version_id])
-    return LineageRead(
-        model=model,
-        number=number,
-        **(document or {}),
-        datasets=[
-            DatasetUseRead(
-                id=r.id,
-                uri=r.uri,
-                digest=r.digest,
-                name=r.name,
-                size=r.size,
-                personal_data=r.personal_data,
-                role=r.role,
-            )
-            for r in used
-        ],
-        metric_slices=slices,
-        derived_from=relations["derived_from"],
-        depends_on=relations["depends_on"],
-        used_by=relations["used_by"],
-    )
-
-
-def relations_of(conn: Connection, version_ids: list[int]) -> dict[str, list[RelationRead]]:
-    """Upstream relations by kind, and ``used_by``: versions naming these ones."""
-    target = versions.alias("target")
-    out: dict[str, list[RelationRead]] = {"derived_from": [], "depends_on": [], "used_by": []}
-    up = conn.execute(
-        select(version_relations.c.kind, models.c.name, target.c.number, target.c.deleted_at)
-        .join(target, target.c.id == version_relations.c.target_id)
-        .join(models, models.c.id == target.c.model_id)
-        .where(version_relations.c.version_id.in_(version_ids))
-        .order_by(models.c.name, target.c.number)
-    )
-    for kind, name, number, deleted_at in up:
-        out[kind].append(
-            RelationRead(kind=kind, model=name, number=number, deleted=deleted_at is not None)
-        )
-    source = versions.alias("source")
-    down = conn.execute(
-        select(version_relations.c.kind, models.c.name, source.c.number, source.c.deleted_at)
-        .join(source, source.c.id == version_relations.c.version_id)
-        .join(models, models.c.id == source.c.model_id)
-        .where(
-            and_(
-                version_relations.c.target_id.in_(version_ids),
-                version_relations.c.version_id.not_in(version_ids),
-            )
-        )
-        .order_by(models.c.name, source.c.number)
-    )
-    for kind, name, number, deleted_at in down:
-        out["used_by"].append(
-            RelationRead(kind=kind, model=name, number=number, deleted=deleted_at is not None)
-        )
-    return out
+            return relations.read_lineage(conn, ctx.access, name, row.id, number)

@@ -2,7 +2,9 @@
 
 Returns ids in order, one page at a time; the caller turns them into wire schemas.
 A cursor holds the search and sort it was made for, the last row's sort value and
-its id; it is refused (CursorInvalid) with any other search or sort.
+its id; it is refused (CursorInvalid) with any other search or sort. Rows the caller
+may not read are excluded inside the query (both targets join ``models``), so pages
+and cursors are those of the readable rows alone.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection
 
-from modeldepot.db.engine import Database
+from modeldepot.db.tables import models
 from modeldepot.errors import CursorInvalid
 from modeldepot.query.compile import compile_query
 from modeldepot.query.sort import (
@@ -26,6 +28,8 @@ from modeldepot.query.sort import (
 )
 from modeldepot.query.targets import MODELS, VERSIONS, Target
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.registry.unit import Units
+from modeldepot.security.context import Context
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,12 @@ class SearchResult:
 
 
 class SearchService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, units: Units) -> None:
+        self.units = units
 
     def search_models(
         self,
+        ctx: Context,
         query: str,
         *,
         sort: str | None = None,
@@ -49,13 +54,15 @@ class SearchService:
         limit: int | None = None,
         include_deleted: bool = False,
     ) -> SearchResult:
-        """Live models matching ``query`` (every one if it is empty), ordered by ``sort``
-        (default ``name``). Raises QueryInvalid, QueryTooLarge, QueryFieldUnknown,
-        QueryTypeMismatch or CursorInvalid on bad input, before touching the database."""
-        return self._search(MODELS, query, sort, cursor, limit, include_deleted)
+        """Live models ``ctx`` may read matching ``query`` (every one if it is empty),
+        ordered by ``sort`` (default ``name``). Raises QueryInvalid, QueryTooLarge,
+        QueryFieldUnknown, QueryTypeMismatch or CursorInvalid on bad input, before
+        touching the database."""
+        return self._search(ctx, MODELS, query, sort, cursor, limit, include_deleted)
 
     def search_versions(
         self,
+        ctx: Context,
         query: str,
         *,
         sort: str | None = None,
@@ -63,12 +70,13 @@ class SearchService:
         limit: int | None = None,
         include_deleted: bool = False,
     ) -> SearchResult:
-        """Live versions of live models matching ``query``, ordered by ``sort`` (default
-        ``-created``); raises as ``search_models`` does."""
-        return self._search(VERSIONS, query, sort, cursor, limit, include_deleted)
+        """Live versions of live models ``ctx`` may read matching ``query``, ordered by
+        ``sort`` (default ``-created``); raises as ``search_models`` does."""
+        return self._search(ctx, VERSIONS, query, sort, cursor, limit, include_deleted)
 
     def _search(
         self,
+        ctx: Context,
         target: Target,
         query: str,
         sort: str | None,
@@ -77,12 +85,14 @@ class SearchService:
         include_deleted: bool,
     ) -> SearchResult:
         limit = check_limit(limit)
-        condition = compile_query(query, target, sqlite=self.db.is_sqlite)
+        condition = compile_query(query, target, sqlite=self.units.db.is_sqlite)
         if not include_deleted:
             condition = target.live & condition
         order = target.sort(sort)
         after = _read_cursor(cursor, target, order) if cursor else None
-        with self.db.read() as conn:
+        with self.units.read(ctx) as reading:
+            conn = reading.conn
+            condition = reading.access.readable(models.c.name) & condition
             if order.key.inner is not None:
                 rows = _two_steps(conn, target, condition, order, after, limit + 1)
             else:

@@ -137,7 +137,7 @@ class VersionService:
                 hotpath.insert_rows(conn, version_files, batch)
             _insert_pairs(conn, version_tags, version_id, tags)
             _insert_pairs(conn, version_params, version_id, params)
-            learned = record_lineage(conn, version_id, data.lineage, metrics, params, ctx, now)
+            learned = record_lineage(uow, version_id, data.lineage, metrics, params)
             metrics = learned.metrics
             uow.record(
                 "version.create",

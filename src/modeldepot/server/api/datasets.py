@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from modeldepot.schemas import Page
 from modeldepot.schemas.datasets import AliasImpact, DatasetUsage
 from modeldepot.schemas.lineage import DatasetRead
+from modeldepot.server.auth import ReadCtx
 from modeldepot.server.deps import CursorQ, DeletedQ, LimitQ, RegistryDep
 
 router = APIRouter(tags=["datasets"])
@@ -20,6 +21,7 @@ DigestQ = Annotated[
 
 @router.get("/datasets", response_model=Page[DatasetRead])
 def list_datasets(
+    ctx: ReadCtx,
     registry: RegistryDep,
     uri_prefix: str | None = None,
     personal_data: bool | None = None,
@@ -27,12 +29,13 @@ def list_datasets(
     limit: LimitQ = None,
 ) -> Page[DatasetRead]:
     return registry.datasets.list_datasets(
-        uri_prefix=uri_prefix, personal_data=personal_data, cursor=cursor, limit=limit
+        ctx, uri_prefix=uri_prefix, personal_data=personal_data, cursor=cursor, limit=limit
     )
 
 
 @router.get("/datasets/usage", response_model=Page[DatasetUsage])
 def dataset_usage(
+    ctx: ReadCtx,
     uri: UriQ,
     registry: RegistryDep,
     digest: DigestQ = None,
@@ -42,18 +45,20 @@ def dataset_usage(
 ) -> Page[DatasetUsage]:
     """Which versions used this dataset?"""
     return registry.datasets.versions_using(
-        uri, digest, include_deleted=include_deleted, cursor=cursor, limit=limit
+        ctx, uri, digest, include_deleted=include_deleted, cursor=cursor, limit=limit
     )
 
 
 @router.get("/datasets/impact", response_model=list[AliasImpact])
-def dataset_impact(uri: UriQ, registry: RegistryDep, digest: DigestQ = None) -> list[AliasImpact]:
+def dataset_impact(
+    ctx: ReadCtx, uri: UriQ, registry: RegistryDep, digest: DigestQ = None
+) -> list[AliasImpact]:
     """Which aliases point at versions that used this dataset?"""
-    return registry.datasets.impact(uri, digest)
+    return registry.datasets.impact(ctx, uri, digest)
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetRead)
 def get_dataset(
-    dataset_id: Annotated[int, Path(ge=1, le=2**31 - 1)], registry: RegistryDep
+    ctx: ReadCtx, dataset_id: Annotated[int, Path(ge=1, le=2**31 - 1)], registry: RegistryDep
 ) -> DatasetRead:
-    return registry.datasets.get_dataset(dataset_id)
+    return registry.datasets.get_dataset(ctx, dataset_id)

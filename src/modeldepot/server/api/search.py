@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from modeldepot.schemas import ModelRead, Page, VersionRead
+from modeldepot.server.auth import ReadCtx
 from modeldepot.server.deps import CursorQ, DeletedQ, LimitQ, RegistryDep
 
 router = APIRouter(tags=["search"])
@@ -26,6 +27,7 @@ SortQ = Annotated[
 
 @router.get("/search/models", response_model=Page[ModelRead])
 def search_models(
+    ctx: ReadCtx,
     registry: RegistryDep,
     q: QueryQ = "",
     sort: SortQ = None,
@@ -34,12 +36,13 @@ def search_models(
     limit: LimitQ = None,
 ) -> Page[ModelRead]:
     return registry.found.models(
-        q, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+        ctx, q, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
     )
 
 
 @router.get("/search/versions", response_model=Page[VersionRead])
 def search_versions(
+    ctx: ReadCtx,
     registry: RegistryDep,
     q: QueryQ = "",
     sort: SortQ = None,
@@ -48,5 +51,5 @@ def search_versions(
     limit: LimitQ = None,
 ) -> Page[VersionRead]:
     return registry.found.versions(
-        q, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
+        ctx, q, sort=sort, cursor=cursor, limit=limit, include_deleted=include_deleted
     )
