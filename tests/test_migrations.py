@@ -77,8 +77,8 @@ def test_upgrade_from_0001_keeps_data_and_fills_the_new_indexes(scratch_url: str
         _fill_at_0001(db)
         upgrade(db.engine)
         assert current_revision(db.engine) == HEAD
-        versions = VersionService(db)
-        version = versions.resolve("ads/legacy:1")
+        versions = VersionService(Units(db))
+        version = versions.resolve(Context.system("tests"), "ads/legacy:1")
         assert version.metrics == {"auc": 0.9}
         assert version.params == {"lr": 0.01, "opt": "adam", "bn": True, "layers": 3}
         search, ctx = SearchService(Units(db)), Context.system("tests")

@@ -20,11 +20,12 @@ SMALL_LIMIT = 1024
 
 
 @pytest.fixture
-def small_limit_api(settings, registry):
+def small_limit_api(settings, registry, admin_token):
     """The real app with its JSON body limit lowered to ``SMALL_LIMIT`` bytes."""
     settings = dataclasses.replace(settings, max_json_body_bytes=SMALL_LIMIT)
     app = app_module.create_app(settings, registry)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 
