@@ -222,6 +222,14 @@ class ServerSettings:
         default=True,
         metadata={"doc": "Apply pending database migrations when the server starts."},
     )
+    workers: int = field(
+        default=1,
+        metadata={
+            "doc": "Server processes sharing the listening socket (`serve --workers`); one "
+            "per core lets a machine's every core serve requests. Best with PostgreSQL: on "
+            "SQLite the processes still write one at a time."
+        },
+    )
     anonymous: str = field(
         default="none",
         metadata={

@@ -52,6 +52,11 @@ def with_storage(func: Any) -> Any:
     metavar="text|json",
     help="Log lines for people or for collectors [MODELDEPOT_LOG_FORMAT, default text].",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="Server processes, e.g. one per core [MODELDEPOT_WORKERS, default 1].",
+)
 @handle_errors
 def serve(
     host: str | None,
@@ -60,6 +65,7 @@ def serve(
     database_url: str | None,
     log_level: str | None,
     log_format: str | None,
+    workers: int | None,
 ) -> None:
     """Run the registry server (REST API and OpenAPI docs).
 
@@ -67,7 +73,7 @@ def serve(
     on SIGTERM it finishes the requests in flight (up to 30 s) and exits 0.
     """
     from modeldepot.config import ServerSettings
-    from modeldepot.server.heap import collection_held, freeze_startup_heap
+    from modeldepot.server.heap import collection_held
 
     settings = ServerSettings.from_env(
         host=host,
@@ -76,6 +82,7 @@ def serve(
         database_url=database_url,
         log_level=log_level,
         log_format=log_format,
+        workers=workers,
     )
     # Bound before anything else (even the imports below, a second or more), so that a
     # taken port is said at once, and the banner below tells the truth.
@@ -84,16 +91,11 @@ def serve(
     with collection_held():
         import logging
         import logging.config
-        import signal
 
-        import uvicorn
         from prometheus_client import disable_created_metrics
 
         from modeldepot.server.allocator import tune_allocator
-        from modeldepot.server.app import create_app
-        from modeldepot.server.fastpath import http_protocol
         from modeldepot.server.logs import logging_config
-        from modeldepot.server.readwatch import ReadTimeouts
 
         try:
             log_config = logging_config(settings.log_format, settings.log_level)
@@ -105,43 +107,77 @@ def serve(
         disable_created_metrics()
         tune_allocator()
         registry = _open_registry(settings)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        where = (settings.database_url and "the configured database") or settings.data_dir
+        workers_note = f", {settings.workers} workers" if settings.workers > 1 else ""
+        banner = (
+            f"modeldepot serving on http://{shown}:{port} "
+            f"(API docs at /api/v1/docs, data in {where}{workers_note})"
+        )
+        if settings.log_format == "json":
+            logging.getLogger("modeldepot.server").info(banner)
+        else:
+            click.echo(banner, err=True)
+        if settings.workers == 1:
+            sys.exit(_serve_one(settings, sock, log_config, registry))
+        from modeldepot.server.app import create_first_admin
+        from modeldepot.server.workers import run_workers
+
         try:
-            app = create_app(settings, registry)
-            where = (settings.database_url and "the configured database") or settings.data_dir
-            host, port = sock.getsockname()[:2]
-            shown = f"[{host}]" if ":" in host else host
-            banner = (
-                f"modeldepot serving on http://{shown}:{port} "
-                f"(API docs at /api/v1/docs, data in {where})"
-            )
-            if settings.log_format == "json":
-                logging.getLogger("modeldepot.server").info(banner)
-            else:
-                click.echo(banner, err=True)
-            # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
-            # with the handler it found: this one, so a drained server exits with status 0.
-            signal.signal(signal.SIGTERM, _exit_drained)
-            freeze_startup_heap(settings.gc_freeze)
-            config = uvicorn.Config(
-                app,
-                log_level=settings.log_level,
-                log_config=log_config,
-                access_log=settings.log_format != "json",
-                http=http_protocol(
-                    settings.http_fast_path,
-                    ReadTimeouts(settings.header_timeout_seconds, settings.body_timeout_seconds),
-                ),
-                loop="uvloop",
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-                server_header=False,
-            )
-            server = uvicorn.Server(config)
-            server.run(sockets=[sock])
-            if not server.started:
-                sys.exit(3)  # as uvicorn.run: the application failed to start
+            # Before forking: the first admin is made once, and no worker inherits
+            # the parent's database connections or threads.
+            create_first_admin(registry)
         finally:
-            sock.close()
             registry.close()
+        status = run_workers(settings.workers, lambda: _serve_one(settings, sock, log_config, None))
+        sock.close()
+        sys.exit(status)
+
+
+def _serve_one(
+    settings: ServerSettings, sock: socket.socket, log_config: dict[str, Any], registry: Any
+) -> int:
+    """Serve on ``sock`` until stopped (``registry``: already open, else opened here);
+    the exit status."""
+    import signal
+
+    import uvicorn
+
+    from modeldepot.server.app import create_app
+    from modeldepot.server.fastpath import http_protocol
+    from modeldepot.server.heap import freeze_startup_heap
+    from modeldepot.server.readwatch import ReadTimeouts
+
+    registry = registry or _open_registry(settings)
+    try:
+        app = create_app(settings, registry)
+        # uvicorn drains in-flight requests on SIGTERM, then raises the signal again
+        # with the handler it found: this one, so a drained server exits with status 0.
+        signal.signal(signal.SIGTERM, _exit_drained)
+        freeze_startup_heap(settings.gc_freeze)
+        config = uvicorn.Config(
+            app,
+            log_level=settings.log_level,
+            log_config=log_config,
+            access_log=settings.log_format != "json",
+            http=http_protocol(
+                settings.http_fast_path,
+                ReadTimeouts(settings.header_timeout_seconds, settings.body_timeout_seconds),
+            ),
+            loop="uvloop",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 0
+        # As uvicorn.run: status 3 when the application failed to start.
+        return 0 if server.started else 3
+    finally:
+        registry.close()
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:

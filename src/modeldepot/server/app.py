@@ -51,13 +51,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = registry is None
         app.state.registry = registry or Registry.from_settings(settings)
-        created = await run_in_threadpool(app.state.registry.identity.bootstrap, settings.data_dir)
-        if created is not None:
-            log.warning(
-                "first start: created the user 'admin' (admin on /); its token is in %s "
-                "(readable by you only), which the CLI and SDK on this machine use",
-                created,
-            )
+        await run_in_threadpool(create_first_admin, app.state.registry)
         sweeper = asyncio.create_task(
             _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
         )
@@ -120,6 +114,17 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
 
     return app
+
+
+def create_first_admin(registry: Registry) -> None:
+    """On a registry with no user yet, create its admin and say where its token is."""
+    created = registry.identity.bootstrap(registry.settings.data_dir)
+    if created is not None:
+        log.warning(
+            "first start: created the user 'admin' (admin on /); its token is in %s "
+            "(readable by you only), which the CLI and SDK on this machine use",
+            created,
+        )
 
 
 async def _sweep_uploads(registry: Registry, interval: int) -> None:
