@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, update
 
 from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import models, versions
@@ -31,7 +31,19 @@ _NEXT_NUMBER = Prepared(
     )
     .returning(models.c.last_version_number)
 )
-_INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
+# A version is inserted under a provisional number, unique among the transactions in
+# flight, and numbered last (see ``insert_provisional_version``): PostgreSQL's backend
+# pid is unique among live connections, each running one transaction; SQLite has one
+# writer at a time.
+_INSERT_PROVISIONAL = {
+    "postgresql": Prepared(
+        insert(versions).values(number=-func.pg_backend_pid()).returning(versions.c.id)
+    ),
+    "sqlite": Prepared(insert(versions).values(number=literal(-1)).returning(versions.c.id)),
+}
+_SET_NUMBER = Prepared(
+    update(versions).where(versions.c.id == bindparam("version_id")).values(number=bindparam("n"))
+)
 _INSERTS: dict[Table, Prepared] = {}
 
 
@@ -47,9 +59,18 @@ def next_version_number(conn: Connection, model_id: int, now: datetime, actor: s
     return int(_NEXT_NUMBER.execute(conn, params).fetchone()[0])
 
 
-def insert_version(conn: Connection, values: Mapping[str, Any]) -> int:
-    """Insert one ``versions`` row (every column without a Python default); its id."""
-    return int(_INSERT_VERSION.execute(conn, values).fetchone()[0])
+def insert_provisional_version(conn: Connection, values: Mapping[str, Any]) -> int:
+    """Insert one ``versions`` row (every column but ``number``) under a provisional
+    number; its id. ``set_version_number`` must number it before the commit.
+
+    This is what lets a commit take the model's version counter, the lock every push
+    to that model waits on, as its last statement but two, instead of its first.
+    """
+    return int(_INSERT_PROVISIONAL[conn.dialect.name].execute(conn, values).fetchone()[0])
+
+
+def set_version_number(conn: Connection, version_id: int, number: int) -> None:
+    _SET_NUMBER.execute(conn, {"version_id": version_id, "n": number})
 
 
 def insert_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:

@@ -104,10 +104,8 @@ class VersionService:
                     return to_version_read(conn, name, existing), False
             now = uow.now
             _claim_blobs(conn, manifest)
-            number = hotpath.next_version_number(conn, model_id, now, ctx.name)
-            values = {
+            values: dict[str, Any] = {
                 "model_id": model_id,
-                "number": number,
                 "digest": manifest.digest,
                 "description": description,
                 "total_size": manifest.total_size,
@@ -120,7 +118,7 @@ class VersionService:
                 "format": recorded.format,
                 "card_completeness": card.completeness if card else None,
             }
-            version_id = hotpath.insert_version(
+            version_id = hotpath.insert_provisional_version(
                 conn, {**values, "lineage": recorded.document, "card": data.card}
             )
             files = [
@@ -139,6 +137,11 @@ class VersionService:
             _insert_pairs(conn, version_params, version_id, params)
             learned = record_lineage(uow, version_id, data.lineage, metrics, params)
             metrics = learned.metrics
+            # Last, so that concurrent pushes to this model wait on its counter only for
+            # the few statements left and the commit (PostgreSQL; SQLite has one writer).
+            number = hotpath.next_version_number(conn, model_id, now, ctx.name)
+            hotpath.set_version_number(conn, version_id, number)
+            values["number"] = number
             uow.record(
                 "version.create",
                 f"{name}:{number}",
