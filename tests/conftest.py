@@ -105,14 +105,27 @@ def db(shared_db: Database) -> Database:
     """The session's database, emptied before the test.
 
     DELETE, not TRUNCATE: on these small tables it takes 1-3 ms where PostgreSQL's
-    TRUNCATE takes 30-130 ms (it makes new relation files each time).
+    TRUNCATE takes 30-130 ms (it makes new relation files each time). On PostgreSQL
+    every DELETE goes in one round trip: 3.5 ms a test instead of 8 for 25 tables.
+    (Each test in a transaction rolled back at its end would cost less still, but the
+    services open their own transactions on pooled connections, and the live-server
+    and concurrency tests need what one thread commits to be seen by another.)
     """
     with shared_db.write() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table is not audit_head:
-                conn.execute(table.delete())
-        conn.execute(audit_head.update().values(seq=0, hash=GENESIS))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(_EMPTY_ALL)
+        else:
+            for table in reversed(metadata.sorted_tables):
+                if table is not audit_head:
+                    conn.execute(table.delete())
+            conn.execute(audit_head.update().values(seq=0, hash=GENESIS))
     return shared_db
+
+
+_EMPTY_ALL = "; ".join(
+    [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables) if t is not audit_head]
+    + [f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}'"]
+)
 
 
 @pytest.fixture
