@@ -118,13 +118,13 @@ def db(shared_db: Database) -> Database:
             for table in reversed(metadata.sorted_tables):
                 if table is not audit_head:
                     conn.execute(table.delete())
-            conn.execute(audit_head.update().values(seq=0, hash=GENESIS))
+            conn.execute(audit_head.update().values(seq=0, hash=GENESIS, prev_hash=GENESIS))
     return shared_db
 
 
 _EMPTY_ALL = "; ".join(
     [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables) if t is not audit_head]
-    + [f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}'"]
+    + [f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}', prev_hash = '{GENESIS}'"]
 )
 
 

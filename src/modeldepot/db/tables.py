@@ -354,6 +354,9 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # The hash before the last append (see audit/chain.py: PostgreSQL appends a record
+    # in one statement, which reads the previous hash back from here).
+    Column("prev_hash", String(64), nullable=False),
 )
 
 # Signed statements "the chain's record ``seq`` has hash ``hash``" (Ed25519, by a key

@@ -142,9 +142,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
-    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS, "prev_hash": GENESIS}])
     op.create_table(
         "audit_checkpoints",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
