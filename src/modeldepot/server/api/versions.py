@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from modeldepot.refs import parse_ref
 from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, VersionRead
+from modeldepot.server.auth import ReadCtx
 from modeldepot.server.blobs import etag_matches, serve_blob
 from modeldepot.server.deps import (
     ActorDep,
@@ -97,13 +98,15 @@ def get_manifest(
     PREFIX + "/{number}/files/{path:path}", response_class=Response, responses=problems(416)
 )
 def download_file(
-    name: str, number: VersionNumber, path: str, registry: RegistryDep, request: Request
+    ctx: ReadCtx,
+    name: str,
+    number: VersionNumber,
+    path: str,
+    registry: RegistryDep,
+    request: Request,
 ) -> Response:
     """One file of a version, with Range support (HEAD for headers only)."""
-    entry = registry.versions.get_file(f"{name}:{number}", path)
-    return serve_blob(
-        registry.store, entry.digest, request, filename=entry.path, media_type=entry.media_type
-    )
+    return serve_blob(registry.blobs.open_file(ctx, f"{name}:{number}", path), request)
 
 
 router.add_api_route(
