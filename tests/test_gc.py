@@ -237,5 +237,15 @@ def test_gc_command_takes_stale_uploads_as_an_age(registry, settings, database_u
     result = runner.invoke(gc, ["--stale-uploads", "2h", "--json", *storage])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["uploads_expired"] == 1
+    # Each run is the operator's, logged as the system principal ``gc``.
+    with registry.db.read() as conn:
+        runs = conn.exec_driver_sql(
+            "SELECT principal FROM audit_log WHERE action = 'gc.run' ORDER BY seq"
+        ).all()
+        expired = conn.exec_driver_sql(
+            "SELECT principal, target FROM audit_log WHERE action = 'upload.abandon'"
+        ).all()
+    assert [r.principal for r in runs] == ["gc", "gc"]
+    assert [tuple(r) for r in expired] == [("gc", stale)]
     with pytest.raises(UploadNotFound):
         registry.uploads.get_upload(OPERATOR, stale)

@@ -381,3 +381,38 @@ def test_a_part_url_signs_its_parts_length(api_http: httpx.Client) -> None:
     httpx.put(urls["urls"]["2"], content=data[size:]).raise_for_status()
     done = api_http.post(f"/uploads/{session['id']}/complete")
     assert done.status_code == 200, done.text
+
+
+def test_download_urls_and_presigned_uploads_are_scoped_to_namespaces(
+    api_http: httpx.Client, s3_registry: Registry
+) -> None:
+    """A blob of a model the caller cannot read gets no URL (404, as if absent); its
+    bytes sent through a presigned session are verified by the store, linked to the
+    uploader's model, and kept once."""
+    from modeldepot.security.context import Context
+    from modeldepot.security.roles import Role
+
+    data = b"a secret blob, straight to the bucket"
+    digest = digest_bytes(data)
+    api_http.put(f"/blobs/{digest}", content=data).raise_for_status()
+    files = [{"path": "s.bin", "size": len(data), "digest": digest}]
+    api_http.post("/models/secret/m/-/versions", json={"files": files}).raise_for_status()
+    operator = Context.system("tests")
+    s3_registry.identity.create_principal(operator, "eve")
+    s3_registry.identity.grant(operator, "eve", "team", Role.CONTRIBUTOR)
+    token = s3_registry.identity.create_token(operator, "t", owner="eve").text
+    eve = {"Authorization": f"Bearer {token}"}
+
+    refused = api_http.post("/blobs/urls", json={"digests": [digest]}, headers=eve)
+    assert refused.status_code == 404 and refused.json()["code"] == "BLOB_UNKNOWN"
+    assert refused.json()["missing"] == [digest]
+    assert digest in api_http.post("/blobs/urls", json={"digests": [digest]}).json()["urls"]
+
+    body = {"digest": digest, "size": len(data), "presigned": True, "model": "team/m"}
+    session = api_http.post("/uploads", json=body, headers=eve).json()
+    part = api_http.post(f"/uploads/{session['id']}/parts", json={"numbers": [1]}, headers=eve)
+    httpx.put(part.json()["urls"]["1"], content=data).raise_for_status()
+    api_http.post(f"/uploads/{session['id']}/complete", headers=eve).raise_for_status()
+    urls = api_http.post("/blobs/urls", json={"digests": [digest]}, headers=eve).json()["urls"]
+    assert httpx.get(urls[digest]).content == data
+    assert [b.digest for b in s3_registry.store.iter_blobs()].count(digest) == 1

@@ -169,12 +169,6 @@ def test_absent_reports_a_large_blob_held_only_by_an_unreadable_model(api, regis
     assert assert_json(api.post(f"{API}/blobs/absent", json=query), 200)["absent"] == []
 
 
-def test_download_urls_answer_only_for_readable_blobs(api, secret, eve) -> None:
-    response = api.post(f"{API}/blobs/urls", json={"digests": [DIGEST]}, headers=eve)
-    # A local store hands out no URLs to anyone; what it answers is the same for all.
-    assert assert_json(response, 200)["urls"] == {}
-
-
 def test_a_reader_cannot_upload(api) -> None:
     reader = as_user(api, "rita", "reader", "team")
     assert_problem(put(api, reader, b"data"), 403, "FORBIDDEN")

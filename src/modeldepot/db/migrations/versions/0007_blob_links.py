@@ -5,7 +5,9 @@ registry links a layer to each repository it was pushed to: ``blob_links`` recor
 verified upload of a blob for a model (one row per blob and model, however often it was
 sent), and each upload session remembers the model it was opened for.
 
-Sessions opened before have no model: they go on as uploads for the whole registry.
+Sessions opened before have no model (an upload for the whole registry) and were
+counted by address, so no principal owns them now: they expire as abandoned ones do.
+Blobs stored before are reachable through the versions that list them, as before.
 
 Revision ID: 0007
 Revises: 0006
