@@ -4,7 +4,7 @@ declared size."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
@@ -18,7 +18,7 @@ from modeldepot.manifest import MAX_FILE_SIZE
 from modeldepot.refs import validate_name
 from modeldepot.registry.reach import link_blob
 from modeldepot.registry.unit import UnitOfWork
-from modeldepot.schemas import PresignedUpload
+from modeldepot.schemas import PresignedUpload, UploadRead
 from modeldepot.security.access import Access
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
@@ -135,6 +135,31 @@ def presigned_progress(store: PresignedStore, row: Row[Any]) -> PresignedUpload:
         == min(row.part_size, row.size - (number - 1) * row.part_size)
     ]
     return PresignedUpload(part_size=row.part_size, part_count=count, parts_done=done)
+
+
+def upload_read(
+    expiry: timedelta,
+    upload_id: str,
+    digest: str | None,
+    size: int,
+    created_at: datetime,
+    touched_at: datetime,
+    *,
+    offset: int,
+    complete: bool,
+    presigned: PresignedUpload | None = None,
+) -> UploadRead:
+    """What the API shows of an upload; it expires ``expiry`` after its last touch."""
+    return UploadRead(
+        id=upload_id,
+        digest=digest,
+        size=size,
+        offset=offset,
+        complete=complete,
+        created_at=created_at,
+        expires_at=touched_at + expiry,
+        presigned=presigned,
+    )
 
 
 def check_size(size: int) -> None:
