@@ -245,3 +245,32 @@ def test_a_version_cannot_claim_a_blob_its_pusher_cannot_read(api, secret, eve) 
     files = [entry("w.bin", SECRET)]
     response = api.post(model_url("team/m", "versions"), json={"files": files}, headers=eve)
     assert_problem(response, 404, "BLOB_UNKNOWN")
+
+
+def test_a_streamed_upload_of_stored_bytes_is_verified_and_linked(
+    api, registry, secret, eve
+) -> None:
+    body = {"size": len(SECRET), "model": "team/m"}
+    upload_id = assert_json(api.post(f"{API}/uploads", json=body, headers=eve), 201)["id"]
+    sent = api.patch(
+        f"{API}/uploads/{upload_id}", content=SECRET, headers={**eve, "Upload-Offset": "0"}
+    )
+    assert_json(sent, 200)
+    complete = api.post(f"{API}/uploads/{upload_id}/complete", json={"digest": DIGEST}, headers=eve)
+    assert assert_json(complete, 200)["digest"] == DIGEST
+    assert len(blob_files(registry, DIGEST)) == 1
+    assert api.get(f"{API}/blobs/{DIGEST}", headers=eve).content == SECRET
+
+
+def test_a_session_whose_bytes_are_gone_does_not_complete_on_anothers_blob(
+    api, registry, secret, eve
+) -> None:
+    """Bytes discarded (a failed verification, a full disk) with the session still
+    recorded: the stored blob of that digest is someone else's, and stays so."""
+    upload_id = upload_session(api, eve, SECRET)
+    registry.store.abort_upload(upload_id)
+    complete = api.post(f"{API}/uploads/{upload_id}/complete", headers=eve)
+    assert_problem(complete, 404, "UPLOAD_UNKNOWN")
+    assert_problem(api.get(f"{API}/blobs/{DIGEST}", headers=eve), 404, "BLOB_UNKNOWN")
+    assert_problem(api.get(f"{API}/uploads/{upload_id}", headers=eve), 404, "UPLOAD_UNKNOWN")
+    assert audit_rows(registry, "upload.complete")[-1]["principal"] == "admin"
