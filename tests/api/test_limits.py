@@ -167,8 +167,8 @@ def test_single_request_uploads_in_flight_count_as_open_uploads(limited) -> None
         uploads.begin_direct_upload(ctx, digest_of(b"c"), 1, quota=quota)
     with pytest.raises(StagingFull):  # 900 + 900 declared, and 701 more passes 2500
         uploads.create_upload(anonymous_at("192.0.2.99"), digest_of(b"d"), 701)
-    uploads.discard_direct_upload(first)
-    uploads.discard_direct_upload(first)  # counted once, released once
+    uploads.discard_direct_upload(ctx, first)
+    uploads.discard_direct_upload(ctx, first)  # counted once, released once
     second, writer = uploads.begin_direct_upload(ctx, digest_of(b"e"), 1, quota=quota)
     writer.write(b"e")
     writer.close()

@@ -286,9 +286,9 @@ class UploadService:
             self.expiry, upload_id, digest, size, now, now, offset=size, complete=True
         )
 
-    def discard_direct_upload(self, upload_id: str) -> None:
-        """Drop what a failed direct upload staged (an upload that never began, so
-        nothing is logged). Idempotent."""
+    def discard_direct_upload(self, ctx: Context, upload_id: str) -> None:
+        """Drop what the caller's failed direct upload staged (an upload that never
+        completed is no change: nothing is logged). Idempotent."""
         self.admission.release_direct(upload_id)
         self.store.abort_upload(upload_id)
 

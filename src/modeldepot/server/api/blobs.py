@@ -135,7 +135,7 @@ async def put_blob(
             )
         )
     except BaseException:
-        await run_in_threadpool(uploads.discard_direct_upload, upload_id)
+        await run_in_threadpool(uploads.discard_direct_upload, ctx, upload_id)
         raise
 
 
