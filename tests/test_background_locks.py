@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from modeldepot.actor import Actor
 from modeldepot.db.locks import GARBAGE_COLLECTION, UPLOAD_SWEEP, lock_key, try_exclusive
 from modeldepot.db.types import utcnow
 from modeldepot.digest import digest_bytes
+from modeldepot.security.context import Context
 
-ACTOR = Actor("lock-test")
+OPERATOR = Context.system("lock-test")
 
 
 def on_postgres(registry) -> bool:
@@ -27,15 +27,15 @@ def on_postgres(registry) -> bool:
 
 def stored_blob(registry, data: bytes) -> str:
     digest = digest_bytes(data)
-    upload_id, writer = registry.uploads.begin_direct_upload(digest, len(data))
+    upload_id, writer = registry.uploads.begin_direct_upload(OPERATOR, digest, len(data))
     writer.write(data)
     writer.close()
-    registry.uploads.finish_direct_upload(upload_id, digest, len(data))
+    registry.uploads.finish_direct_upload(OPERATOR, upload_id, digest, len(data))
     return digest
 
 
 def open_session(registry, data: bytes) -> str:
-    session = registry.uploads.create_upload(digest_bytes(data), len(data), ACTOR)
+    session = registry.uploads.create_upload(OPERATOR, digest_bytes(data), len(data))
     return session.id
 
 
@@ -96,12 +96,12 @@ def test_upload_sweep_skips_the_round_while_another_process_sweeps(registry) -> 
     session = open_session(registry, b"abandoned")
     later = after_expiry(registry)
     with try_exclusive(registry.db.engine, UPLOAD_SWEEP):
-        assert registry.uploads.expire_uploads(now=later, dry_run=True) == 1
-        swept = registry.uploads.expire_uploads(now=later)
+        assert registry.uploads.expire_uploads(OPERATOR, now=later, dry_run=True) == 1
+        swept = registry.uploads.expire_uploads(OPERATOR, now=later)
     if on_postgres(registry):
         assert swept == 0
         assert registry.uploads.count_sessions() == 1
-        assert registry.uploads.expire_uploads(now=later) == 1
+        assert registry.uploads.expire_uploads(OPERATOR, now=later) == 1
     else:
         assert swept == 1
     assert registry.uploads.count_sessions() == 0
@@ -111,7 +111,7 @@ def test_upload_sweep_skips_the_round_while_another_process_sweeps(registry) -> 
 def test_concurrent_upload_sweeps_expire_each_session_once(registry) -> None:
     sessions = [open_session(registry, f"abandoned {i}".encode()) for i in range(20)]
     later = after_expiry(registry)
-    results = together(*[lambda: registry.uploads.expire_uploads(now=later)] * 3)
+    results = together(*[lambda: registry.uploads.expire_uploads(OPERATOR, now=later)] * 3)
     assert registry.uploads.count_sessions() == 0
     assert {s.upload_id for s in registry.store.iter_staged()}.isdisjoint(sessions)
     if on_postgres(registry):
@@ -123,24 +123,24 @@ def test_concurrent_upload_sweeps_expire_each_session_once(registry) -> None:
 def test_collection_skips_while_another_process_collects(registry) -> None:
     digest = stored_blob(registry, b"unreferenced")
     with try_exclusive(registry.db.engine, GARBAGE_COLLECTION):
-        dry = registry.gc.collect(dry_run=True, grace_seconds=0)
-        report = registry.gc.collect(grace_seconds=0)
+        dry = registry.gc.collect(OPERATOR, dry_run=True, grace_seconds=0)
+        report = registry.gc.collect(OPERATOR, grace_seconds=0)
     assert dry.blobs_deleted == 1 and not dry.skipped
     if on_postgres(registry):
         assert report.skipped and report.blobs_deleted == 0
         assert registry.store.stat(digest) is not None
-        report = registry.gc.collect(grace_seconds=0)
+        report = registry.gc.collect(OPERATOR, grace_seconds=0)
     assert not report.skipped and report.blobs_deleted == 1
     assert registry.store.stat(digest) is None
 
 
 def test_concurrent_collections_delete_each_blob_once(registry) -> None:
     digests = [stored_blob(registry, f"garbage {i}".encode() * 100) for i in range(30)]
-    reports = together(*[lambda: registry.gc.collect(grace_seconds=0)] * 3)
+    reports = together(*[lambda: registry.gc.collect(OPERATOR, grace_seconds=0)] * 3)
     assert sum(r.blobs_deleted for r in reports) == len(digests)
     assert sum(r.bytes_freed for r in reports) == sum(len(f"garbage {i}") * 100 for i in range(30))
     assert all(registry.store.stat(d) is None for d in digests)
-    assert registry.blobs.missing_blobs(digests) == digests
+    assert registry.blobs.missing_blobs(OPERATOR, digests) == digests
     if on_postgres(registry):
         # Serialised by the lock: the ones that did not skip ran one after another.
         assert [r.blobs_deleted for r in reports if not r.skipped].count(len(digests)) == 1

@@ -20,8 +20,10 @@ import httpx
 from modeldepot.client.client import Client
 from modeldepot.client.push import COMMIT_ATTEMPTS
 from modeldepot.digest import digest_bytes
+from modeldepot.security.context import Context
 from tests.conftest import make_model_dir
 
+OPERATOR = Context.system("gc")
 SECONDS = 3.0
 # Between two collections: ten a second, far more often than `modeldepot gc` can run
 # (its start alone takes longer). Back to back, a collection with no grace period would
@@ -47,17 +49,19 @@ def _refused_uploads(live) -> float:
     return total
 
 
-def _session_push(url: str, name: str, data: bytes) -> None:
+def _session_push(url: str, token: str, name: str, data: bytes) -> None:
     """A push through a resumable session, as a client of the wire protocol does it:
     a commit that finds its blob collected meanwhile (grace 0) sends it again."""
     digest = digest_bytes(data)
     files = [{"path": "w.bin", "size": len(data), "digest": digest}]
-    with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as http:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=30, headers=auth) as http:
         for _ in range(COMMIT_ATTEMPTS):
             missing = http.post("/blobs/missing", json={"digests": [digest]})
             missing.raise_for_status()
             if missing.json()["missing"]:
-                session = http.post("/uploads", json={"digest": digest, "size": len(data)})
+                body = {"digest": digest, "size": len(data), "model": name}
+                session = http.post("/uploads", json=body)
                 session.raise_for_status()
                 upload_id = session.json()["id"]
                 http.patch(
@@ -74,7 +78,7 @@ def _session_push(url: str, name: str, data: bytes) -> None:
 
 
 def test_gc_in_a_loop_beside_pushes_sharing_blobs_loses_nothing(
-    live, registry, tmp_path: Path
+    live, registry, admin_token: str, tmp_path: Path
 ) -> None:
     refused_before = _refused_uploads(live)
     stop = time.monotonic() + SECONDS
@@ -84,7 +88,7 @@ def test_gc_in_a_loop_beside_pushes_sharing_blobs_loses_nothing(
     def collect() -> None:
         while time.monotonic() < stop:
             try:
-                registry.gc.collect(grace_seconds=0)
+                registry.gc.collect(OPERATOR, grace_seconds=0)
                 collections[0] += 1
             except Exception as exc:  # counted, not raised: the test reports them all
                 gc_errors.append(exc)
@@ -92,7 +96,8 @@ def test_gc_in_a_loop_beside_pushes_sharing_blobs_loses_nothing(
 
     def pusher(worker: int) -> tuple[int, list[BaseException]]:
         done, failures = 0, []
-        with Client(live.url, cache_dir=tmp_path / f"cache{worker}", actor=f"w{worker}") as md:
+        cache = tmp_path / f"cache{worker}"
+        with Client(live.url, cache_dir=cache, token=admin_token) as md:
             while time.monotonic() < stop:
                 source = make_model_dir(
                     tmp_path / f"w{worker}-{done}",
@@ -100,7 +105,7 @@ def test_gc_in_a_loop_beside_pushes_sharing_blobs_loses_nothing(
                 )
                 try:
                     if worker == 0:
-                        _session_push(live.url, f"race/s{worker}", os.urandom(5000))
+                        _session_push(live.url, admin_token, f"race/s{worker}", os.urandom(5000))
                     else:
                         # No capture: its git subprocesses, forked from this process
                         # (which also runs the server), would inherit the staged files'

@@ -45,8 +45,9 @@ def s3_live(live_server: LiveServer, s3_registry: Registry) -> LiveServer:
 
 
 @pytest.fixture
-def api_http(s3_live: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=s3_live.url + "/api/v1", timeout=30) as http:
+def api_http(s3_live: LiveServer, admin_token: str) -> Iterator[httpx.Client]:
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=s3_live.url + "/api/v1", timeout=30, headers=auth) as http:
         yield http
 
 
@@ -85,7 +86,7 @@ class Recorder:
             for method, path in self.seen
             if (method in ("PUT", "PATCH") and path.startswith(("/blobs/", "/uploads/")))
             or (method == "GET" and path.startswith("/blobs/sha256:"))
-            if path != f"/blobs/{EMPTY}"
+            if path.partition("?")[0] != f"/blobs/{EMPTY}"
         ]
 
 
@@ -95,16 +96,16 @@ def _blob(size: int, seed: int = 0) -> bytes:
 
 
 def test_push_and_pull_move_no_blob_bytes_through_the_server(
-    s3_live: LiveServer, tmp_path: Path
+    admin_token: str, s3_live: LiveServer, tmp_path: Path
 ) -> None:
     files = {"weights.bin": _blob(40 * MIB + 5), "config.json": b'{"a": 1}', "empty": b""}
     model = make_model_dir(tmp_path / "model", files)
-    with Client(s3_live.url, cache_dir=tmp_path / "c1", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c1", token=admin_token) as md:
         seen = Recorder(md)
         version = md.push(model, "s3/presigned")
         assert seen.blob_bytes_through_server() == []
         assert ("POST", "/uploads") in seen.seen
-    with Client(s3_live.url, cache_dir=tmp_path / "c2", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c2", token=admin_token) as md:
         seen = Recorder(md)
         md.pull(f"s3/presigned:{version.number}", tmp_path / "out")
         assert ("POST", "/blobs/urls") in seen.seen
@@ -114,6 +115,7 @@ def test_push_and_pull_move_no_blob_bytes_through_the_server(
 
 
 def test_a_new_large_file_streams_to_the_store_and_its_sample_is_read_back_from_it(
+    admin_token: str,
     s3_live: LiveServer,
     s3_registry: Registry,
     tmp_path: Path,
@@ -126,7 +128,7 @@ def test_a_new_large_file_streams_to_the_store_and_its_sample_is_read_back_from_
     monkeypatch.setattr(push_mod, "STREAM_THRESHOLD", SAMPLE_MIN_SIZE)
     data = os.urandom(SAMPLE_MIN_SIZE + MIN_PART_SIZE + 3)
     model = make_model_dir(tmp_path / "model", {"weights.bin": data})
-    with Client(s3_live.url, cache_dir=tmp_path / "c1", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c1", token=admin_token) as md:
         seen = Recorder(md)
         first = md.push(model, "s3/streamed")
         opened = [p for m, p in seen.seen if (m, p) == ("POST", "/uploads")]
@@ -137,7 +139,7 @@ def test_a_new_large_file_streams_to_the_store_and_its_sample_is_read_back_from_
         assert len([p for m, p in seen.seen if (m, p) == ("POST", "/uploads")]) == 1
         assert streamed == ["weights.bin"]
     assert s3_registry.store.stat(digest_bytes(data)) == len(data)
-    with Client(s3_live.url, cache_dir=tmp_path / "c2", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c2", token=admin_token) as md:
         md.pull("s3/streamed:1", tmp_path / "out")
     assert (tmp_path / "out" / "weights.bin").read_bytes() == data
 
@@ -231,7 +233,7 @@ def test_bad_part_requests_get_clear_errors(api_http: httpx.Client) -> None:
 
 
 def test_stores_without_presigning_say_so_and_clients_fall_back(
-    live: LiveServer, api: Any, tmp_path: Path
+    admin_token: str, live: LiveServer, api: Any, tmp_path: Path
 ) -> None:
     session = api.post(
         "/api/v1/uploads", json={"digest": digest_bytes(b"abc"), "size": 3, "presigned": True}
@@ -241,7 +243,7 @@ def test_stores_without_presigning_say_so_and_clients_fall_back(
     answer = api.post("/api/v1/blobs/urls", json={"digests": [digest_bytes(b"abc")]})
     assert answer.status_code == 200 and answer.json()["urls"] == {}
     model = make_model_dir(tmp_path / "m", {"a.bin": b"a" * 1000})
-    with Client(live.url, cache_dir=tmp_path / "c", actor="t") as md:
+    with Client(live.url, cache_dir=tmp_path / "c", token=admin_token) as md:
         version = md.push(model, "local/fallback")
         assert md.http.presigned is False
         md.pull(f"local/fallback:{version.number}", tmp_path / "out")
@@ -260,6 +262,7 @@ def test_operators_can_turn_presigning_off(
 
 
 def test_clients_that_cannot_reach_the_store_use_the_server(
+    admin_token: str,
     s3_live: LiveServer,
     db: Database,
     settings: ServerSettings,
@@ -269,7 +272,7 @@ def test_clients_that_cannot_reach_the_store_use_the_server(
 ) -> None:
     files = {"w.bin": _blob(3 * MIB, seed=5)}
     model = make_model_dir(tmp_path / "model", files)
-    with Client(s3_live.url, cache_dir=tmp_path / "c0", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c0", token=admin_token) as md:
         md.http.presigned = False  # what MODELDEPOT_USE_PRESIGNED_URLS=false does
         seen = Recorder(md)
         version = md.push(model, "s3/proxied")
@@ -279,7 +282,7 @@ def test_clients_that_cannot_reach_the_store_use_the_server(
     store._presigner = _unreachable_presigner()
     store.prefix = s3_live.app.state.registry.store.prefix  # type: ignore[attr-defined]
     s3_live.use(Registry(db, store, settings))
-    with Client(s3_live.url, cache_dir=tmp_path / "c1", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c1", token=admin_token) as md:
         md.pull(f"s3/proxied:{version.number}", tmp_path / "out")
     assert (tmp_path / "out" / "w.bin").read_bytes() == files["w.bin"]
 
@@ -315,14 +318,14 @@ def test_part_plans_stay_within_s3s_limits(size: int, part_size: int, count: int
 
 
 def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
-    s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    admin_token: str, s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from modeldepot.client import upload as upload_module
 
     monkeypatch.setattr(upload_module, "PART_URL_BATCH", 2)
     data = _blob(2 * MIN_PART_SIZE + 77, seed=9)  # three parts: batches of 2 and 1
     model = make_model_dir(tmp_path / "model", {"w.bin": data})
-    with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t") as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c", token=admin_token) as md:
         seen = Recorder(md)
         version = md.push(model, "s3/batched")
         asked = [path for method, path in seen.seen if path.endswith("/parts")]
@@ -332,7 +335,7 @@ def test_part_urls_are_asked_for_in_batches_as_the_upload_goes(
 
 
 def test_a_failed_part_is_sent_again_and_only_it(
-    s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    admin_token: str, s3_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from modeldepot.client import upload as upload_module
     from modeldepot.client.http import Http
@@ -354,7 +357,7 @@ def test_a_failed_part_is_sent_again_and_only_it(
     monkeypatch.setattr(Http, "send_file", flaky_send)
     data = _blob(2 * MIN_PART_SIZE + 5, seed=11)
     model = make_model_dir(tmp_path / "model", {"w.bin": data})
-    with Client(s3_live.url, cache_dir=tmp_path / "c", actor="t", workers=1) as md:
+    with Client(s3_live.url, cache_dir=tmp_path / "c", token=admin_token, workers=1) as md:
         version = md.push(model, "s3/flaky")
         md.pull(f"s3/flaky:{version.number}", tmp_path / "out")
     assert (tmp_path / "out" / "w.bin").read_bytes() == data
@@ -378,3 +381,38 @@ def test_a_part_url_signs_its_parts_length(api_http: httpx.Client) -> None:
     httpx.put(urls["urls"]["2"], content=data[size:]).raise_for_status()
     done = api_http.post(f"/uploads/{session['id']}/complete")
     assert done.status_code == 200, done.text
+
+
+def test_download_urls_and_presigned_uploads_are_scoped_to_namespaces(
+    api_http: httpx.Client, s3_registry: Registry
+) -> None:
+    """A blob of a model the caller cannot read gets no URL (404, as if absent); its
+    bytes sent through a presigned session are verified by the store, linked to the
+    uploader's model, and kept once."""
+    from modeldepot.security.context import Context
+    from modeldepot.security.roles import Role
+
+    data = b"a secret blob, straight to the bucket"
+    digest = digest_bytes(data)
+    api_http.put(f"/blobs/{digest}", content=data).raise_for_status()
+    files = [{"path": "s.bin", "size": len(data), "digest": digest}]
+    api_http.post("/models/secret/m/-/versions", json={"files": files}).raise_for_status()
+    operator = Context.system("tests")
+    s3_registry.identity.create_principal(operator, "eve")
+    s3_registry.identity.grant(operator, "eve", "team", Role.CONTRIBUTOR)
+    token = s3_registry.identity.create_token(operator, "t", owner="eve").text
+    eve = {"Authorization": f"Bearer {token}"}
+
+    refused = api_http.post("/blobs/urls", json={"digests": [digest]}, headers=eve)
+    assert refused.status_code == 404 and refused.json()["code"] == "BLOB_UNKNOWN"
+    assert refused.json()["missing"] == [digest]
+    assert digest in api_http.post("/blobs/urls", json={"digests": [digest]}).json()["urls"]
+
+    body = {"digest": digest, "size": len(data), "presigned": True, "model": "team/m"}
+    session = api_http.post("/uploads", json=body, headers=eve).json()
+    part = api_http.post(f"/uploads/{session['id']}/parts", json={"numbers": [1]}, headers=eve)
+    httpx.put(part.json()["urls"]["1"], content=data).raise_for_status()
+    api_http.post(f"/uploads/{session['id']}/complete", headers=eve).raise_for_status()
+    urls = api_http.post("/blobs/urls", json={"digests": [digest]}, headers=eve).json()["urls"]
+    assert httpx.get(urls[digest]).content == data
+    assert [b.digest for b in s3_registry.store.iter_blobs()].count(digest) == 1

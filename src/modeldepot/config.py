@@ -173,9 +173,9 @@ class ServerSettings:
     max_uploads_per_client: int = field(
         default=64,
         metadata={
-            "doc": "Most upload sessions (and single-request uploads in flight) one client "
-            "holds open at once; one more is refused with `TOO_MANY_UPLOADS`. A client is "
-            "its network address until authentication exists."
+            "doc": "Most upload sessions (and single-request uploads in flight) one "
+            "principal holds open at once, all its tokens together (an anonymous caller, "
+            "when allowed, counts by its address); one more gets `TOO_MANY_UPLOADS`."
         },
     )
     header_timeout_seconds: float = field(

@@ -33,6 +33,14 @@ class NameInvalid(InvalidInput):
     title = "Invalid name"
 
 
+class UploadModelRequired(InvalidInput):
+    """An upload names no model, and the caller may not push to every model: uploads
+    are opened for a model namespace (``model``)."""
+
+    code = "UPLOAD_MODEL_REQUIRED"
+    title = "Upload names no model"
+
+
 class ReferenceInvalid(InvalidInput):
     code = "REFERENCE_INVALID"
     title = "Invalid model reference"

@@ -9,6 +9,7 @@ import pytest
 
 from modeldepot.db.types import utcnow
 from modeldepot.manifest import MAX_FILE_SIZE
+from modeldepot.registry.uploads import SWEEPER
 from tests.api.helpers import (
     API,
     assert_json,
@@ -317,10 +318,10 @@ def test_create_upload_with_a_boolean_size_is_rejected(api) -> None:
 def test_upload_session_expires_after_the_expiry_period(api, registry) -> None:
     upload_id = open_session(api)
     append(api, upload_id, DATA[:4], 0)
-    assert registry.uploads.expire_uploads() == 0
+    assert registry.uploads.expire_uploads(SWEEPER) == 0
     assert assert_json(api.get(upload_url(upload_id)), 200)["offset"] == 4
     later = utcnow() + timedelta(seconds=registry.settings.upload_expiry_seconds + 60)
-    assert registry.uploads.expire_uploads(now=later) == 1
+    assert registry.uploads.expire_uploads(SWEEPER, now=later) == 1
     assert_problem(api.get(upload_url(upload_id)), 404, "UPLOAD_UNKNOWN")
     assert_problem(append(api, upload_id, DATA[4:], 4), 404, "UPLOAD_UNKNOWN")
     assert stored_files(registry, "uploads") == []

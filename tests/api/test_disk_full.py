@@ -24,11 +24,14 @@ from sqlalchemy import event
 from modeldepot import directio
 from modeldepot.errors import InsufficientStorage
 from modeldepot.registry import Registry
+from modeldepot.security.context import Context
 from tests.api.helpers import API, assert_json, assert_problem, digest_of, model_url
 from tests.api.test_blobs import append, blob_url, open_session, stored_files, upload_url
 
 Filler = Callable[..., None]
 BIG = os.urandom(5 * 1024 * 1024 + 123)  # past the writer's 4 MiB buffer: written mid-body
+
+OPERATOR = Context.system("disk-test")
 
 
 def enospc() -> OSError:
@@ -239,10 +242,10 @@ def test_cancelling_frees_the_bytes_even_when_the_database_stays_full(
 def test_gc_on_a_full_disk_frees_bytes_first(registry, fill_database) -> None:
     """An unreferenced blob and an orphaned staging area, on a disk so full that the
     collector's first database write fails: it frees bytes, then records."""
-    stored_id, writer = registry.uploads.begin_direct_upload(digest_of(b"orphan"), 6)
+    stored_id, writer = registry.uploads.begin_direct_upload(OPERATOR, digest_of(b"orphan"), 6)
     writer.write(b"orphan")
     writer.close()
-    registry.uploads.finish_direct_upload(stored_id, digest_of(b"orphan"), 6)
+    registry.uploads.finish_direct_upload(OPERATOR, stored_id, digest_of(b"orphan"), 6)
     registry.store.begin_upload("f" * 32)  # staged bytes no session owns, long abandoned
     old = time.time() - registry.settings.upload_expiry_seconds - 60
     os.utime(registry.store.root / "uploads" / ("f" * 32), (old, old))
@@ -250,13 +253,13 @@ def test_gc_on_a_full_disk_frees_bytes_first(registry, fill_database) -> None:
     if not registry.db.is_sqlite:
         # PostgreSQL's disk is not the blob store's: deleting blobs makes no room there.
         with pytest.raises(InsufficientStorage):
-            registry.gc.collect(grace_seconds=0)
+            registry.gc.collect(OPERATOR, grace_seconds=0)
         assert stored_files(registry, "uploads") == []  # freed before the database write
         return
-    report = registry.gc.collect(grace_seconds=0)
+    report = registry.gc.collect(OPERATOR, grace_seconds=0)
     assert (report.blobs_deleted, report.staged_removed) == (1, 1)
     assert stored_files(registry, "uploads") == [] and stored_files(registry, "sha256") == []
-    assert registry.blobs.missing_blobs([digest_of(b"orphan")]) == [digest_of(b"orphan")]
+    assert registry.blobs.missing_blobs(OPERATOR, [digest_of(b"orphan")]) == [digest_of(b"orphan")]
 
 
 def test_deleting_a_version_on_a_full_database_is_507_then_works(

@@ -1,5 +1,6 @@
-"""One client cannot exhaust the server: largest blob, open uploads per client, bytes
-staged at once, PATCHes that would pass their session, large JSON bodies at once."""
+"""One principal cannot exhaust the server: largest blob, open uploads per principal
+(all tokens of one user together, two users apart), bytes staged at once, PATCHes that
+would pass their session, large JSON bodies at once."""
 
 from __future__ import annotations
 
@@ -13,17 +14,24 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from modeldepot.actor import Actor
 from modeldepot.blobstore.local import LocalBlobStore
 from modeldepot.errors import StagingFull, TooManyUploads
 from modeldepot.registry import Registry
 from modeldepot.registry.quota import UploadQuota
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Role
 from modeldepot.server.clients import upload_quota
 from modeldepot.server.limits import LARGE_JSON, JsonBodyLimit
 from tests.api.helpers import API, assert_json, assert_problem, digest_of
 
-ACTOR = Actor("limits-test")
 DATA = b"0123456789"
+LIMITS = UploadQuota(max_uploads=3, max_blob_bytes=1000)
+
+
+def anonymous_at(address: str) -> Context:
+    """An unauthenticated caller allowed to write (an anonymous-write server): counted
+    by its address."""
+    return Context.system("limits-test", client=address)
 
 
 @pytest.fixture
@@ -81,13 +89,53 @@ def test_a_client_holds_at_most_its_open_uploads_then_429_too_many_uploads(limit
 
 def test_other_clients_uploads_do_not_count_against_a_client(limited) -> None:
     api, registry = limited
-    other = UploadQuota(client="address:192.0.2.7", max_uploads=3, max_blob_bytes=1000)
+    other = anonymous_at("192.0.2.7")
     for n in (1, 2, 3):
-        registry.uploads.create_upload(digest_of(b"%d" % n), n, ACTOR, quota=other)
+        registry.uploads.create_upload(other, digest_of(b"%d" % n), n, quota=LIMITS)
     with pytest.raises(TooManyUploads):
-        registry.uploads.create_upload(digest_of(b"4"), 4, ACTOR, quota=other)
+        registry.uploads.create_upload(other, digest_of(b"4"), 4, quota=LIMITS)
     for n in (5, 6, 7):
         assert_json(open_session(api, n), 201)
+
+
+def tokens_of(registry: Registry, user: str, count: int) -> list[dict[str, str]]:
+    """Headers for ``count`` tokens of ``user``, a contributor on ``team/``."""
+    ctx = Context.system("tests")
+    registry.identity.create_principal(ctx, user)
+    registry.identity.grant(ctx, user, "team", Role.CONTRIBUTOR)
+    return [
+        {"Authorization": f"Bearer {registry.identity.create_token(ctx, f't{n}', owner=user).text}"}
+        for n in range(count)
+    ]
+
+
+def test_open_sessions_count_per_principal_two_tokens_together_two_users_apart(limited) -> None:
+    api, registry = limited
+    alice_one, alice_two = tokens_of(registry, "alice", 2)
+    (bob,) = tokens_of(registry, "bob", 1)
+
+    def open_as(headers: dict[str, str], n: int) -> httpx.Response:
+        body = {"digest": digest_of(b"%d" % n), "size": n, "model": "team/m"}
+        return api.post(f"{API}/uploads", json=body, headers=headers)
+
+    assert_json(open_as(alice_one, 1), 201)
+    assert_json(open_as(alice_two, 2), 201)
+    assert_json(open_as(alice_one, 3), 201)
+    # Her third session was opened with another token: the fourth is refused on both.
+    assert_problem(open_as(alice_two, 4), 429, "TOO_MANY_UPLOADS")
+    assert_problem(open_as(alice_one, 4), 429, "TOO_MANY_UPLOADS")
+    put = api.put(
+        f"{API}/blobs/{digest_of(b'4')}",
+        params={"model": "team/m"},
+        content=b"4",
+        headers=alice_two,
+    )
+    assert_problem(put, 429, "TOO_MANY_UPLOADS")  # a single request counts the same
+    for n in (5, 6, 7):
+        assert_json(open_as(bob, n), 201)  # another user counts apart
+    with registry.db.read() as conn:
+        keys = conn.exec_driver_sql("SELECT client, count(*) FROM uploads GROUP BY client")
+        assert sorted(count for _, count in keys) == [3, 3]
 
 
 def test_past_the_staged_bytes_new_uploads_are_503_staging_full(limited) -> None:
@@ -99,9 +147,10 @@ def test_past_the_staged_bytes_new_uploads_are_503_staging_full(limited) -> None
     data = b"y" * 501
     assert_problem(api.put(f"{API}/blobs/{digest_of(data)}", content=data), 503, "STAGING_FULL")
     # Another client is refused too: the bound is the server's.
-    other = UploadQuota(client="address:192.0.2.8", max_uploads=3, max_blob_bytes=1000)
     with pytest.raises(StagingFull):
-        registry.uploads.create_upload(digest_of(b"z"), 501, ACTOR, quota=other)
+        registry.uploads.create_upload(
+            anonymous_at("192.0.2.8"), digest_of(b"z"), 501, quota=LIMITS
+        )
     assert_json(open_session(api, 500), 201)
     assert api.delete(f"{API}/uploads/{first}").status_code == 204
     assert_json(open_session(api, 501), 201)
@@ -109,38 +158,39 @@ def test_past_the_staged_bytes_new_uploads_are_503_staging_full(limited) -> None
 
 def test_single_request_uploads_in_flight_count_as_open_uploads(limited) -> None:
     _, registry = limited
-    quota = UploadQuota(client="address:192.0.2.9", max_uploads=2, max_blob_bytes=1000)
+    ctx = anonymous_at("192.0.2.9")
+    quota = UploadQuota(max_uploads=2, max_blob_bytes=1000)
     uploads = registry.uploads
-    first, _ = uploads.begin_direct_upload(digest_of(b"a"), 900, quota)
-    uploads.create_upload(digest_of(b"b"), 900, ACTOR, quota=quota)
+    first, _ = uploads.begin_direct_upload(ctx, digest_of(b"a"), 900, quota=quota)
+    uploads.create_upload(ctx, digest_of(b"b"), 900, quota=quota)
     with pytest.raises(TooManyUploads):
-        uploads.begin_direct_upload(digest_of(b"c"), 1, quota)
+        uploads.begin_direct_upload(ctx, digest_of(b"c"), 1, quota=quota)
     with pytest.raises(StagingFull):  # 900 + 900 declared, and 701 more passes 2500
-        uploads.create_upload(digest_of(b"d"), 701, ACTOR)
-    uploads.discard_direct_upload(first)
-    uploads.discard_direct_upload(first)  # counted once, released once
-    second, writer = uploads.begin_direct_upload(digest_of(b"e"), 1, quota)
+        uploads.create_upload(anonymous_at("192.0.2.99"), digest_of(b"d"), 701)
+    uploads.discard_direct_upload(ctx, first)
+    uploads.discard_direct_upload(ctx, first)  # counted once, released once
+    second, writer = uploads.begin_direct_upload(ctx, digest_of(b"e"), 1, quota=quota)
     writer.write(b"e")
     writer.close()
-    assert uploads.finish_direct_upload(second, digest_of(b"e"), 1).complete
-    uploads.create_upload(digest_of(b"f"), 1000, ACTOR, quota=quota)
+    assert uploads.finish_direct_upload(ctx, second, digest_of(b"e"), 1).complete
+    uploads.create_upload(ctx, digest_of(b"f"), 1000, quota=quota)
 
 
-def test_the_quota_seam_decides_who_the_client_is(limited) -> None:
-    """Identities will swap the address for a principal in ``upload_quota`` alone."""
+def test_the_quota_seam_decides_the_limits_a_principal_uploads_under(limited) -> None:
+    """Limits of a principal's own would be decided in ``upload_quota`` alone."""
     api, _ = limited
 
-    async def principal_quota() -> UploadQuota:
-        return UploadQuota(client="principal:alice", max_uploads=1, max_blob_bytes=5)
+    async def own_limits() -> UploadQuota:
+        return UploadQuota(max_uploads=1, max_blob_bytes=5)
 
-    api.app.dependency_overrides[upload_quota] = principal_quota  # type: ignore[attr-defined]
+    api.app.dependency_overrides[upload_quota] = own_limits  # type: ignore[attr-defined]
     try:
         assert_problem(open_session(api, 6), 413, "BLOB_TOO_LARGE")
         assert_json(open_session(api, 5), 201)
         assert_problem(open_session(api, 4), 429, "TOO_MANY_UPLOADS")
     finally:
         api.app.dependency_overrides.clear()  # type: ignore[attr-defined]
-    assert_json(open_session(api, 4), 201)  # the address is another client
+    assert_json(open_session(api, 4), 201)  # the server's limits again: 3 open
 
 
 def test_a_patch_past_the_declared_size_is_refused_and_keeps_nothing(api) -> None:
@@ -210,13 +260,13 @@ def test_at_most_the_parse_slots_handle_large_json_bodies_at_once() -> None:
 
 def test_racing_sessions_of_one_client_never_pass_its_limit(limited) -> None:
     _, registry = limited
-    quota = UploadQuota(client="address:192.0.2.10", max_uploads=3, max_blob_bytes=1000)
+    ctx = anonymous_at("192.0.2.10")
     barrier = threading.Barrier(8)
 
     def open_one(n: int) -> str:
         barrier.wait()
         try:
-            registry.uploads.create_upload(digest_of(b"%d" % n), 1, ACTOR, quota=quota)
+            registry.uploads.create_upload(ctx, digest_of(b"%d" % n), 1, quota=LIMITS)
         except TooManyUploads:
             return "refused"
         return "opened"

@@ -269,12 +269,18 @@ def gc(
 ) -> None:
     """Remove blobs no version references, abandoned uploads and orphaned files."""
     from modeldepot.config import ServerSettings
+    from modeldepot.security.context import Context
 
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
     registry = _open_registry(settings)
     try:
+        # Whoever can run it on the server's storage owns the data already; the audit
+        # log names the run ``gc``.
         report = registry.gc.collect(
-            dry_run=dry_run, grace_seconds=grace, stale_upload_seconds=stale_uploads
+            Context.system("gc"),
+            dry_run=dry_run,
+            grace_seconds=grace,
+            stale_upload_seconds=stale_uploads,
         )
     finally:
         registry.close()

@@ -163,7 +163,12 @@ def absent_files(http: Http, files: Sequence[tuple[str, Path]]) -> list[int]:
 
 
 def stream_file(
-    http: Http, path: str, source: Path, progress: Progress, workers: int = 4
+    http: Http,
+    path: str,
+    source: Path,
+    progress: Progress,
+    workers: int = 4,
+    model: str | None = None,
 ) -> LocalFile:
     """Upload a file the server lacks while a helper hashes it; return it with its digest.
 
@@ -175,7 +180,7 @@ def stream_file(
         later = hashing.submit(hash_file, path, source)
         file = LocalFile(path, source, size, "")
         try:
-            upload_blob(http, file, progress, workers, later=later)
+            upload_blob(http, file, progress, workers, model=model, later=later)
         except DigestMismatch as exc:
             raise DigestMismatch(
                 f"{source} changed while it was pushed: the server received other bytes "
@@ -193,9 +198,11 @@ def send_files(
     streamed: Sequence[tuple[str, Path]],
     workers: int,
     progress: Progress,
+    model: str | None = None,
 ) -> tuple[list[LocalFile], list[LocalFile]]:
     """Hash ``files`` and upload the blobs the server lacks while the rest are still
-    being hashed; stream ``streamed`` alongside. Return both with their digests.
+    being hashed; stream ``streamed`` alongside, all for ``model``. Return both with
+    their digests.
 
     Hashed files are asked about (``/blobs/missing``) in batches of ``BATCH_BYTES`` or
     ``BATCH_FILES``, or after ``BATCH_WAIT`` seconds, so the first uploads start long
@@ -209,7 +216,7 @@ def send_files(
     sending = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
         streaming = [
-            sending.submit(stream_file, http, path, source, progress, workers)
+            sending.submit(stream_file, http, path, source, progress, workers, model)
             for path, source in streamed
         ]
         finished: queue.SimpleQueue[Future[LocalFile]] = queue.SimpleQueue()
@@ -229,7 +236,9 @@ def send_files(
             lacking = set(missing_digests(http, list(fresh))) if fresh else set()
             for digest, file in fresh.items():
                 if digest in lacking:
-                    uploads.append(sending.submit(upload_blob, http, file, progress, workers))
+                    uploads.append(
+                        sending.submit(upload_blob, http, file, progress, workers, model=model)
+                    )
                 else:
                     progress.skip(file.size)  # the server holds them already
         for upload in uploads:
@@ -277,13 +286,16 @@ def build_manifest(files: list[LocalFile]) -> Manifest:
     )
 
 
-def upload_missing(http: Http, files: list[LocalFile], workers: int, progress: Progress) -> None:
-    """Upload the blobs among ``files`` that the server lacks (an ``upload`` phase)."""
+def upload_missing(
+    http: Http, files: list[LocalFile], workers: int, progress: Progress, model: str | None = None
+) -> None:
+    """Upload the blobs among ``files`` that the server lacks, for ``model`` (an
+    ``upload`` phase)."""
     by_digest = {f.digest: f for f in files}
     todo = [by_digest[d] for d in missing_digests(http, list(by_digest))]
     progress.begin("upload", sum(f.size for f in todo))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(lambda f: upload_blob(http, f, progress, workers), todo))
+        list(pool.map(lambda f: upload_blob(http, f, progress, workers, model=model), todo))
     progress.end()
 
 
@@ -327,7 +339,7 @@ def push(
     absent = set(absent_files(http, scanned))
     streamed = [item for index, item in enumerate(scanned) if index in absent]
     rest = [item for index, item in enumerate(scanned) if index not in absent]
-    hashed, sent = send_files(http, rest, streamed, workers, progress)
+    hashed, sent = send_files(http, rest, streamed, workers, progress, name)
     by_path = {f.path: f for f in hashed + sent}
     files = [by_path[path] for path, _ in scanned]
     manifest = build_manifest(files)
@@ -337,5 +349,5 @@ def push(
         except BlobNotFound:
             # A collection (with a short grace period) removed a blob between its
             # upload and the commit: send it again. The commit is idempotent (push id).
-            upload_missing(http, files, workers, progress)
+            upload_missing(http, files, workers, progress, name)
     return commit(http, name, manifest, data)

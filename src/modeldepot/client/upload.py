@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from modeldepot.client.http import Http
 from modeldepot.client.progress import Progress
@@ -56,30 +57,34 @@ def upload_blob(
     progress: Progress,
     workers: int = 4,
     *,
+    model: str | None = None,
     later: Future[LocalFile] | None = None,
 ) -> None:
-    """Upload one blob. With ``later`` (a streamed file) its digest is still being
-    computed there, and is named only when the upload completes."""
+    """Upload one blob for ``model`` (the server links it there once verified: the
+    caller may then use it in that model's versions). With ``later`` (a streamed file)
+    its digest is still being computed there, and is named only when the upload
+    completes."""
     if http.presigned and file.size > 0:
-        session = _open_session(http, file, presigned=True, later=later)
+        session = _open_session(http, file, model, presigned=True, later=later)
         if session.presigned is not None:
-            _upload_presigned(http, file, session, progress, workers, later)
+            _upload_presigned(http, file, model, session, progress, workers, later)
             return
         http.presigned = False  # not offered: the server relays bytes
-        _upload_resumable(http, file, progress, session, later)
+        _upload_resumable(http, file, model, progress, session, later)
     elif file.size < SESSION_THRESHOLD and later is None:
-        _upload_whole(http, file, progress)
+        _upload_whole(http, file, model, progress)
     else:
-        _upload_resumable(http, file, progress, later=later)
+        _upload_resumable(http, file, model, progress, later=later)
 
 
-def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
+def _upload_whole(http: Http, file: LocalFile, model: str | None, progress: Progress) -> None:
+    query = f"?{urlencode({'model': model})}" if model is not None else ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         sent = [0]
         try:
             http.send_file(
                 "PUT",
-                f"/blobs/{file.digest}",
+                f"/blobs/{file.digest}{query}",
                 file.source,
                 0,
                 file.size,
@@ -98,11 +103,12 @@ def _upload_whole(http: Http, file: LocalFile, progress: Progress) -> None:
 def _upload_resumable(
     http: Http,
     file: LocalFile,
+    model: str | None,
     progress: Progress,
     session: UploadRead | None = None,
     later: Future[LocalFile] | None = None,
 ) -> None:
-    session = session or _open_session(http, file, later=later)
+    session = session or _open_session(http, file, model, later=later)
     offset = 0
     sent_total = 0
     busy_until = time.monotonic() + BUSY_PATIENCE
@@ -145,7 +151,7 @@ def _upload_resumable(
             if _stored_meanwhile(http, file, later):
                 progress.advance(file.size - sent_total)
                 return
-            session = _open_session(http, file, later=later)
+            session = _open_session(http, file, model, later=later)
             offset = 0
         except ServerUnreachable:
             if attempt == MAX_ATTEMPTS:
@@ -166,11 +172,18 @@ def _upload_resumable(
 
 
 def _open_session(
-    http: Http, file: LocalFile, *, presigned: bool = False, later: Future[LocalFile] | None
+    http: Http,
+    file: LocalFile,
+    model: str | None,
+    *,
+    presigned: bool = False,
+    later: Future[LocalFile] | None,
 ) -> UploadRead:
-    """Open a session; a streamed file's (``later``) names no digest yet."""
+    """Open a session for ``model``; a streamed file's (``later``) names no digest yet."""
     digest = None if later is not None else file.digest
     body = {"digest": digest, "size": file.size, "presigned": presigned}
+    if model is not None:
+        body["model"] = model
     response = http.request("POST", "/uploads", json=body, idempotent=True)
     return UploadRead.model_validate(response.json())
 
@@ -197,6 +210,7 @@ PART_URL_BATCH = 64
 def _upload_presigned(
     http: Http,
     file: LocalFile,
+    model: str | None,
     session: UploadRead,
     progress: Progress,
     workers: int,
@@ -241,9 +255,9 @@ def _upload_presigned(
             if _stored_meanwhile(http, file, later):
                 progress.advance(file.size - counted[0])
                 return
-            session = _open_session(http, file, presigned=True, later=later)
+            session = _open_session(http, file, model, presigned=True, later=later)
             if session.presigned is None:
-                _upload_resumable(http, file, progress, session, later)
+                _upload_resumable(http, file, model, progress, session, later)
                 return
             progress.advance(-counted[0])  # the new session starts from nothing
             counted[0] = 0

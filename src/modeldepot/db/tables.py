@@ -187,6 +187,19 @@ uploads = Table(
     Column("part_size", BigInteger),
     # Who opened it (``UploadQuota.client``), counted against that client's limit.
     Column("client", ACTOR, index=True),
+    # The model namespace it uploads for; NULL: for the whole registry.
+    Column("model", String(200)),
+)
+
+# Which model namespaces a blob was uploaded for (verified): those who may read one of
+# them may read the blob, as may those who may read a version listing it.
+blob_links = Table(
+    "blob_links",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
 )
 
 aliases = Table(

@@ -44,7 +44,7 @@ class Registry:
         self.compare = CompareService(self.units)
         self.found = FoundService(self.units)
         self.uploads = UploadService(
-            db,
+            self.units,
             store,
             expiry_seconds=settings.upload_expiry_seconds,
             presigned=settings.presigned_transfers,
@@ -52,12 +52,14 @@ class Registry:
             max_staged_bytes=settings.max_staged_bytes,
         )
         self.blobs = BlobService(
-            db,
+            self.units,
             store,
             presigned=self.uploads.presigned,
             presign_expiry_seconds=settings.presign_expiry_seconds,
         )
-        self.gc = GarbageCollector(db, store, self.uploads, grace_seconds=settings.gc_grace_seconds)
+        self.gc = GarbageCollector(
+            self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
+        )
         self._subscribe()
 
     def _subscribe(self) -> None:

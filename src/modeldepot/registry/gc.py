@@ -18,6 +18,12 @@ are removed only once untouched for the upload expiry, like an abandoned session
 On a full disk the sweeps that free bytes without writing to the database run first;
 a blob that cannot be marked for lack of room is deleted before its row (see
 ``_collect_unmarked``).
+
+A collection is the registry admin's (``registry:admin``; the ``gc`` command runs as
+``Context.system``). It works in many short transactions, so that no lock is held
+for long, each a unit of work in the collector's name; the last logs ``gc.run`` with
+what was deleted. A blob's links to model namespaces (``registry/reach.py``) go with
+its row.
 """
 
 from __future__ import annotations
@@ -25,29 +31,33 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, select, update
 
 from modeldepot.blobstore.base import BlobStore, LocalDisk
-from modeldepot.db.engine import Database
 from modeldepot.db.locks import GARBAGE_COLLECTION, try_exclusive
-from modeldepot.db.tables import blobs, uploads, version_files
+from modeldepot.db.tables import blob_links, blobs, uploads, version_files
 from modeldepot.db.types import utcnow
 from modeldepot.errors import InsufficientStorage
+from modeldepot.registry.unit import Units
 from modeldepot.registry.uploads import UploadService
 from modeldepot.schemas import GarbageReport
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
 
 
 class GarbageCollector:
     def __init__(
-        self, db: Database, store: BlobStore, uploads_service: UploadService, *, grace_seconds: int
+        self, units: Units, store: BlobStore, uploads_service: UploadService, *, grace_seconds: int
     ) -> None:
-        self.db = db
+        self.units = units
+        self.db = units.db
         self.store = store
         self.uploads = uploads_service
         self.grace = timedelta(seconds=grace_seconds)
 
     def collect(
         self,
+        ctx: Context,
         *,
         dry_run: bool = False,
         grace_seconds: float | None = None,
@@ -60,11 +70,14 @@ class GarbageCollector:
         staging areas no session owns go once that old (instead of the grace period).
 
         One collection at a time: on PostgreSQL, while another process collects, this
-        returns at once with ``skipped`` set. A dry run only counts, unlocked.
+        returns at once with ``skipped`` set. A dry run only counts, unlocked, and logs
+        nothing; a run logs ``gc.run`` (expired sessions are logged each as
+        ``upload.abandon``). Forbidden unless ``ctx`` is the registry admin's.
         """
+        ctx.access.require(Permission.REGISTRY_ADMIN)
         stale = None if stale_upload_seconds is None else timedelta(seconds=stale_upload_seconds)
         if dry_run:
-            return self._collect(dry_run=True, grace_seconds=grace_seconds, stale=stale)
+            return self._collect(ctx, dry_run=True, grace_seconds=grace_seconds, stale=stale)
         with try_exclusive(self.db.engine, GARBAGE_COLLECTION) as held:
             if not held:
                 return GarbageReport(
@@ -75,10 +88,27 @@ class GarbageCollector:
                     staged_removed=0,
                     skipped=True,
                 )
-            return self._collect(dry_run=False, grace_seconds=grace_seconds, stale=stale)
+            report = self._collect(ctx, dry_run=False, grace_seconds=grace_seconds, stale=stale)
+        with self.units.write(ctx) as uow:
+            uow.record(
+                "gc.run",
+                "blobs",
+                after={
+                    "blobs_deleted": report.blobs_deleted,
+                    "bytes_freed": report.bytes_freed,
+                    "uploads_expired": report.uploads_expired,
+                    "staged_removed": report.staged_removed,
+                },
+            )
+        return report
 
     def _collect(
-        self, *, dry_run: bool, grace_seconds: float | None, stale: timedelta | None
+        self,
+        ctx: Context,
+        *,
+        dry_run: bool,
+        grace_seconds: float | None,
+        stale: timedelta | None,
     ) -> GarbageReport:
         now = utcnow()
         cutoff = now - (self.grace if grace_seconds is None else timedelta(seconds=grace_seconds))
@@ -88,8 +118,8 @@ class GarbageCollector:
         # First what frees bytes without writing to the database, which may be full.
         staged = self._sweep_staged(unowned, dry_run=dry_run)
         orphans, orphan_bytes = self._sweep_unrecorded(unowned, dry_run=dry_run)
-        expired = self.uploads.expire_uploads(now=now, dry_run=dry_run, older_than=stale)
-        deleted, freed = self._sweep_unreferenced(cutoff, dry_run=dry_run)
+        expired = self.uploads.expire_uploads(ctx, now=now, dry_run=dry_run, older_than=stale)
+        deleted, freed = self._sweep_unreferenced(ctx, cutoff, dry_run=dry_run)
         return GarbageReport(
             dry_run=dry_run,
             blobs_deleted=deleted + orphans,
@@ -114,7 +144,9 @@ class GarbageCollector:
                 self.store.abort_upload(staged.upload_id)
         return count
 
-    def _sweep_unreferenced(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
+    def _sweep_unreferenced(
+        self, ctx: Context, cutoff: datetime, *, dry_run: bool
+    ) -> tuple[int, int]:
         """Collect unreferenced stale blobs in two phases, so no crash or race loses data.
 
         1. Mark each candidate (``collecting_at``) in its own transaction, re-checking
@@ -138,16 +170,16 @@ class GarbageCollector:
         deleted = freed = 0
         for digest, size in candidates:
             try:
-                with self.db.write() as conn:
-                    conn.execute(
+                with self.units.write(ctx) as uow:
+                    uow.conn.execute(
                         update(blobs)
                         .where(blobs.c.digest == digest, stale, unreferenced, unclaimed, live)
-                        .values(collecting_at=utcnow())
+                        .values(collecting_at=uow.now)
                     )
             except InsufficientStorage:
                 if not self._shares_disk():
                     raise  # freeing blobs would not make room for the database
-                if self._collect_unmarked(digest, stale & unreferenced & unclaimed & live):
+                if self._collect_unmarked(ctx, digest, stale & unreferenced & unclaimed & live):
                     deleted += 1
                     freed += size
         with self.db.read() as conn:
@@ -155,7 +187,8 @@ class GarbageCollector:
                 select(blobs.c.digest, blobs.c.size).where(blobs.c.collecting_at.is_not(None))
             ).all()
         for digest, size in doomed:
-            with self.db.write() as conn:
+            with self.units.write(ctx) as uow:
+                conn = uow.conn
                 marked = blobs.c.collecting_at.is_not(None)
                 locked = select(blobs.c.digest).where(blobs.c.digest == digest, marked)
                 if conn.dialect.name == "postgresql":
@@ -173,7 +206,7 @@ class GarbageCollector:
                     )
                     continue
                 self.store.delete(digest)
-                conn.execute(delete(blobs).where(blobs.c.digest == digest))
+                _forget_blob(conn, digest)
             deleted += 1
             freed += size
         return deleted, freed
@@ -187,7 +220,9 @@ class GarbageCollector:
             and os.stat(directory).st_dev == self.store.device()
         )
 
-    def _collect_unmarked(self, digest: str, collectable: ColumnElement[bool]) -> bool:
+    def _collect_unmarked(
+        self, ctx: Context, digest: str, collectable: ColumnElement[bool]
+    ) -> bool:
         """Collect a blob without marking it first, for a database with no room to
         record the mark: with the row locked and still collectable, its bytes go first,
         which makes the room to delete the row. True if it was collected.
@@ -195,14 +230,15 @@ class GarbageCollector:
         A crash between the two leaves a row without bytes, as a mark would not; the
         database was full, so no other way frees anything.
         """
-        with self.db.write() as conn:
+        with self.units.write(ctx) as uow:
+            conn = uow.conn
             locked = select(blobs.c.digest).where(blobs.c.digest == digest, collectable)
             if conn.dialect.name == "postgresql":
                 locked = locked.with_for_update()
             if conn.execute(locked).first() is None:
                 return False
             self.store.delete(digest)
-            conn.execute(delete(blobs).where(blobs.c.digest == digest))
+            _forget_blob(conn, digest)
         return True
 
     def _sweep_unrecorded(self, cutoff: datetime, *, dry_run: bool) -> tuple[int, int]:
@@ -227,3 +263,9 @@ class GarbageCollector:
             if not dry_run:
                 self.store.delete(blob.digest)
         return count, freed
+
+
+def _forget_blob(conn: Connection, digest: str) -> None:
+    """Delete a collected blob's row and its links."""
+    conn.execute(delete(blob_links).where(blob_links.c.digest == digest))
+    conn.execute(delete(blobs).where(blobs.c.digest == digest))

@@ -1,10 +1,9 @@
-"""What one client may upload at once, and the single-request uploads in flight.
+"""What one principal may upload at once, and the single-request uploads in flight.
 
-An ``UploadQuota`` names the client a request comes from and the limits it uploads
-under. It is decided once per request at the edge (``modeldepot.server.clients``):
-today the client is its network address and every client gets the server's limits;
-with authentication it becomes the principal, with limits of its own, and nothing
-here changes. ``UploadService`` only counts and compares.
+Uploads are counted per principal (``Context.quota_key``: all tokens of one user
+together, two users apart; an anonymous caller, when allowed, by its address). The
+limits each principal uploads under (``UploadQuota``) are decided once per request at
+the edge (``modeldepot.server.clients``). ``UploadService`` only counts and compares.
 """
 
 from __future__ import annotations
@@ -24,9 +23,8 @@ from modeldepot.errors import BlobTooLarge, StagingFull, TooManyUploads
 
 @dataclass(frozen=True, slots=True)
 class UploadQuota:
-    """The client uploads are counted under (at most 128 characters), and its limits."""
+    """The limits one principal uploads under."""
 
-    client: str
     max_uploads: int  # sessions and single-request uploads open at once
     max_blob_bytes: int  # largest declared blob size
 
@@ -101,14 +99,19 @@ def sessions_held(conn: Connection, client: str) -> tuple[int, int]:
 
 
 def refuse_over_limits(
-    quota: UploadQuota | None, *, uploads_held: int, bytes_declared: int, max_staged_bytes: int
+    client: str,
+    quota: UploadQuota | None,
+    *,
+    uploads_held: int,
+    bytes_declared: int,
+    max_staged_bytes: int,
 ) -> None:
     """Refuse an upload after which the client would hold more open uploads than its
     quota (TooManyUploads), or open uploads declare more than ``max_staged_bytes``
     (StagingFull). Both counts include the new upload."""
     if quota is not None and uploads_held > quota.max_uploads:
         raise TooManyUploads(
-            f"{quota.client} would hold {uploads_held} open uploads, over its most "
+            f"{client} would hold {uploads_held} open uploads, over its most "
             f"({quota.max_uploads}); complete or cancel some, or wait for abandoned ones "
             "to expire",
             limit=quota.max_uploads,
@@ -133,16 +136,19 @@ class UploadAdmission:
         # client -> (when, its sessions, bytes all sessions declare), for admit_direct
         self._snapshots: dict[str, tuple[float, int, int]] = {}
 
-    def check_session(self, conn: Connection, quota: UploadQuota | None, size: int) -> None:
-        """Refuse a new session of ``size`` bytes. Call it in the transaction inserting
-        it: on PostgreSQL it holds a lock until that transaction ends, so racing
-        sessions are counted one after another (SQLite's writes already are)."""
+    def check_session(
+        self, conn: Connection, client: str, quota: UploadQuota | None, size: int
+    ) -> None:
+        """Refuse a new session of ``size`` bytes for ``client`` (a quota key). Call it
+        in the transaction inserting it: on PostgreSQL it holds a lock until that
+        transaction ends, so racing sessions are counted one after another (SQLite's
+        writes already are)."""
         refuse_oversized(quota, size)
-        client = quota.client if quota else ""
         wait_exclusive(conn, UPLOAD_ADMISSION)
         mine, declared = sessions_held(conn, client)
         in_flight, in_flight_bytes = self.direct.held(client)
         refuse_over_limits(
+            client,
             quota,
             uploads_held=mine + in_flight + 1,
             bytes_declared=declared + in_flight_bytes + size,
@@ -150,16 +156,19 @@ class UploadAdmission:
         )
         self._snapshots.clear()  # they lack the session about to be inserted
 
-    def admit_direct(self, upload_id: str, quota: UploadQuota | None, size: int) -> None:
-        """Count a single-request upload as open until ``release_direct``, or refuse it.
+    def admit_direct(
+        self, upload_id: str, client: str, quota: UploadQuota | None, size: int
+    ) -> None:
+        """Count a single-request upload of ``client`` (a quota key) as open until
+        ``release_direct``, or refuse it.
         Sessions are counted as of at most ``SNAPSHOT_SECONDS`` ago (or this process's
         last new session): sessions another process opened since may go unseen."""
         refuse_oversized(quota, size)
-        client = quota.client if quota else ""
         in_flight, in_flight_bytes = self.direct.admit(upload_id, client, size)
         try:
             mine, declared = self._snapshot(client)
             refuse_over_limits(
+                client,
                 quota,
                 uploads_held=mine + in_flight,
                 bytes_declared=declared + in_flight_bytes,

@@ -2,14 +2,21 @@
 
 Protocol (modelled on the OCI distribution spec):
 
-1. ``BlobService.missing_blobs(digests)`` names the blobs the server lacks (and
-   shields the ones it has from garbage collection for the grace period).
-2. For each missing blob, ``create_upload(digest, size)`` opens a session; bytes are
-   appended in order through ``open_writer(id, offset)``; after a broken connection
-   the client reads ``get_upload(id).offset`` and continues from there.
-3. ``complete_upload(id)`` verifies size and sha256 and only then stores the blob
-   under its digest and records it. A mismatch discards the bytes.
+1. ``BlobService.missing_blobs(ctx, digests)`` names the blobs the caller lacks: not
+   stored, or stored only for namespaces it may not read (and shields the ones it
+   has from garbage collection for the grace period).
+2. For each missing blob, ``create_upload(ctx, digest, size, model=...)`` opens a
+   session for a model the caller may push to; bytes are appended in order through
+   ``open_writer(ctx, id, offset)``; after a broken connection the client reads
+   ``get_upload(ctx, id).offset`` and continues from there.
+3. ``complete_upload(ctx, id)`` verifies size and sha256 and only then stores the
+   blob under its digest, records it, links it to the session's model and logs
+   ``upload.complete``. A mismatch discards the bytes. Bytes the store holds already
+   are verified all the same, then linked: the store keeps one copy.
 4. The version is committed by ``VersionService.create_version``.
+
+A session belongs to the principal that opened it (``Context.quota_key``): to anyone
+else it does not exist. Cancelled and expired sessions are logged (``upload.abandon``).
 
 A *streamed* upload skips the client's hashing pass for a large file the server
 certainly lacks: ``BlobService.absent_files`` compares the file's size and sample digest
@@ -18,7 +25,8 @@ session without a digest, hashes the file while sending it, and names the digest
 ``complete_upload(id, digest)``, which verifies it like any other.
 
 A small blob can instead go up in one request (``begin_direct_upload`` then
-``finish_direct_upload``): same verification, no session record, nothing to resume.
+``finish_direct_upload``): same verification and record, no session row, nothing to
+resume.
 
 Every staged byte has an owner garbage collection can see. A session's is its row,
 written before the staging area is created and removed in the transaction that records
@@ -43,12 +51,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 
-from modeldepot.actor import Actor
 from modeldepot.blobstore.base import BlobStore, UploadWriter
 from modeldepot.blobstore.presigned import PresignedStore, part_count, part_size_for
-from modeldepot.db.engine import Database
 from modeldepot.db.locks import UPLOAD_SWEEP, try_exclusive
 from modeldepot.db.tables import uploads
 from modeldepot.db.types import utcnow
@@ -63,20 +69,31 @@ from modeldepot.errors import (
 )
 from modeldepot.manifest import MAX_FILE_SIZE
 from modeldepot.registry.quota import UploadAdmission, UploadQuota, refuse_oversized
+from modeldepot.registry.reach import readable_blobs
 from modeldepot.registry.staging import (
     BoundedWriter,
+    abandoned,
     check_size,
+    owned_session,
+    presigned_progress,
     record_blob,
+    record_stored,
+    require_upload,
     revive,
-    session_row,
+    upload_read,
 )
+from modeldepot.registry.unit import Units
 from modeldepot.schemas import PresignedUpload, PresignedUrls, UploadRead
+from modeldepot.security.context import Context
+
+# Who expires abandoned sessions in the background, as the audit log names it.
+SWEEPER = Context.system("upload-sweeper")
 
 
 class UploadService:
     def __init__(
         self,
-        db: Database,
+        units: Units,
         store: BlobStore,
         *,
         expiry_seconds: int,
@@ -84,10 +101,10 @@ class UploadService:
         presign_expiry_seconds: int = 3600,
         max_staged_bytes: int = MAX_FILE_SIZE,
     ) -> None:
-        self.db = db
+        self.units = units
         self.store = store
         self.expiry = timedelta(seconds=expiry_seconds)
-        self.admission = UploadAdmission(db, max_staged_bytes)
+        self.admission = UploadAdmission(units.db, max_staged_bytes)
         # The store's presigned side, if it has one and the operator allows it.
         self.presigned: PresignedStore | None = (
             store if presigned and isinstance(store, PresignedStore) else None
@@ -96,15 +113,17 @@ class UploadService:
 
     def create_upload(
         self,
+        ctx: Context,
         digest: str | None,
         size: int,
-        actor: Actor,
         *,
+        model: str | None = None,
         presigned: bool = False,
         quota: UploadQuota | None = None,
     ) -> UploadRead:
-        """Open a session. With ``presigned`` (granted only if the store offers it and the
-        blob is not empty) the client sends the bytes to ``part_urls`` instead.
+        """Open a session for ``model`` (see ``require_upload``). With ``presigned``
+        (granted only if the store offers it and the blob is not empty) the client sends
+        the bytes to ``part_urls`` instead.
 
         Without ``digest`` (a streamed upload) the digest comes with ``complete_upload``.
         Refused, with nothing staged, if it would pass ``quota`` (BlobTooLarge,
@@ -113,24 +132,25 @@ class UploadService:
         if digest is not None:
             digest = parse_digest(digest)
         check_size(size)
+        require_upload(ctx.access, model)
         refuse_oversized(quota, size)
         part_size = part_size_for(size) if presigned and size and self.presigned else None
-        upload_id, now = self._open_session(digest, size, actor, part_size, quota)
+        upload_id, now = self._open_session(ctx, digest, size, model, part_size, quota)
         plan = None
         if part_size is not None:
             plan = PresignedUpload(
                 part_size=part_size, part_count=part_count(size, part_size), parts_done=[]
             )
-        return self._read(
-            upload_id, digest, size, now, now, offset=0, complete=False, presigned=plan
+        return upload_read(
+            self.expiry, upload_id, digest, size, now, now, offset=0, complete=False, presigned=plan
         )
 
-    def part_urls(self, upload_id: str, numbers: list[int]) -> PresignedUrls:
+    def part_urls(self, ctx: Context, upload_id: str, numbers: list[int]) -> PresignedUrls:
         """URLs to PUT the given parts of a presigned session (1-based part numbers)."""
-        with self.db.write() as conn:
-            row = session_row(conn, upload_id)
-            conn.execute(
-                update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
+        with self.units.write(ctx) as uow:
+            row = owned_session(uow.conn, ctx, upload_id)
+            uow.conn.execute(
+                update(uploads).where(uploads.c.id == upload_id).values(touched_at=uow.now)
             )
         if row.part_size is None:
             raise InvalidInput(f"upload {upload_id} is not a presigned session")
@@ -149,9 +169,10 @@ class UploadService:
 
     def _open_session(
         self,
+        ctx: Context,
         digest: str | None,
         size: int,
-        actor: Actor,
+        model: str | None,
         part_size: int | None,
         quota: UploadQuota | None,
     ) -> tuple[str, datetime]:
@@ -164,44 +185,59 @@ class UploadService:
         removed it before this session can find it.
         """
         upload_id = uuid.uuid4().hex
-        now = utcnow()
-        with self.db.write() as conn:
-            self.admission.check_session(conn, quota, size)
-            conn.execute(
+        with self.units.write(ctx) as uow:
+            self.admission.check_session(uow.conn, ctx.quota_key, quota, size)
+            uow.conn.execute(
                 insert(uploads).values(
                     id=upload_id,
                     digest=digest,
                     size=size,
-                    created_at=now,
-                    created_by=actor.name,
-                    touched_at=now,
+                    created_at=uow.now,
+                    created_by=uow.ctx.name,
+                    touched_at=uow.now,
                     part_size=part_size,
-                    client=quota.client if quota else None,
+                    client=ctx.quota_key,
+                    model=model,
                 )
             )
             if digest is not None:
-                revive(conn, digest, now)
+                revive(uow.conn, digest, uow.now)
+            now = uow.now
         try:
             self.store.begin_upload(upload_id)
         except BaseException:
-            self._drop_session(upload_id)
+            self._forget(ctx, upload_id)
             raise
         return upload_id, now
 
-    def _drop_session(self, upload_id: str) -> None:
-        """Free a session's staged bytes, then forget it: on a full disk the bytes must
-        go first, or the database has no room to record anything. Idempotent."""
+    def _forget(self, ctx: Context, upload_id: str, reason: str | None = None) -> None:
+        """Free a session's staged bytes, then forget it, logging ``upload.abandon``
+        with ``reason`` if given: on a full disk the bytes must go first, or the
+        database has no room to record anything. Idempotent."""
         self.store.abort_upload(upload_id)
-        with self.db.write() as conn:
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        with self.units.write(ctx) as uow:
+            row = uow.conn.execute(
+                delete(uploads)
+                .where(uploads.c.id == upload_id)
+                .returning(uploads.c.digest, uploads.c.size, uploads.c.model)
+            ).first()
+            if row is not None and reason is not None:
+                abandoned(uow, upload_id, row, reason)
 
     def begin_direct_upload(
-        self, digest: str, size: int, quota: UploadQuota | None = None
+        self,
+        ctx: Context,
+        digest: str,
+        size: int,
+        *,
+        model: str | None = None,
+        quota: UploadQuota | None = None,
     ) -> tuple[str, UploadWriter]:
-        """Stage a blob sent whole in one request: no session record, nothing to resume.
+        """Stage a blob sent whole in one request for ``model``: no session record,
+        nothing to resume.
 
         Finish with ``finish_direct_upload``, or ``discard_direct_upload`` if the
-        request fails. It counts as an open upload of the client until then, and is
+        request fails. It counts as an open upload of the caller until then, and is
         refused under the same limits as a session. No database write: the staging
         area is leased to the request by its modification time, which every write
         renews; garbage collection leaves it alone until it is untouched for the upload
@@ -209,8 +245,9 @@ class UploadService:
         """
         parse_digest(digest)
         check_size(size)
+        require_upload(ctx.access, model)
         upload_id = uuid.uuid4().hex
-        self.admission.admit_direct(upload_id, quota, size)
+        self.admission.admit_direct(upload_id, ctx.quota_key, quota, size)
         try:
             self.store.begin_upload(upload_id)
             return upload_id, BoundedWriter(self.store.open_upload(upload_id, 0), 0, size)
@@ -218,7 +255,9 @@ class UploadService:
             self.admission.release_direct(upload_id)
             raise
 
-    def finish_direct_upload(self, upload_id: str, digest: str, size: int) -> UploadRead:
+    def finish_direct_upload(
+        self, ctx: Context, upload_id: str, digest: str, size: int, *, model: str | None = None
+    ) -> UploadRead:
         """Verify and store a directly uploaded blob (see ``complete_upload``)."""
         self.admission.release_direct(upload_id)
         received = self.store.staged_size(upload_id)
@@ -227,39 +266,41 @@ class UploadService:
             raise SizeMismatch(
                 f"received {received} of {size} bytes", expected=size, actual=received
             )
-        now = utcnow()
-        if self.store.stat(digest) == size and self._kept_stored(digest, size, now):
-            self.store.abort_upload(upload_id)  # stored already: our copy is not needed
+        if self.store.stat(digest) == size:
+            # Stored already: our bytes are verified, then dropped, while the blob's row
+            # is held, so no collection removes the stored copy once ours is gone (one
+            # removing it first leaves ours stored instead). Small blobs: a short hold.
+            with self.units.write(ctx) as uow:
+                record_blob(uow.conn, digest, size, uow.now)
+                self.store.finish_upload(upload_id, digest, size)
+                record_stored(uow, self.store, digest, size, model)
+                now = uow.now
         else:
+            # A new file no row owns yet is the request's by its lease: collections
+            # leave it alone until it is recorded.
             self.store.finish_upload(upload_id, digest, size)
-            with self.db.write() as conn:
-                self._record_stored(conn, digest, size, now)
-        return self._read(upload_id, digest, size, now, now, offset=size, complete=True)
+            with self.units.write(ctx) as uow:
+                record_stored(uow, self.store, digest, size, model)
+                now = uow.now
+        return upload_read(
+            self.expiry, upload_id, digest, size, now, now, offset=size, complete=True
+        )
 
-    def _kept_stored(self, digest: str, size: int, now: datetime) -> bool:
-        """Record a blob that is stored already, taking it back from any collection; False
-        (nothing recorded) if a collection removed its bytes first, so the caller stores
-        its own copy instead of discarding it and failing."""
-        try:
-            with self.db.write() as conn:
-                self._record_stored(conn, digest, size, now)
-        except UploadNotFound:
-            return False
-        return True
-
-    def discard_direct_upload(self, upload_id: str) -> None:
-        """Drop what a failed direct upload staged. Idempotent."""
+    def discard_direct_upload(self, ctx: Context, upload_id: str) -> None:
+        """Drop what the caller's failed direct upload staged (an upload that never
+        completed is no change: nothing is logged). Idempotent."""
         self.admission.release_direct(upload_id)
         self.store.abort_upload(upload_id)
 
-    def get_upload(self, upload_id: str) -> UploadRead:
-        with self.db.read() as conn:
-            row = session_row(conn, upload_id)
+    def get_upload(self, ctx: Context, upload_id: str) -> UploadRead:
+        with self.units.read(ctx) as reading:
+            row = owned_session(reading.conn, ctx, upload_id)
         plan = None
         offset = self.store.staged_size(upload_id)
         if row.part_size is not None:
-            plan = self._presigned_progress(row)
-        return self._read(
+            plan = presigned_progress(self._presigned_store(), row)
+        return upload_read(
+            self.expiry,
             row.id,
             row.digest,
             row.size,
@@ -270,34 +311,24 @@ class UploadService:
             presigned=plan,
         )
 
-    def _presigned_progress(self, row: Row[Any]) -> PresignedUpload:
-        """The session's plan with the parts received whole."""
-        parts = self._presigned_store().staged_parts(row.id)
-        count = part_count(row.size, row.part_size)
-        done = [
-            number
-            for number in range(1, count + 1)
-            if parts.get((number - 1) * row.part_size)
-            == min(row.part_size, row.size - (number - 1) * row.part_size)
-        ]
-        return PresignedUpload(part_size=row.part_size, part_count=count, parts_done=done)
-
     def _presigned_store(self) -> PresignedStore:
         if isinstance(self.store, PresignedStore):
             return self.store
         raise PresignedUnavailable("this session was presigned, but the blob store is not")
 
-    def open_writer(self, upload_id: str, offset: int, length: int | None = None) -> UploadWriter:
+    def open_writer(
+        self, ctx: Context, upload_id: str, offset: int, length: int | None = None
+    ) -> UploadWriter:
         """A writer appending at ``offset``; refuses bytes beyond the declared size.
 
         A wrong ``offset`` is refused first (UploadOffsetMismatch: the client resumes from
         the right one). With ``length`` (the bytes about to be sent), a request that would
         pass the declared size is then refused (SizeMismatch) before it writes anything.
         """
-        with self.db.write() as conn:
-            row = session_row(conn, upload_id)
-            conn.execute(
-                update(uploads).where(uploads.c.id == upload_id).values(touched_at=utcnow())
+        with self.units.write(ctx) as uow:
+            row = owned_session(uow.conn, ctx, upload_id)
+            uow.conn.execute(
+                update(uploads).where(uploads.c.id == upload_id).values(touched_at=uow.now)
             )
         if row.part_size is not None:
             raise InvalidInput(
@@ -313,23 +344,24 @@ class UploadService:
             )
         return BoundedWriter(writer, offset, row.size)
 
-    def complete_upload(self, upload_id: str, digest: str | None = None) -> UploadRead:
-        """Verify and store the blob.
+    def complete_upload(
+        self, ctx: Context, upload_id: str, digest: str | None = None
+    ) -> UploadRead:
+        """Verify and store the blob, link it to the session's model, log it.
 
         ``digest`` is required for a session opened without one, and must equal the
         declared one otherwise. UploadIncomplete (bytes kept) if not every byte arrived
-        yet; DigestMismatch ends the session and discards its bytes.
+        yet; DigestMismatch ends the session and discards its bytes. Bytes the store
+        holds already are verified all the same (the session keeps the stored copy from
+        any collection meanwhile), then dropped.
         """
-        with self.db.read() as conn:
-            row = session_row(conn, upload_id)
-        digest = self._settle_digest(row, digest)
+        with self.units.read(ctx) as reading:
+            row = owned_session(reading.conn, ctx, upload_id)
+        digest = self._settle_digest(ctx, row, digest)
         try:
             received = self.store.staged_size(upload_id)
         except UploadNotFound:
-            # A crash after the blob was stored but before it was recorded: finish it.
-            if self.store.stat(digest) != row.size:
-                raise
-            received = row.size
+            received = self._lost_staging(ctx, upload_id, digest, row.size)
         if received < row.size:
             # Keep the bytes: the client finishes sending them and completes again.
             raise UploadIncomplete(
@@ -338,18 +370,40 @@ class UploadService:
         try:
             self.store.finish_upload(upload_id, digest, row.size)
         except (DigestMismatch, SizeMismatch):
-            with self.db.write() as conn:
-                conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+            self._forget(ctx, upload_id)
             raise
-        now = utcnow()
-        with self.db.write() as conn:
-            self._record_stored(conn, digest, row.size, now)
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
-        return self._read(
-            row.id, digest, row.size, row.created_at, now, offset=row.size, complete=True
+        with self.units.write(ctx) as uow:
+            record_stored(uow, self.store, digest, row.size, row.model, upload_id=upload_id)
+            uow.conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+            now = uow.now
+        return upload_read(
+            self.expiry,
+            row.id,
+            digest,
+            row.size,
+            row.created_at,
+            now,
+            offset=row.size,
+            complete=True,
         )
 
-    def _settle_digest(self, row: Row[Any], digest: str | None) -> str:
+    def _lost_staging(self, ctx: Context, upload_id: str, digest: str, size: int) -> int:
+        """The bytes received by a session whose staging area is gone. Either a
+        completion stored them and crashed before recording them, or they were
+        discarded (a mismatch, a full disk) before the session was: nothing tells which,
+        so the stored blob counts only if the caller may read it anyway (everything
+        under a digest was verified by whoever stored it). Otherwise the session is
+        dropped, and UploadNotFound has the client send the bytes again."""
+        known = ctx.access.reads_everything
+        if not known:
+            with self.units.read(ctx) as reading:
+                known = bool(readable_blobs(reading.conn, ctx.access, [digest]))
+        if known and self.store.stat(digest) == size:
+            return size
+        self._forget(ctx, upload_id)
+        raise UploadNotFound(f"upload {upload_id} has no staged bytes left: send them again")
+
+    def _settle_digest(self, ctx: Context, row: Row[Any], digest: str | None) -> str:
         """The digest a completion verifies against; a streamed session records the one
         its completion names (so that a completion retried after a crash finds it)."""
         if digest is not None:
@@ -364,101 +418,73 @@ class UploadService:
             raise InvalidInput(
                 f"upload {row.id} was opened without a digest: name it when completing"
             )
-        with self.db.write() as conn:
-            conn.execute(
+        with self.units.write(ctx) as uow:
+            uow.conn.execute(
                 update(uploads)
                 .where(uploads.c.id == row.id, uploads.c.digest.is_(None))
                 .values(digest=digest)
             )
-            revive(conn, digest, utcnow())  # as when a session opens with its digest
-            stored = conn.execute(select(uploads.c.digest).where(uploads.c.id == row.id)).scalar()
+            revive(uow.conn, digest, uow.now)  # as when a session opens with its digest
+            stored = uow.conn.execute(
+                select(uploads.c.digest).where(uploads.c.id == row.id)
+            ).scalar()
         if stored is None:
             raise UploadNotFound(f"upload {row.id!r} does not exist or has expired")
         if stored != digest:
             raise InvalidInput(f"upload {row.id} was completed for {stored}; not for {digest}")
         return digest
 
-    def _record_stored(self, conn: Connection, digest: str, size: int, now: datetime) -> None:
-        """Record a blob just stored, and check it is still there once its row is locked.
-
-        Garbage collection deletes a blob's row and file in one transaction holding the
-        row's lock. Recording takes that lock too, so if a collection removed the file
-        between our store and our record, we see it here and refuse: the client sends
-        the blob again.
-        """
-        record_blob(conn, digest, size, now)
-        if self.store.stat(digest) != size:
-            raise UploadNotFound(
-                f"blob {digest} was garbage-collected while it was uploaded; upload it again"
-            )
-
-    def abort_upload(self, upload_id: str) -> None:
-        """Cancel a session; works on a full disk (its bytes are freed first)."""
-        with self.db.read() as conn:
-            session_row(conn, upload_id)
-        self._drop_session(upload_id)
+    def abort_upload(self, ctx: Context, upload_id: str) -> None:
+        """Cancel a session (logged); works on a full disk (its bytes are freed first)."""
+        with self.units.read(ctx) as reading:
+            owned_session(reading.conn, ctx, upload_id)
+        self._forget(ctx, upload_id, "cancelled")
 
     def count_sessions(self) -> int:
-        """Upload sessions open now, of every server process (they live in the database)."""
-        with self.db.read() as conn:
+        """Upload sessions open now, of every server process (they live in the
+        database): a gauge for operators, which names no session nor anyone's."""
+        with self.units.db.read() as conn:
             return conn.execute(select(func.count()).select_from(uploads)).scalar_one()
 
     def expire_uploads(
         self,
+        ctx: Context,
         *,
         now: datetime | None = None,
         dry_run: bool = False,
         older_than: timedelta | None = None,
     ) -> int:
         """Discard sessions untouched for the expiry period (or ``older_than``, to reclaim
-        abandoned bytes sooner); return how many.
+        abandoned bytes sooner), each logged as ``upload.abandon`` by ``ctx`` (the
+        sweeper's or the collector's); return how many.
 
         Safe to run from several processes at once: on PostgreSQL, while one sweeps,
         the others skip the round and return 0. A dry run only counts, unlocked.
         """
         cutoff = (now or utcnow()) - (self.expiry if older_than is None else older_than)
         if dry_run:
-            return self._expire(cutoff, dry_run=True)
-        with try_exclusive(self.db.engine, UPLOAD_SWEEP) as held:
-            return self._expire(cutoff, dry_run=False) if held else 0
+            return self._expire(ctx, cutoff, dry_run=True)
+        with try_exclusive(self.units.db.engine, UPLOAD_SWEEP) as held:
+            return self._expire(ctx, cutoff, dry_run=False) if held else 0
 
-    def _expire(self, cutoff: datetime, *, dry_run: bool) -> int:
-        with self.db.read() as conn:
+    def _expire(self, ctx: Context, cutoff: datetime, *, dry_run: bool) -> int:
+        with self.units.read(ctx) as reading:
             expired = (
-                conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff))
+                reading.conn.execute(select(uploads.c.id).where(uploads.c.touched_at < cutoff))
                 .scalars()
                 .all()
             )
         if dry_run:
             return len(expired)
         for upload_id in expired:
-            with self.db.write() as conn:
-                gone = conn.execute(
-                    delete(uploads).where(uploads.c.id == upload_id, uploads.c.touched_at < cutoff)
-                ).rowcount
-            if gone:
+            with self.units.write(ctx) as uow:
+                row = uow.conn.execute(
+                    delete(uploads)
+                    .where(uploads.c.id == upload_id, uploads.c.touched_at < cutoff)
+                    .returning(uploads.c.digest, uploads.c.size, uploads.c.model)
+                ).first()
+                if row is not None:
+                    abandoned(uow, upload_id, row, "expired")
+            if row is not None:
                 self.store.abort_upload(upload_id)
         return len(expired)
-
-    def _read(
-        self,
-        upload_id: str,
-        digest: str | None,
-        size: int,
-        created_at: datetime,
-        touched_at: datetime,
-        *,
-        offset: int,
-        complete: bool,
-        presigned: PresignedUpload | None = None,
-    ) -> UploadRead:
-        return UploadRead(
-            id=upload_id,
-            digest=digest,
-            size=size,
-            offset=offset,
-            complete=complete,
-            created_at=created_at,
-            expires_at=touched_at + self.expiry,
-            presigned=presigned,
-        )

@@ -37,6 +37,13 @@ class BlobsAbsent(BaseModel):
 
 
 class UploadCreate(BaseModel):
+    model: str | None = Field(
+        default=None,
+        description="The model the blob is uploaded for: you need to be allowed to push "
+        "to it, and once verified the blob is readable to whoever may read that model. "
+        "Only a caller who may push to every model may leave it out (else 400 "
+        "UPLOAD_MODEL_REQUIRED).",
+    )
     digest: str | None = Field(
         default=None,
         description="The blob's digest. Leave it out to hash the file while sending it "

@@ -16,6 +16,7 @@ from modeldepot import __version__
 from modeldepot.config import ServerSettings
 from modeldepot.errors import InvalidInput
 from modeldepot.registry import Registry
+from modeldepot.registry.uploads import SWEEPER
 from modeldepot.server import errors, health
 from modeldepot.server.api import (
     aliases,
@@ -134,7 +135,7 @@ async def _sweep_uploads(registry: Registry, interval: int) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            expired = await run_in_threadpool(registry.uploads.expire_uploads)
+            expired = await run_in_threadpool(registry.uploads.expire_uploads, SWEEPER)
             if expired:
                 log.info("expired %d abandoned upload sessions", expired)
         except Exception:

@@ -1,30 +1,25 @@
-"""Serving a blob over HTTP: ranges, immutable caching, conditional requests."""
+"""Serving a blob over HTTP: ranges, immutable caching, conditional requests.
+
+What is served comes from a service call that checked the caller may read it
+(``BlobService.open_blob``, ``open_file``): no route reads the store itself.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from modeldepot.blobstore.base import BlobStore
-from modeldepot.errors import BlobNotFound, RangeNotSatisfiable
+from modeldepot.errors import RangeNotSatisfiable
+from modeldepot.registry.blobs import StoredBlob
 from modeldepot.server.errors import problem
 from modeldepot.server.ranges import parse_range
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def serve_blob(
-    store: BlobStore,
-    digest: str,
-    request: Request,
-    *,
-    filename: str | None = None,
-    media_type: str | None = None,
-) -> Response:
-    """A streaming response for ``digest`` honouring Range, If-None-Match and HEAD."""
-    size = store.stat(digest)
-    if size is None:
-        raise BlobNotFound(f"blob {digest} does not exist")
+def serve_blob(blob: StoredBlob, request: Request) -> Response:
+    """A streaming response for ``blob`` honouring Range, If-None-Match and HEAD."""
+    digest, size, filename = blob.digest, blob.size, blob.filename
     etag = f'"{digest}"'
     headers = {
         "ETag": etag,
@@ -50,11 +45,11 @@ def serve_blob(
         status = 206
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(length)
-    content_type = media_type or "application/octet-stream"
+    content_type = blob.media_type or "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=content_type)
     return StreamingResponse(
-        store.read(digest, first, length),
+        blob.read(first, length),
         status_code=status,
         headers=headers,
         media_type=content_type,

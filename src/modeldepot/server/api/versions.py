@@ -112,10 +112,7 @@ def download_file(
     request: Request,
 ) -> Response:
     """One file of a version, with Range support (HEAD for headers only)."""
-    entry = registry.versions.get_file(ctx, f"{name}:{number}", path)
-    return serve_blob(
-        registry.store, entry.digest, request, filename=entry.path, media_type=entry.media_type
-    )
+    return serve_blob(registry.blobs.open_file(ctx, f"{name}:{number}", path), request)
 
 
 router.add_api_route(
