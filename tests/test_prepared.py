@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
 
-from modeldepot.actor import Actor
 from modeldepot.blobstore.local import LocalBlobStore
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
@@ -17,6 +16,7 @@ from modeldepot.db.tables import models, versions
 from modeldepot.digest import digest_bytes
 from modeldepot.registry import Registry
 from modeldepot.schemas import FileEntry, VersionCreate
+from modeldepot.security.context import Context
 
 NOW = datetime(2026, 3, 3, 10, 30, 15, 123456, tzinfo=UTC)
 
@@ -123,26 +123,27 @@ def test_a_version_create_runs_its_hot_statements_prepared_unless_turned_off(
     seen: list[str] = []
     event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     data = b"weights"
-    actor = Actor("tester")
+    ctx = Context.system("tester")
     try:
-        session = registry.uploads.create_upload(digest_bytes(data), len(data), actor)
-        writer = registry.uploads.open_writer(session.id, 0)
+        session = registry.uploads.create_upload(ctx, digest_bytes(data), len(data), model="p/x")
+        writer = registry.uploads.open_writer(ctx, session.id, 0)
         writer.write(data)
         writer.close()
-        registry.uploads.complete_upload(session.id)
+        registry.uploads.complete_upload(ctx, session.id)
         create = VersionCreate(
             files=[FileEntry(path="w.bin", size=len(data), digest=digest_bytes(data))],
             tags={"stage": "dev"},
             params={"lr": 0.1},
             metrics={"auc": 0.9},
         )
-        created, _ = registry.versions.create_version("p/switch", create, actor)
-        read = registry.versions.get_version("p/switch", created.number)
-        manifest = registry.versions.get_manifest("p/switch:1")
+        created, _ = registry.versions.create_version(ctx, "p/switch", create)
+        read = registry.versions.get_version(ctx, "p/switch", created.number)
+        manifest = registry.versions.get_manifest(ctx, "p/switch:1")
     finally:
         database.dispose()
     # SQLAlchemy's execution (its events, echo) sees the hot statements only when off.
     assert any(s.startswith("INSERT INTO versions ") for s in seen) is not prepared
+    assert any(s.startswith("UPDATE versions SET number") for s in seen) is not prepared
     assert (read.number, read.tags, read.params, read.metrics) == (
         1,
         {"stage": "dev"},

@@ -236,15 +236,24 @@ def test_garbage_collection_is_the_registry_admins(registry, admin) -> None:
     assert registry.gc.collect(admin, dry_run=True).dry_run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VersionService.create_version must refuse digests the caller cannot read "
-    "(registry/reach.py: readable_blobs), not owned by this branch",
-)
 def test_a_version_cannot_claim_a_blob_its_pusher_cannot_read(api, secret, eve) -> None:
     files = [entry("w.bin", SECRET)]
     response = api.post(model_url("team/m", "versions"), json={"files": files}, headers=eve)
     assert_problem(response, 404, "BLOB_UNKNOWN")
+    assert response.json()["missing"] == [DIGEST]
+    # Once eve has sent the bytes herself, they are hers to use.
+    assert (
+        api.put(
+            f"{API}/blobs/{DIGEST}", content=SECRET, params={"model": "team/m"}, headers=eve
+        ).status_code
+        == 201
+    )
+    assert (
+        assert_json(
+            api.post(model_url("team/m", "versions"), json={"files": files}, headers=eve), 201
+        )["number"]
+        == 1
+    )
 
 
 def test_a_streamed_upload_of_stored_bytes_is_verified_and_linked(

@@ -29,7 +29,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from modeldepot.actor import Actor
 from modeldepot.blobstore.local import LocalBlobStore
 from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
@@ -37,6 +36,7 @@ from modeldepot.db.migrate import upgrade
 from modeldepot.digest import digest_bytes
 from modeldepot.registry import Registry
 from modeldepot.schemas import FileEntry, Problem, ValidationProblem, VersionCreate
+from modeldepot.security.context import Context
 from modeldepot.server.app import API, create_app
 from modeldepot.server.errors import STATUS, document_problems
 
@@ -59,8 +59,9 @@ schema = schemathesis.openapi.from_dict(
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    """The app on a SQLite database of its own, shared by every operation's test."""
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
+    """The app on a SQLite database of its own, shared by every operation's test, and
+    the token of its admin, which every case sends."""
     root: Path = tmp_path_factory.mktemp("openapi")
     settings_ = ServerSettings(
         data_dir=root / "data",
@@ -70,27 +71,29 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     db = Database(settings_.database_url)
     upgrade(db.engine)
     registry = Registry(db, LocalBlobStore(settings_.blob_dir, fsync=False), settings_)
+    token_file = registry.identity.bootstrap(settings_.data_dir)
+    assert token_file is not None
     _seed(registry)
-    yield create_app(settings_, registry)
+    yield create_app(settings_, registry), token_file.read_text().strip()
     registry.close()
 
 
 def _seed(registry: Registry) -> None:
     """Rows under the names the coverage phase tries first (``0``), so that the success
     answers of reads and writes are checked too, not only their errors."""
-    actor = Actor("schemathesis")
+    ctx = Context.system("schemathesis")
     data = b"0"
     digest = digest_bytes(data)
-    session = registry.uploads.create_upload(digest, len(data), actor)
-    writer = registry.uploads.open_writer(session.id, 0)
+    session = registry.uploads.create_upload(ctx, digest, len(data), model="0")
+    writer = registry.uploads.open_writer(ctx, session.id, 0)
     writer.write(data)
     writer.close()
-    registry.uploads.complete_upload(session.id)
+    registry.uploads.complete_upload(ctx, session.id)
     files = [FileEntry(path="0", size=len(data), digest=digest)]
-    registry.versions.create_version("0", VersionCreate(files=files, tags={"0": "0"}), actor)
-    registry.models.set_tag("0", "0", "0", actor)
-    registry.models.set_card("0", "# 0\n\n## Intended use\nTests.\n", actor)
-    registry.aliases.set_alias("0", "a", 1, actor)
+    registry.versions.create_version(ctx, "0", VersionCreate(files=files, tags={"0": "0"}))
+    registry.models.set_tag(ctx, "0", "0", "0")
+    registry.models.set_card(ctx, "0", "# 0\n\n## Intended use\nTests.\n")
+    registry.aliases.set_alias(ctx, "0", "a", 1)
 
 
 @schema.parametrize()
@@ -103,8 +106,11 @@ def _seed(registry: Registry) -> None:
     # generated values that cannot sit in a path; that is expected, not a failure.
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_as_documented(app: FastAPI, case: schemathesis.Case) -> None:
-    case.call_and_validate(app=app, checks=CHECKS)
+def test_every_operation_answers_as_documented(
+    app: tuple[FastAPI, str], case: schemathesis.Case
+) -> None:
+    served, token = app
+    case.call_and_validate(app=served, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 
 
 def _document() -> dict[str, Any]:

@@ -55,9 +55,11 @@ from modeldepot.registry.lookup import (
 )
 from modeldepot.registry.models import card_read
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
+from modeldepot.registry.reach import readable_digest
 from modeldepot.registry.textindex import index_new_version, index_version, version_body
 from modeldepot.registry.unit import Change, UnitOfWork, Units
 from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
+from modeldepot.security.access import Access
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
 
@@ -103,7 +105,7 @@ class VersionService:
                 if existing is not None:
                     return to_version_read(conn, name, existing), False
             now = uow.now
-            _claim_blobs(conn, manifest)
+            _claim_blobs(conn, manifest, ctx.access)
             values: dict[str, Any] = {
                 "model_id": model_id,
                 "digest": manifest.digest,
@@ -439,8 +441,9 @@ def _ensure_model(uow: UnitOfWork, name: str) -> int:
     return int(model_id)
 
 
-def _claim_blobs(conn: Connection, manifest: Manifest) -> None:
-    """Check every blob is stored with the manifest's size, and protect it from GC.
+def _claim_blobs(conn: Connection, manifest: Manifest, access: Access) -> None:
+    """Check every blob is stored with the manifest's size, readable by the caller
+    (``registry/reach.py``: else it counts as not uploaded), and protect it from GC.
 
     A blob being collected counts as absent. The claimed rows are share-locked until
     the commit lands (the writer lock does this on SQLite), so a collection cannot mark
@@ -451,9 +454,12 @@ def _claim_blobs(conn: Connection, manifest: Manifest) -> None:
     for entry in manifest.entries:
         if sizes.setdefault(entry.digest, entry.size) != entry.size:
             raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
+    claim = _CLAIM_BLOBS
+    if not access.reads_everything:
+        claim = claim.where(readable_digest(access, blobs.c.digest))
     found: dict[str, int] = {}
     for batch in _batches(sorted(sizes)):
-        result = conn.execute(_CLAIM_BLOBS, {"digests": list(batch)})
+        result = conn.execute(claim, {"digests": list(batch)})
         found.update((digest, size) for digest, size in result)
     missing = [d for d in sizes if d not in found]
     if missing:
