@@ -38,7 +38,7 @@ SCOPE: dict[str, Any] = {
         (b"accept-encoding", b"gzip, deflate"),
         (b"connection", b"keep-alive"),
         (b"user-agent", b"modeldepot/0.1.0"),
-        (b"x-modeldepot-actor", b"alice"),
+        (b"authorization", b"Bearer mdp_abcdefghijkl_" + b"s" * 43),
         (b"content-type", b"application/json"),
         (b"content-length", b"600"),
     ],

@@ -9,8 +9,6 @@ from fastapi import Depends, Path, Query, Request
 
 from modeldepot.instant import parse_instant
 from modeldepot.registry import Registry
-from modeldepot.security.context import Context
-from modeldepot.server.auth import request_context
 
 
 # Async on purpose: FastAPI runs sync dependencies in a worker thread, a hop each.
@@ -18,13 +16,7 @@ async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-async def get_actor(request: Request) -> Context:
-    """The authenticated caller (routes being moved to ``server/auth.py``'s declarations)."""
-    return await request_context(request)
-
-
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-ActorDep = Annotated[Context, Depends(get_actor)]
 CursorQ = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 LimitQ = Annotated[int | None, Query(description="Page size, 1 to 1000 (default 50)")]
 DeletedQ = Annotated[bool, Query(description="Include soft-deleted items")]
