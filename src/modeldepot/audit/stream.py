@@ -4,7 +4,8 @@ A record's ``seq`` is its place in commit order on every replica (the chain's he
 is locked until commit), so records with seq up to the head are all committed and
 "everything after ``after``" never skips one that commits later. A page answers
 ``next_after``: the last seq it returned, or, when the caller could see nothing more,
-the head it looked up to, so invisible records are not scanned again.
+the end of the log it looked up to, so invisible records are not scanned again (and
+``after`` past the end answers the end: the cursor of "now").
 
 Waiting (long polls and server-sent events) wakes at once on commits of this process
 (``Units.appended``) and polls the database every ``POLL_SECONDS`` for other
@@ -61,8 +62,10 @@ class EventService:
                 .limit(limit)
             ).all()
         items = [record_read(r.record, r.hash) for r in rows]
-        # A full page may stop short of the head; a short one has seen up to it.
-        next_after = rows[-1].seq if len(rows) == limit else max(after, end)
+        # A full page may stop short of the end; a short one has seen up to it. A cursor
+        # past the end (a client's "now", or a log restored from an older backup)
+        # answers the end, so new records are not skipped.
+        next_after = rows[-1].seq if len(rows) == limit else end
         return EventPage(items=items, next_after=next_after)
 
     async def wait_for_events(
