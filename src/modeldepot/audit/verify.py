@@ -27,7 +27,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -35,10 +35,19 @@ from sqlalchemy import Connection, select
 from modeldepot.audit.chain import GENESIS
 from modeldepot.audit.signing import PublicKey
 from modeldepot.db.engine import Database
-from modeldepot.db.tables import audit_checkpoints, audit_head, audit_log
+from modeldepot.db.tables import audit_checkpoints, audit_head
 
 BATCH = 20_000
 _COLUMNS = ("principal", "action", "target", "model")
+
+
+def _named(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        record.get("principal"),
+        record.get("action"),
+        record.get("target"),
+        record.get("model"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,10 @@ def _walk(conn: Connection, known: dict[str, PublicKey], every: int, result: Ver
                 f"record {seq}: its prev is not the hash of record {seq - 1} "
                 "(a record before it was changed, removed or inserted)",
             )
-        _check_columns(seq, row, record)
+        if (row[2], row[3], row[4], row[5]) != _named(record) or record.get("at") != _at_text(
+            row[1]
+        ):
+            _check_columns(seq, row, record)
         prev = digest
         # Seq has no gap up to here, so a checkpoint at or below it is this record's
         # (one below it would be a forged row, and fails on the hash).
@@ -187,29 +199,39 @@ def _walk(conn: Connection, known: dict[str, PublicKey], every: int, result: Ver
 
 
 def _rows(conn: Connection) -> Iterator[Any]:
-    query = select(
-        audit_log.c.seq,
-        audit_log.c.at,
-        audit_log.c.principal,
-        audit_log.c.action,
-        audit_log.c.target,
-        audit_log.c.model,
-        audit_log.c.record,
-        audit_log.c.hash,
-    ).order_by(audit_log.c.seq)
-    result = conn.execution_options(yield_per=BATCH).execute(query)
-    for partition in result.partitions():
+    # Plain SQL on the driver's rows: no per-row type conversion (``at`` comes as the
+    # driver gives it, see ``_at_text``), which is a third of the time otherwise.
+    query = (
+        "SELECT seq, at, principal, action, target, model, record, hash FROM audit_log ORDER BY seq"
+    )
+    result = conn.execution_options(stream_results=True, max_row_buffer=BATCH).exec_driver_sql(
+        query
+    )
+    for partition in result.partitions(BATCH):
         yield from partition
+
+
+# ``raw_decode`` of one decoder: ``json.loads`` adds two Python calls per record.
+_decode = json.JSONDecoder().raw_decode
 
 
 def _parse(seq: int, body: str) -> dict[str, Any]:
     try:
-        record = json.loads(body)
+        record, end = _decode(body)
     except ValueError:
-        record = None
-    if not isinstance(record, dict):
+        record, end = None, 0
+    if not isinstance(record, dict) or end != len(body):
         raise _Broken(seq, "body", f"record {seq}: its body is not a JSON object")
     return record
+
+
+def _at_text(value: Any) -> str:
+    """The ``at`` column as the record writes it (ISO 8601, microseconds, +00:00).
+    SQLite's driver gives the stored text (``2026-01-01 10:00:00.000000``), PostgreSQL's
+    a datetime without zone; both hold UTC."""
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return f"{value.isoformat(timespec='microseconds')}+00:00"
 
 
 def _check_columns(seq: int, row: Any, record: dict[str, Any]) -> None:
@@ -219,9 +241,13 @@ def _check_columns(seq: int, row: Any, record: dict[str, Any]) -> None:
                 seq, "column", f"record {seq}: column {name} differs from what the record says"
             )
     at = record.get("at")
+    if at == _at_text(row[1]):
+        return
+    # Not the usual spelling: compare the instants themselves before calling it wrong.
     try:
-        same = isinstance(at, str) and datetime.fromisoformat(at) == row[1]
-    except ValueError:
+        column = row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1])
+        same = isinstance(at, str) and datetime.fromisoformat(at) == column.replace(tzinfo=UTC)
+    except (ValueError, TypeError):
         same = False
     if not same:
         raise _Broken(seq, "column", f"record {seq}: column at differs from what the record says")
