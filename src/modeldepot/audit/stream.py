@@ -172,7 +172,8 @@ class _Wakeup:
                     return
                 waiters = list(self._waiters) if changed else []
             for loop, event in waiters:
-                if not loop.is_closed():
+                # A loop may close between the copy and here (its server stopping).
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(event.set)
 
 
