@@ -130,9 +130,23 @@ class Watcher:
     out: queue.Queue[str] = field(default_factory=queue.Queue)
     err: queue.Queue[str] = field(default_factory=queue.Queue)
 
+    pumps: list[threading.Thread] = field(default_factory=list)
+
     def __post_init__(self) -> None:
         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=_pump, args=(stream, lines), daemon=True).start()
+            pump = threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+            pump.start()
+            self.pumps.append(pump)
+
+    def stop(self) -> None:
+        """Kill it; its pipes are closed once the pumps have read them to the end."""
+        self.proc.kill()
+        self.proc.wait()
+        for pump in self.pumps:
+            pump.join(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
     def line(self, timeout: float = 15.0) -> str:
         """The next line on standard output, failing after ``timeout`` seconds."""
@@ -161,11 +175,10 @@ def watching(cli: Cli, *args: str, json_lines: bool = True) -> Iterator[Watcher]
         stderr=subprocess.PIPE,
         text=True,
     )
+    watcher = Watcher(proc)
     try:
-        watcher = Watcher(proc)
         # Ready once it says from where it watches (on stderr).
         assert _next(watcher.err, 15.0).startswith("watching changes after ")
         yield watcher
     finally:
-        proc.kill()
-        proc.communicate()
+        watcher.stop()
