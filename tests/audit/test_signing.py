@@ -6,9 +6,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from modeldepot.audit.signing import load_or_create, load_public
+from modeldepot.config import ServerSettings
 from modeldepot.errors import AuditKeyInvalid
+from modeldepot.registry import Registry
+from modeldepot.server.app import create_app
 
 
 def test_the_key_is_created_once_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -47,3 +51,20 @@ def test_a_file_holding_something_else_is_refused(tmp_path: Path) -> None:
         load_or_create(path)
     with pytest.raises(AuditKeyInvalid):
         load_public(path)
+
+
+def test_a_server_whose_key_file_is_not_a_key_does_not_start(
+    registry: Registry, settings: ServerSettings
+) -> None:
+    """(``registry``: the database is emptied first, as the app will write to it.)"""
+    settings.resolved_audit_key_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.resolved_audit_key_file.write_text("not a key\n")
+    app = create_app(settings)
+    with pytest.raises(AuditKeyInvalid), TestClient(app):
+        pass
+
+
+def test_a_server_creates_its_key_at_start(registry: Registry, settings: ServerSettings) -> None:
+    assert not settings.resolved_audit_key_file.exists()
+    with TestClient(create_app(settings)):
+        assert stat.S_IMODE(settings.resolved_audit_key_file.stat().st_mode) == 0o600
