@@ -17,6 +17,7 @@ from typing import IO
 
 import pytest
 
+from modeldepot.audit.signing import load_or_create, load_public
 from modeldepot.config import ServerSettings
 from modeldepot.registry import Registry
 from tests.e2e.conftest import (
@@ -90,6 +91,17 @@ def test_list_export_and_verify_a_servers_audit_log(tmp_path: Path, server: Serv
     assert verified.startswith(f"audit log OK: {len(exported)} records")
     report = ok_json(cli("audit", "verify", "--data-dir", server.data_dir, "--json"))
     assert report["ok"] and report["last_checkpoint"] == len(exported)
+
+    # An auditor holding only the public key verifies the same; another key does not.
+    public = tmp_path / "audit.pub"
+    public.write_text(load_public(key).pem())
+    by_public = ok(cli("audit", "verify", "--data-dir", server.data_dir, "--public-key", public))
+    assert by_public.startswith(f"audit log OK: {len(exported)} records")
+    other = tmp_path / "other.key"
+    load_or_create(other)
+    unknown = cli("audit", "verify", "--data-dir", server.data_dir, "--public-key", other)
+    assert unknown.returncode == 1
+    assert "which is not among the keys given" in unknown.stderr
 
     with sqlite3.connect(server.data_dir / "modeldepot.db") as db:
         db.execute("UPDATE audit_log SET principal = 'mallory' WHERE seq = 2")
