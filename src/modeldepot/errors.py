@@ -458,6 +458,22 @@ class PortInUse(ListenFailed):
     title = "Port in use"
 
 
+# The audit log's errors.
+class AuditKeyInvalid(ModeldepotError):
+    """The audit signing key file (``MODELDEPOT_AUDIT_KEY_FILE``) or a public key given
+    to ``audit verify`` holds no Ed25519 key."""
+
+    code = "AUDIT_KEY_INVALID"
+    title = "Invalid audit signing key"
+
+
+class AuditChainBroken(ModeldepotError):
+    """``modeldepot audit verify`` found an inconsistency; ``seq`` names the first."""
+
+    code = "AUDIT_CHAIN_BROKEN"
+    title = "The audit chain does not verify"
+
+
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []

@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "verify": ("modeldepot.cli.verify", "verify", "Check a model reproduces its recorded output."),
     "gc": ("modeldepot.cli.server", "gc", "Remove unreferenced blobs and abandoned uploads."),
+    "audit": ("modeldepot.cli.audit", "audit", "List, export and verify the audit log."),
+    "watch": ("modeldepot.cli.audit", "watch", "Print changes as they happen."),
     "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
 }
 ALIASES = {"model": "models", "datasets": "dataset"}

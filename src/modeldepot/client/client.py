@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from modeldepot.client.audit import AuditMixin
 from modeldepot.client.cache import BlobCache
 from modeldepot.client.credentials import find_token
 from modeldepot.client.discovery import DiscoveryMixin
@@ -34,7 +35,7 @@ M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin, ObjectsMixin):
+class Client(DiscoveryMixin, ObjectsMixin, AuditMixin):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 

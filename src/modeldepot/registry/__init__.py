@@ -57,6 +57,17 @@ class Registry:
             presigned=self.uploads.presigned,
             presign_expiry_seconds=settings.presign_expiry_seconds,
         )
+        # Imported here: the audit services import registry modules themselves.
+        from modeldepot.audit.checkpoints import Checkpointer
+        from modeldepot.audit.service import AuditService
+        from modeldepot.audit.stream import EventService
+
+        checkpointer = Checkpointer(
+            db, settings.resolved_audit_key_file, every=settings.audit_checkpoint_records
+        )
+        self.units.append_hooks.append(checkpointer.after_append)
+        self.audit = AuditService(self.units, checkpointer)
+        self.events = EventService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )

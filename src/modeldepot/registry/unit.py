@@ -74,6 +74,9 @@ class UnitOfWork:
 
 
 Subscriber = Callable[[UnitOfWork, Change], None]
+# Called inside the appending transaction, after the records ``first``..``last`` were
+# appended and the head moved (while its lock is held): the audit checkpoints.
+AppendHook = Callable[[Connection, int, int], None]
 
 
 @dataclass(slots=True)
@@ -101,6 +104,7 @@ class Units:
         # the event stream wait on it (other replicas' commits are found by polling).
         self.appended = threading.Condition()
         self.last_seq = 0
+        self.append_hooks: list[AppendHook] = []
 
     def subscribe(self, action: str, subscriber: Subscriber) -> None:
         """Run ``subscriber`` inside the transaction of every change named ``action``."""
@@ -118,6 +122,8 @@ class Units:
                     for subscriber in self._subscribers.get(change.action, ()):
                         subscriber(uow, change)
                 last = chain.append(conn, [_entry(uow, c) for c in uow.changes])
+                for hook in self.append_hooks:
+                    hook(conn, last - len(uow.changes) + 1, last)
         if uow.changes:
             with self.appended:
                 self.last_seq = max(self.last_seq, last)

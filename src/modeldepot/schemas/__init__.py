@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modeldepot.schemas.aliases import AliasEventRead, AliasRead, AliasSet
+    from modeldepot.schemas.audit import (
+        AuditFinding,
+        AuditRecordRead,
+        AuditVerification,
+        EventPage,
+    )
     from modeldepot.schemas.blobs import (
         BlobsAbsent,
         BlobsAbsentQuery,
@@ -42,12 +48,16 @@ _WHERE = {
     "AliasEventRead": "aliases",
     "AliasRead": "aliases",
     "AliasSet": "aliases",
+    "AuditFinding": "audit",
+    "AuditRecordRead": "audit",
+    "AuditVerification": "audit",
     "BlobsAbsent": "blobs",
     "BlobsAbsentQuery": "blobs",
     "BlobsMissing": "blobs",
     "BlobsQuery": "blobs",
     "CardRead": "models",
     "CardWrite": "models",
+    "EventPage": "audit",
     "FieldError": "common",
     "FileEntry": "versions",
     "FileSample": "blobs",
@@ -74,12 +84,16 @@ __all__ = [
     "AliasEventRead",
     "AliasRead",
     "AliasSet",
+    "AuditFinding",
+    "AuditRecordRead",
+    "AuditVerification",
     "BlobsAbsent",
     "BlobsAbsentQuery",
     "BlobsMissing",
     "BlobsQuery",
     "CardRead",
     "CardWrite",
+    "EventPage",
     "FieldError",
     "FileEntry",
     "FileSample",

@@ -20,8 +20,10 @@ from modeldepot.registry.uploads import SWEEPER
 from modeldepot.server import errors, health
 from modeldepot.server.api import (
     aliases,
+    audit,
     blobs,
     datasets,
+    events,
     inventory,
     lineage,
     models,
@@ -56,12 +58,21 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         sweeper = asyncio.create_task(
             _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
         )
+        # The audit signing key is read (or created) now: a server that cannot sign
+        # checkpoints does not start.
+        await run_in_threadpool(app.state.registry.audit.load_key)
+        checkpointer = asyncio.create_task(
+            _checkpoint_audit(app.state.registry, settings.audit_checkpoint_seconds)
+        )
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpointer
             if owned:
                 app.state.registry.close()
 
@@ -102,6 +113,8 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         datasets.router,
         inventory.router,
         search.router,
+        audit.router,
+        events.router,
         final,
     )
     for router in routers:
@@ -140,3 +153,16 @@ async def _sweep_uploads(registry: Registry, interval: int) -> None:
                 log.info("expired %d abandoned upload sessions", expired)
         except Exception:
             log.exception("upload sweep failed")
+
+
+async def _checkpoint_audit(registry: Registry, interval: int) -> None:
+    """Sign the audit chain's head every ``interval`` seconds while it grows (0: never;
+    checkpoints are then signed every N records only)."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(registry.audit.checkpoint)
+        except Exception:
+            log.exception("audit checkpoint failed")
