@@ -55,8 +55,15 @@ def test_an_admin_sees_every_record_newest_first(api) -> None:
 def test_a_maintainer_sees_only_the_records_of_what_it_maintains(api) -> None:
     carol = as_user(api, "carol", "maintainer", "ads/")
     items = records(api, carol, limit=1000)
-    assert summary(items) == [("alias.set", f"{ADS}@prod")] * 2
-    assert [r["principal"] for r in items] == ["bob", "admin"]
+    assert {r["model"] for r in items} == {ADS}
+    assert summary(items) == [
+        ("alias.set", f"{ADS}@prod"),
+        ("alias.set", f"{ADS}@prod"),
+        ("version.create", f"{ADS}:2"),
+        ("version.create", f"{ADS}:1"),
+        ("model.create", ADS),
+    ]
+    assert [r["principal"] for r in items[:2]] == ["bob", "admin"]
 
 
 @pytest.mark.usefixtures("moves")
@@ -73,11 +80,12 @@ def test_a_reader_or_contributor_sees_no_record(api) -> None:
 
 @pytest.mark.usefixtures("moves")
 def test_records_are_filtered_by_model_prefix_principal_and_action(api) -> None:
-    assert summary(records(api, model=ML)) == [
+    assert summary(records(api, model=ML, action="alias.*")) == [
         ("alias.delete", f"{ML}@prod"),
         ("alias.set", f"{ML}@prod"),
         ("alias.set", f"{ML}@prod"),
     ]
+    assert {r["model"] for r in records(api, model=ML)} == {ML}
     assert {r["model"] for r in records(api, prefix="ads/")} == {ADS}
     assert {r["model"] for r in records(api, prefix="ads/rec")} == {ADS}
     assert records(api, prefix="ad") == []

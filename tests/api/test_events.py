@@ -34,7 +34,7 @@ def events(api, headers=None, **params) -> dict:
 def logged(api) -> Registry:
     registry: Registry = api.app.state.registry
     append(registry, ADS, 2)
-    append(registry, ML, 2, "version.tag.set")
+    append(registry, ML, 2, "relation.create")
     return registry
 
 
@@ -64,8 +64,8 @@ def test_a_reader_gets_what_it_may_read_and_its_cursor_passes_the_rest(api, logg
 
 def test_events_are_filtered_by_prefix_and_action(api, logged) -> None:
     assert {e["model"] for e in events(api, prefix="ml")["items"]} == {ML}
-    tagged = events(api, action="version.*")["items"]
-    assert [e["action"] for e in tagged] == ["version.tag.set"] * 2
+    related = events(api, action="relation.*")["items"]
+    assert [e["action"] for e in related] == ["relation.create"] * 2
     assert_problem(api.get(f"{API}/events", params={"action": "alias"}), 400, "INVALID_INPUT")
 
 
