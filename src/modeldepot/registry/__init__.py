@@ -81,7 +81,13 @@ class Registry:
 
         for action in ("alias.set", "alias.delete"):
             self.units.subscribe(action, keep_alias_history)
-        for action in ("model.create", "model.update", "model.tag.delete", "model.card.set"):
+        for action in (
+            "model.create",
+            "model.update",
+            "model.tag.set",
+            "model.tag.delete",
+            "model.card.set",
+        ):
             self.units.subscribe(action, index_model_change)
         self.units.subscribe("version.create", index_new_version_change)
         for action in ("version.tag.set", "version.tag.delete"):

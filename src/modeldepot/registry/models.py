@@ -111,9 +111,11 @@ class ModelService:
         next_cursor = encode_cursor(rows[limit - 1].name) if len(rows) > limit else None
         return Page[ModelRead](items=items, next_cursor=next_cursor)
 
-    def update_model(self, ctx: Context, name: str, data: ModelUpdate) -> ModelRead:
+    def update_model(
+        self, ctx: Context, name: str, data: ModelUpdate, *, action: str = "model.update"
+    ) -> ModelRead:
         """Change what ``data`` sets. Descriptions and tags need ``metadata:edit``;
-        owner, contacts and risk need ``model:manage``."""
+        owner, contacts and risk need ``model:manage``. Recorded as ``action``."""
         tags = check_tags(data.tags)
         remove = [check_key("tag", k) for k in data.remove_tags]
         managed = [f for f in MANAGED if f in data.model_fields_set]
@@ -151,13 +153,12 @@ class ModelService:
             if tags or remove:
                 before["tags"] = old_tags
                 after["tags"] = {**{k: None for k in remove}, **tags}
-            uow.record(
-                "model.update", name, model=name, before=before, after=after, model_id=row.id
-            )
+            target = f"{name}#{next(iter(tags))}" if action == "model.tag.set" else name
+            uow.record(action, target, model=name, before=before, after=after, model_id=row.id)
             return to_model_read(conn, model_row(conn, name))
 
     def set_tag(self, ctx: Context, name: str, key: str, value: str) -> ModelRead:
-        return self.update_model(ctx, name, ModelUpdate(tags={key: value}))
+        return self.update_model(ctx, name, ModelUpdate(tags={key: value}), action="model.tag.set")
 
     def delete_tag(self, ctx: Context, name: str, key: str) -> ModelRead:
         check_key("tag", key)
