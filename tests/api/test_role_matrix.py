@@ -22,6 +22,8 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from modeldepot.schemas import FileEntry, VersionCreate
+from modeldepot.security.context import Context
 from tests.api.helpers import API, as_user
 from tests.api.test_route_permissions import PUBLIC, routes
 
@@ -40,7 +42,8 @@ class World:
         return f"ads/m-{caller}"
 
     def call(self, caller: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.api.request(method, f"{API}{path}", headers=self.headers[caller], **kwargs)
+        headers = {**self.headers[caller], **kwargs.pop("headers", {})}
+        return self.api.request(method, f"{API}{path}", headers=headers, **kwargs)
 
     def root(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self.call("root", method, path, **kwargs)
@@ -55,6 +58,15 @@ Request = Callable[[World, str, str], httpx.Response]  # world, caller, its mode
 class Case:
     least: str  # the least caller allowed
     request: Request
+    # What an allowed call answers, when not a success: a session on the local store
+    # has no presigned part URLs (400), which still means the call was let through.
+    allowed: tuple[int, ...] = ()
+    # Refusals may also answer 404 where the target is another principal's (an upload
+    # session exists only for its owner).
+    hidden: bool = False
+    # False for what is granted on the registry, not on a model: refused with 403 to
+    # everyone below, since there is no model to hide.
+    scoped: bool = True
 
 
 def m(path: str) -> Callable[[str], str]:
@@ -212,6 +224,116 @@ CASES: dict[tuple[str, str], Case] = {
 }
 
 
+def session(w: World, caller: str, model: str) -> str:
+    """An upload session of ``caller``'s (of root's, for callers who may not upload)."""
+    owner = caller if RANK[caller] >= RANK["contributor"] else "root"
+    body = {"size": len(BLOB), "digest": DIGEST, "model": model}
+    response = w.call(owner, "POST", "/uploads", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def on_session(method: str, suffix: str = "", **kwargs: Any) -> Request:
+    def request(w: World, caller: str, model: str) -> httpx.Response:
+        upload = session(w, caller, model)
+        return w.call(caller, method, f"/uploads/{upload}{suffix}", **kwargs)
+
+    return request
+
+
+def dataset_id(w: World, model: str) -> int:
+    page = w.root("GET", "/datasets", params={"uri_prefix": f"s3://data/{model}"}).json()
+    return int(page["items"][0]["id"])
+
+
+BLOBS_QUERY = {"json": {"digests": [DIGEST]}}
+CASES.update(
+    {
+        # Blobs: what exists is answered per caller; bytes follow readable versions.
+        ("POST", "/api/v1/blobs/missing"): Case(
+            "nobody", req("POST", "/blobs/missing", **BLOBS_QUERY)
+        ),
+        ("POST", "/api/v1/blobs/absent"): Case(
+            "nobody",
+            req("POST", "/blobs/absent", json={"files": [{"size": 1, "sample": DIGEST}]}),
+        ),
+        # The local store presigns nothing: an empty answer, whoever asks.
+        ("POST", "/api/v1/blobs/urls"): Case("nobody", req("POST", "/blobs/urls", **BLOBS_QUERY)),
+        ("GET", "/api/v1/blobs/{digest}"): Case("reader", req("GET", f"/blobs/{DIGEST}")),
+        ("HEAD", "/api/v1/blobs/{digest}"): Case("reader", req("HEAD", f"/blobs/{DIGEST}")),
+        ("PUT", "/api/v1/blobs/{digest}"): Case(
+            "contributor",
+            lambda w, c, mo: w.call(
+                c, "PUT", f"/blobs/{DIGEST}", content=BLOB, params={"model": mo}
+            ),
+        ),
+        ("POST", "/api/v1/uploads"): Case(
+            "contributor",
+            lambda w, c, mo: w.call(
+                c, "POST", "/uploads", json={"size": len(BLOB), "digest": DIGEST, "model": mo}
+            ),
+        ),
+        ("GET", "/api/v1/uploads/{upload_id}"): Case("contributor", on_session("GET"), hidden=True),
+        ("POST", "/api/v1/uploads/{upload_id}/parts"): Case(
+            "contributor",
+            on_session("POST", "/parts", json={"numbers": [1]}),
+            allowed=(400,),
+            hidden=True,
+        ),
+        ("PATCH", "/api/v1/uploads/{upload_id}"): Case(
+            "contributor",
+            on_session("PATCH", content=BLOB, headers={"Upload-Offset": "0"}),
+            hidden=True,
+        ),
+        ("POST", "/api/v1/uploads/{upload_id}/complete"): Case(
+            "contributor",
+            lambda w, c, mo: (
+                upload := session(w, c, mo),
+                w.call(
+                    "root" if RANK[c] < RANK["contributor"] else c,
+                    "PATCH",
+                    f"/uploads/{upload}",
+                    content=BLOB,
+                    headers={"Upload-Offset": "0"},
+                ),
+                w.call(c, "POST", f"/uploads/{upload}/complete"),
+            )[-1],
+            hidden=True,
+        ),
+        ("DELETE", "/api/v1/uploads/{upload_id}"): Case(
+            "contributor", on_session("DELETE"), hidden=True
+        ),
+        # Lists and searches answer everyone, with what each may read.
+        ("GET", "/api/v1/datasets"): Case("nobody", req("GET", "/datasets")),
+        ("GET", "/api/v1/datasets/usage"): Case(
+            "reader",
+            lambda w, c, mo: w.call(c, "GET", "/datasets/usage", params={"uri": f"s3://data/{mo}"}),
+        ),
+        ("GET", "/api/v1/datasets/impact"): Case(
+            "reader",
+            lambda w, c, mo: w.call(
+                c, "GET", "/datasets/impact", params={"uri": f"s3://data/{mo}"}
+            ),
+        ),
+        ("GET", "/api/v1/datasets/{dataset_id}"): Case(
+            "reader", lambda w, c, mo: w.call(c, "GET", f"/datasets/{dataset_id(w, mo)}")
+        ),
+        ("GET", "/api/v1/inventory"): Case("nobody", req("GET", "/inventory")),
+        ("GET", "/api/v1/search/models"): Case(
+            "nobody", req("GET", "/search/models", params={"q": "tags.team = t"})
+        ),
+        ("GET", "/api/v1/search/versions"): Case(
+            "nobody", req("GET", "/search/versions", params={"q": "tags.stage = x"})
+        ),
+        # The audit log answers each with the records of what it maintains.
+        ("GET", "/api/v1/audit"): Case("nobody", req("GET", "/audit")),
+        ("GET", "/api/v1/audit/export"): Case("nobody", req("GET", "/audit/export")),
+        ("GET", "/api/v1/audit/verify"): Case("root", req("GET", "/audit/verify"), scoped=False),
+        ("GET", "/api/v1/events"): Case("nobody", req("GET", "/events")),
+    }
+)
+
+
 def unlisted(app: Any) -> list[str]:
     return [
         f"{method} {path}"
@@ -224,18 +346,23 @@ def unlisted(app: Any) -> list[str]:
 def world(api) -> World:
     headers = {
         "nobody": as_user(api, "nobody", "reader", "other/"),
-        **{role: as_user(api, role, role, "ads/") for role in CALLERS[1:5]},
+        **{role: as_user(api, f"the-{role}", role, "ads/") for role in CALLERS[1:5]},
         "root": dict(api.headers),
     }
     w = World(api, headers)
     w.root("PUT", f"/blobs/{DIGEST}", content=BLOB, params={"model": "ads/m"})
+    # Seeded through the services (what the routes call), five times faster than HTTP.
+    registry = api.app.state.registry
+    ctx = Context.system("seed")
+    files = [FileEntry(path="w.bin", size=len(BLOB), digest=DIGEST)]
     for caller in CALLERS:
         model = w.model(caller)
-        files = {"files": [{"path": "w.bin", "size": len(BLOB), "digest": DIGEST}]}
-        w.root("POST", f"/models/{model}/-/versions", json={**files, "tags": {"stage": "x"}})
-        w.root("POST", f"/models/{model}/-/versions", json=files)
-        w.root("PUT", f"/models/{model}/-/aliases/production", json={"version": 1})
-        w.root("PUT", f"/models/{model}/-/tags/team", json={"value": "t"})
+        lineage = {"datasets": [{"uri": f"s3://data/{model}", "role": "train"}]}
+        first = VersionCreate(files=files, tags={"stage": "x"}, lineage=lineage)
+        registry.versions.create_version(ctx, model, first)
+        registry.versions.create_version(ctx, model, VersionCreate(files=files))
+        registry.aliases.set_alias(ctx, model, "production", 1)
+        registry.models.set_tag(ctx, model, "team", "t")
     return w
 
 
@@ -255,8 +382,10 @@ def test_each_role_can_do_exactly_what_it_should(world: World, route: tuple[str,
         allowed = RANK[caller] >= RANK[case.least]
         where = f"{route[0]} {route[1]} as {caller}: {response.status_code} {response.text[:300]}"
         if allowed:
-            assert response.status_code < 300, where
-        elif caller == "nobody" and case.least != "nobody":
+            assert response.status_code < 300 or response.status_code in case.allowed, where
+        elif case.hidden and response.status_code == 404:
+            continue
+        elif caller == "nobody" and case.scoped:
             # Cannot read ads/ at all: the model does not exist for it (a creation,
             # which reveals nothing either way, is refused as forbidden).
             assert response.status_code in (403, 404), where
