@@ -143,7 +143,10 @@ def test_a_version_create_runs_its_hot_statements_prepared_unless_turned_off(
         database.dispose()
     # SQLAlchemy's execution (its events, echo) sees the hot statements only when off.
     assert any(s.startswith("INSERT INTO versions ") for s in seen) is not prepared
-    assert any(s.startswith("UPDATE versions SET number") for s in seen) is not prepared
+    if database.is_sqlite:
+        assert not any(s.startswith("UPDATE versions SET number") for s in seen)
+    else:  # numbered last, under the model's counter (db/hotpath.py)
+        assert any(s.startswith("UPDATE versions SET number") for s in seen) is not prepared
     assert (read.number, read.tags, read.params, read.metrics) == (
         1,
         {"stage": "dev"},

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import models, versions
@@ -31,16 +31,13 @@ _NEXT_NUMBER = Prepared(
     )
     .returning(models.c.last_version_number)
 )
-# A version is inserted under a provisional number, unique among the transactions in
-# flight, and numbered last (see ``insert_provisional_version``): PostgreSQL's backend
-# pid is unique among live connections, each running one transaction; SQLite has one
-# writer at a time.
-_INSERT_PROVISIONAL = {
-    "postgresql": Prepared(
-        insert(versions).values(number=-func.pg_backend_pid()).returning(versions.c.id)
-    ),
-    "sqlite": Prepared(insert(versions).values(number=literal(-1)).returning(versions.c.id)),
-}
+_INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
+# PostgreSQL: a version is inserted under a provisional number unique among the
+# transactions in flight (a backend's pid is unique among live connections, each
+# running one transaction), and numbered at the end (see ``insert_version``).
+_INSERT_PROVISIONAL = Prepared(
+    insert(versions).values(number=-func.pg_backend_pid()).returning(versions.c.id)
+)
 _SET_NUMBER = Prepared(
     update(versions).where(versions.c.id == bindparam("version_id")).values(number=bindparam("n"))
 )
@@ -59,18 +56,36 @@ def next_version_number(conn: Connection, model_id: int, now: datetime, actor: s
     return int(_NEXT_NUMBER.execute(conn, params).fetchone()[0])
 
 
-def insert_provisional_version(conn: Connection, values: Mapping[str, Any]) -> int:
-    """Insert one ``versions`` row (every column but ``number``) under a provisional
-    number; its id. ``set_version_number`` must number it before the commit.
+def insert_version(conn: Connection, values: Mapping[str, Any]) -> tuple[int, int | None]:
+    """Insert one ``versions`` row (every column but ``number``); ``(id, number)``, the
+    number None until ``number_version`` gives it.
 
-    This is what lets a commit take the model's version counter, the lock every push
-    to that model waits on, as its last statement but two, instead of its first.
+    Every push to a model waits on that model's counter row from the moment it takes
+    it until it commits. On PostgreSQL the row is inserted under a provisional number
+    and the counter taken by ``number_version``, the commit's last statements but the
+    audit record's; SQLite commits one writer at a time, so there the number is taken
+    first, in the same number of statements as before.
     """
-    return int(_INSERT_PROVISIONAL[conn.dialect.name].execute(conn, values).fetchone()[0])
+    if conn.dialect.name == "postgresql":
+        return int(_INSERT_PROVISIONAL.execute(conn, values).fetchone()[0]), None
+    number = next_version_number(
+        conn, values["model_id"], values["created_at"], values["created_by"]
+    )
+    version_id = _INSERT_VERSION.execute(conn, {**values, "number": number}).fetchone()[0]
+    return int(version_id), number
 
 
-def set_version_number(conn: Connection, version_id: int, number: int) -> None:
+def number_version(
+    conn: Connection, version_id: int, values: Mapping[str, Any], number: int | None
+) -> int:
+    """The number of the version ``insert_version`` inserted, taken now if it has none."""
+    if number is not None:
+        return number
+    number = next_version_number(
+        conn, values["model_id"], values["created_at"], values["created_by"]
+    )
     _SET_NUMBER.execute(conn, {"version_id": version_id, "n": number})
+    return number
 
 
 def insert_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:

@@ -120,7 +120,7 @@ class VersionService:
                 "format": recorded.format,
                 "card_completeness": card.completeness if card else None,
             }
-            version_id = hotpath.insert_provisional_version(
+            version_id, number = hotpath.insert_version(
                 conn, {**values, "lineage": recorded.document, "card": data.card}
             )
             files = [
@@ -139,10 +139,8 @@ class VersionService:
             _insert_pairs(conn, version_params, version_id, params)
             learned = record_lineage(uow, version_id, data.lineage, metrics, params)
             metrics = learned.metrics
-            # Last, so that concurrent pushes to this model wait on its counter only for
-            # the few statements left and the commit (PostgreSQL; SQLite has one writer).
-            number = hotpath.next_version_number(conn, model_id, now, ctx.name)
-            hotpath.set_version_number(conn, version_id, number)
+            # As late as it can be: pushes to this model wait for it (see hotpath).
+            number = hotpath.number_version(conn, version_id, values, number)
             values["number"] = number
             uow.record(
                 "version.create",
