@@ -21,6 +21,7 @@ from modeldepot.server.api import (
     aliases,
     blobs,
     datasets,
+    identity,
     inventory,
     lineage,
     models,
@@ -109,6 +110,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         datasets.router,
         inventory.router,
         search.router,
+        identity.router,
         final,
     )
     for router in routers:
