@@ -450,6 +450,14 @@ class PortInUse(ListenFailed):
     title = "Port in use"
 
 
+class PublicAnonymousWrite(ModeldepotError):
+    """``modeldepot serve`` with ``MODELDEPOT_ANONYMOUS=write`` on a non-loopback
+    address, not confirmed by ``MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE``."""
+
+    code = "PUBLIC_ANONYMOUS_WRITE"
+    title = "Anonymous write on a public address"
+
+
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []
