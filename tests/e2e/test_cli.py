@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     ok,
     ok_json,
     server_env,
+    server_token,
     tree,
     unique_files,
     unique_name,
@@ -51,7 +52,9 @@ def offline_cli(tmp_path: Path) -> Cli:
 @pytest.fixture
 def md(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Client]:
     """The SDK on the same server: it sets up and checks state; the CLI is under test."""
-    with Client(shared_server.url, cache_dir=tmp_path / "sdk-cache", actor="e2e") as client:
+    with Client(
+        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=server_token(shared_server)
+    ) as client:
         yield client
 
 
@@ -306,7 +309,7 @@ def test_serve_takes_host_port_and_data_dir_from_the_environment(tmp_path: Path)
             httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert (data_dir / "modeldepot.db").is_file()
         assert (data_dir / "blobs").is_dir()
-        cli = make_cli(tmp_path, server.url)
+        cli = make_cli(tmp_path, server)
         files = unique_files(tmp_path / "model")
         ok(cli("push", "model", unique_name()))
         stored = {p.name for p in (data_dir / "blobs").rglob("*") if p.is_file()}

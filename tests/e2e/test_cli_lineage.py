@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     make_cli,
     ok,
     ok_json,
+    server_token,
     unique_files,
     unique_name,
 )
@@ -37,7 +38,9 @@ IMAGE = "ghcr.io/e2e/train:3"
 @pytest.fixture
 def md(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Client]:
     """The SDK on the same server: it sets up and checks state; the CLI is under test."""
-    with Client(shared_server.url, cache_dir=tmp_path / "sdk-cache", actor="e2e") as client:
+    with Client(
+        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=server_token(shared_server)
+    ) as client:
         yield client
 
 

@@ -21,7 +21,15 @@ from modeldepot.client import upload as upload_mod
 from modeldepot.client.client import Client
 from modeldepot.db.tables import models, version_files, versions
 from modeldepot.digest import CHUNK_SIZE
-from tests.e2e.conftest import make_cli, ok, received_bytes, tree, unique_files, unique_name
+from tests.e2e.conftest import (
+    make_cli,
+    ok,
+    received_bytes,
+    server_token,
+    tree,
+    unique_files,
+    unique_name,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -167,7 +175,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
         assert created.status_code == 201, created.text
         assert created.json()["number"] == 1
 
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         md.pull(f"{name}:1", tmp_path / "pulled")
         assert (tmp_path / "pulled" / "weights.bin").read_bytes() == data
         # The SDK's push of the same content finds the blob stored and sends no bytes.
@@ -230,7 +238,7 @@ def test_sdk_push_killed_mid_upload_resumes_after_restart(
     outcome: dict[str, Any] = {}
 
     def push() -> None:
-        with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+        with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
             try:
                 outcome["version"] = md.push(source, name, progress=switch)
             except Exception as exc:
@@ -253,7 +261,7 @@ def test_sdk_push_killed_mid_upload_resumes_after_restart(
     # bytes it took back, as when it tries a broken kept-alive connection once more.)
     resent = received_bytes(server, "PATCH", "/api/v1/uploads/{upload_id}")
     assert 0 < resent <= BIG - kept + CHUNK_SIZE
-    with Client(server.url, cache_dir=tmp_path / "cache2", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache2", token=server_token(server)) as md:
         md.pull(name, tmp_path / "pulled")
     assert tree(tmp_path / "pulled") == tree(source)
 
@@ -319,7 +327,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
         engine.dispose()
     assert (model_ids, version_rows, file_rows) == ([], [], [])
 
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         version = md.push(tmp_path / "model", name, tags={"stage": "retry"})
         assert (version.number, version.tags) == (1, {"stage": "retry"})
         md.pull(f"{name}:1", tmp_path / "pulled")
@@ -328,7 +336,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
 
 def test_cli_push_survives_server_restart_between_runs(start_server, tmp_path: Path) -> None:
     server = start_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     name = unique_name("crash", "cli")
     first = unique_files(tmp_path / "v1")
     ok(cli("push", "v1", name, "-q"))
@@ -336,7 +344,7 @@ def test_cli_push_survives_server_restart_between_runs(start_server, tmp_path: P
     server.restart()
     unique_files(tmp_path / "v2")
     assert ok(cli("push", "v2", name, "-q")).startswith(f"pushed {name}:2 ")
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         assert [v.number for v in md.list_versions(name)] == [2, 1]
         md.pull(f"{name}:1", tmp_path / "out")
     assert tree(tmp_path / "out") == first
@@ -346,7 +354,7 @@ def test_cli_push_to_killed_server_fails_with_one_line_error(
     start_local_server, tmp_path: Path
 ) -> None:
     server = start_local_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     unique_files(tmp_path / "model")
     server.kill()
     started = time.monotonic()

@@ -82,7 +82,7 @@ def test_a_full_disk_is_an_error_not_an_outage(small_disk: Path, tmp_path: Path)
     server.start()
     api = httpx.Client(base_url=f"{server.url}/api/v1", timeout=30)
     try:
-        cli = make_cli(tmp_path, server.url)
+        cli = make_cli(tmp_path, server)
         ok(cli("push", model(tmp_path / "small", 20_000_000), "disk/small"))
 
         # A push that does not fit: 507 naming the blob store, and no partial bytes left.

@@ -14,7 +14,16 @@ import pytest
 
 from modeldepot.client.client import Client
 from tests.conftest import free_port
-from tests.e2e.conftest import MODELDEPOT, Cli, ServerProcess, make_cli, ok, server_env, unique_name
+from tests.e2e.conftest import (
+    MODELDEPOT,
+    Cli,
+    ServerProcess,
+    make_cli,
+    ok,
+    server_env,
+    server_token,
+    unique_name,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +90,7 @@ def test_a_server_that_answered_is_waited_for_through_a_restart(
 ) -> None:
     """Once the server has answered, a request rides out a restart (patient retries)."""
     server: ServerProcess = start_local_server()
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="t") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         md.create_model("a/restart")
         server.stop()
         restarted = threading.Thread(target=lambda: (time.sleep(1.0), server.start()))
@@ -157,7 +166,7 @@ def test_a_push_and_pull_leave_no_error_in_the_servers_log(
     """The ordinary path on a local store asks nothing the server must refuse: its
     default log (the access log) shows no 4xx or 5xx line."""
     server: ServerProcess = start_local_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "w.bin").write_bytes(b"weights" * 1000)
     ok(cli("push", "model", "a/logged", "--no-capture"))

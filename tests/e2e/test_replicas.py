@@ -18,7 +18,14 @@ import pytest
 from modeldepot.client.client import Client
 from modeldepot.digest import digest_bytes
 from tests.conftest import make_model_dir
-from tests.e2e.conftest import _FAILED, ServerProcess, _close_all, new_server, unique_name
+from tests.e2e.conftest import (
+    _FAILED,
+    ServerProcess,
+    _close_all,
+    new_server,
+    server_token,
+    unique_name,
+)
 from tests.s3server import REGION
 
 MIB = 1024 * 1024
@@ -58,7 +65,7 @@ def replicas(
 
 
 def _client(server: ServerProcess, cache: Path) -> Client:
-    return Client(server.url, cache_dir=cache, actor="replica-test")
+    return Client(server.url, cache_dir=cache, token=server_token(server))
 
 
 def _data(size: int, seed: int) -> bytes:

@@ -113,6 +113,7 @@ def serve(
         tune_allocator()
         registry = _open_registry(settings)
         try:
+            _first_start(registry, settings)
             app = create_app(settings, registry)
             where = (settings.database_url and "the configured database") or settings.data_dir
             host, port = sock.getsockname()[:2]
@@ -149,6 +150,20 @@ def serve(
         finally:
             sock.close()
             registry.close()
+
+
+def _first_start(registry: Registry, settings: ServerSettings) -> None:
+    """On a registry with no user yet, create its admin and write the admin's token
+    to the data directory (where the CLI and SDK of the same user find it)."""
+    import logging
+
+    created = registry.identity.bootstrap(settings.data_dir)
+    if created is not None:
+        logging.getLogger("modeldepot.server").warning(
+            "first start: created the user 'admin' (admin on /); its token is in %s "
+            "(readable by you only), which the CLI and SDK on this machine use",
+            created,
+        )
 
 
 def _check_anonymous(settings: ServerSettings) -> bool:

@@ -18,11 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import principals, tokens
 from modeldepot.db.types import utcnow
-from modeldepot.errors import TokenExpired, TokenRevoked, Unauthenticated
+from modeldepot.errors import PrincipalExists, TokenExpired, TokenRevoked, Unauthenticated
 from modeldepot.registry.unit import Units
 from modeldepot.schemas.identity import TokenCreated, WhoAmI
 from modeldepot.security import tokens as token_format
@@ -141,26 +142,35 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
     def bootstrap(self, data_dir: Path) -> Path | None:
         """On a registry with no principal, create the ``admin`` user (admin on ``/``)
         and write a token of its to ``data_dir/admin.token``, readable by its owner
-        only. Return the file's path, or None when the registry already had principals.
+        only. Return the file's path, or None when the registry already had principals
+        (or another replica, starting at the same time, made its admin first).
         """
         ctx = Context.system("bootstrap")
         path = data_dir / BOOTSTRAP_FILE
-        with self.units.write(ctx) as uow:
-            if uow.conn.execute(select(func.count()).select_from(principals)).scalar_one():
-                return None
-            principal_id = insert_principal(uow, BOOTSTRAP_USER, "user", "Registry admin")
-            who = Subject(BOOTSTRAP_USER, "user", principal_id, None)
-            insert_grant(uow, who, "", Role.ADMIN, None)
-            issued = insert_token(uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            # Written inside the transaction: if the file cannot be written, no admin
-            # exists whose token nobody holds.
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(issued.token + "\n")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
+        # Written before the commit, so that a file that cannot be written leaves no
+        # admin whose token nobody holds; moved into place after it, so that a replica
+        # that lost the race never replaces the winner's token.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            with self.units.write(ctx) as uow:
+                if uow.conn.execute(select(func.count()).select_from(principals)).scalar_one():
+                    return None
+                principal_id = insert_principal(uow, BOOTSTRAP_USER, "user", "Registry admin")
+                who = Subject(BOOTSTRAP_USER, "user", principal_id, None)
+                insert_grant(uow, who, "", Role.ADMIN, None)
+                issued = insert_token(uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None)
+                data_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(issued.token + "\n")
+                os.chmod(tmp, 0o600)
+        except (IntegrityError, PrincipalExists):
+            tmp.unlink(missing_ok=True)
+            return None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
         return path
 
     # -- passwords -------------------------------------------------------------------
