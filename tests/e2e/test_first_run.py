@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -99,6 +100,41 @@ def test_a_server_that_answered_is_waited_for_through_a_restart(
             assert md.get_model("a/restart").name == "a/restart"
         finally:
             restarted.join()
+
+
+def test_a_fresh_server_and_the_cli_of_the_same_user_need_no_token(tmp_path: Path) -> None:
+    """The quick start, secure by default: the first start creates the admin and writes
+    its token where the CLI (and SDK) of the same user, on the same machine, find it."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in server_env().items() if not k.startswith("XDG_")} | {"HOME": str(home)}
+    port = free_port()
+    data_dir = home / ".local" / "share" / "modeldepot"  # the default, nothing configured
+    server = ServerProcess(port, data_dir, tmp_path / "server.log", env, ["--port", str(port)])
+    server.start()
+    try:
+        cli = Cli(cwd=tmp_path, env=env | {"MODELDEPOT_URL": server.url})
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "w.bin").write_bytes(b"weights")
+        ok(cli("push", "model", "ads/first", "--no-capture"))
+        assert "ads/first" in ok(cli("models", "list"))
+        assert ok(cli("whoami")).startswith("admin (user)")
+        token_file = data_dir / "admin.token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        log = server.log_path.read_text()
+        assert "first start: created the user 'admin'" in log and token not in log
+        server.restart()  # a second start creates nothing and keeps the token
+        assert token_file.read_text().strip() == token
+        assert ok(cli("whoami")).startswith("admin (user)")
+        # Without the file (another user, another machine), the server refuses.
+        stranger = cli.env | {"HOME": str(tmp_path / "stranger")}
+        result = subprocess.run(
+            [MODELDEPOT, "whoami"], env=stranger, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith("modeldepot: error: UNAUTHENTICATED: "), result.stderr
+    finally:
+        server.close()
 
 
 def test_a_read_command_imports_nothing_heavy(cli: Cli) -> None:
