@@ -178,6 +178,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
         ["alias", "history", name, "--json"],
     )
     models, model, versions, version, manifest, aliases, history = map(ok_json, results)
+    me = md.whoami().name  # who the SDK's token belongs to: the actor of its changes
     assert [m["name"] for m in models] == [name]
     assert model["name"] == name and model["latest_version"] == 1 and "created_at" in model
     assert [(v["number"], v["digest"], v["aliases"]) for v in versions] == [
@@ -187,7 +188,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
     assert (version["tags"], version["metrics"], version["created_by"]) == (
         {"k": "v"},
         {"auc": 0.5},
-        "e2e",
+        me,
     )
     assert manifest["digest"] == pushed.digest and manifest["schema"] >= 1
     assert {f["path"]: (f["size"], f["digest"]) for f in manifest["files"]} == {
@@ -196,7 +197,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
     }
     assert [(a["name"], a["version"]) for a in aliases] == [("champion", 1)]
     assert [(e["alias"], e["from_version"], e["to_version"], e["actor"]) for e in history] == [
-        ("champion", None, 1, "e2e")
+        ("champion", None, 1, me)
     ]
 
 
@@ -207,7 +208,9 @@ def test_operator_commands_use_the_server_storage(
     # A verified blob no version references: garbage once the grace period is over.
     data = os.urandom(5000)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    put = httpx.put(f"{shared_server.url}/api/v1/blobs/{digest}", content=data)
+    put = httpx.put(
+        f"{shared_server.url}/api/v1/blobs/{digest}", content=data, headers=shared_server.auth
+    )
     assert put.status_code == 201, put.text
 
     report, current, current_json = cli.many(
@@ -220,7 +223,10 @@ def test_operator_commands_use_the_server_storage(
     assert report["blobs_deleted"] >= 1 and report["bytes_freed"] >= len(data)
     assert {"uploads_expired", "staged_removed"} <= report.keys()
     # A dry run removes nothing.
-    assert httpx.get(f"{shared_server.url}/api/v1/blobs/{digest}").content == data
+    assert (
+        httpx.get(f"{shared_server.url}/api/v1/blobs/{digest}", headers=shared_server.auth).content
+        == data
+    )
     head = head_revision()
     assert ok(current).strip() == f"current: {head}; expected: {head}"
     assert ok_json(current_json) == {"current": head, "expected": head, "up_to_date": True}

@@ -22,6 +22,7 @@ from modeldepot.client.client import Client
 from modeldepot.db.tables import models, version_files, versions
 from modeldepot.digest import CHUNK_SIZE
 from tests.e2e.conftest import (
+    ServerProcess,
     make_cli,
     ok,
     received_bytes,
@@ -42,8 +43,9 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def api(url: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+def api(server: ServerProcess) -> httpx.Client:
+    """The server's API, as its admin."""
+    return httpx.Client(base_url=f"{server.url}/api/v1", timeout=30, headers=server.auth)
 
 
 def wait_for(condition: Any, what: str, timeout: float = 20.0) -> Any:
@@ -89,7 +91,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
     name = unique_name("crash", "upload")
     data = os.urandom(BIG)
     digest = sha256(data)
-    with api(server.url) as http:
+    with api(server) as http:
         upload = http.post("/uploads", json={"digest": digest, "size": len(data)}).json()
     upload_id = upload["id"]
 
@@ -113,7 +115,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
 
     def patch() -> None:
         try:
-            with api(server.url) as http:
+            with api(server) as http:
                 outcome["response"] = http.patch(
                     f"/uploads/{upload_id}",
                     content=slow_body(),
@@ -128,7 +130,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
 
     thread = threading.Thread(target=patch, daemon=True)
     thread.start()
-    with api(server.url) as http:
+    with api(server) as http:
         seen = wait_for(
             lambda: (o := http.get(f"/uploads/{upload_id}").json()["offset"]) >= 8 * MiB and o,
             "the server to store 8 MiB",
@@ -145,7 +147,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
     assert sent < len(data)
 
     server.restart()
-    with api(server.url) as http:
+    with api(server) as http:
         state = http.get(f"/uploads/{upload_id}").json()
         assert seen <= state["offset"] <= sent
         assert state["complete"] is False
@@ -273,7 +275,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
     name = unique_name("crash", "commit")
     files = unique_files(tmp_path / "model")
     entries = [{"path": p, "size": len(b), "digest": sha256(b)} for p, b in files.items()]
-    with api(server.url) as http:
+    with api(server) as http:
         for path, body in files.items():
             put = http.put(f"/blobs/{sha256(body)}", content=body)
             assert put.status_code == 201, (path, put.text)
@@ -282,7 +284,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
 
     def commit() -> None:
         try:
-            with api(server.url) as http:
+            with api(server) as http:
                 outcome["response"] = http.post(
                     f"/models/{name}/-/versions",
                     json={"files": entries, "tags": {"stage": "crash"}, "metrics": {"auc": 0.5}},
@@ -305,7 +307,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
     )
 
     server.restart()
-    with api(server.url) as http:
+    with api(server) as http:
         resolved = http.get("/resolve", params={"ref": name})
         assert resolved.status_code == 404
         assert resolved.json()["code"] in ("MODEL_NOT_FOUND", "VERSION_NOT_FOUND")
