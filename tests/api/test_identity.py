@@ -362,3 +362,12 @@ def test_the_audit_log_records_identity_changes_without_secrets(api, registry) -
     assert PASSWORD not in text and "another password" not in text
     assert not any(h and h in text for h in hashes)
     assert {"user.create", "grant.create", "token.create", "user.update"} <= set(actions(registry))
+
+
+def test_the_last_admin_grant_on_the_root_cannot_be_removed_or_lowered(api) -> None:
+    (mine,) = assert_json(api.get(f"{API}/grants", params={"subject": "admin"}), 200)["items"]
+    assert_problem(api.delete(f"{API}/grants/{mine['id']}"), 409, "CONFLICT")
+    assert_problem(grant(api, "admin", "maintainer", "/"), 409, "CONFLICT")
+    new_user(api, "second")
+    assert_json(grant(api, "second", "admin", "/"), 201)
+    assert api.delete(f"{API}/grants/{mine['id']}").status_code == 204

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Row, delete, insert, or_, select, true, update
 
 from modeldepot.db.tables import grants, group_members
-from modeldepot.errors import Forbidden, GrantNotFound, Unauthenticated
+from modeldepot.errors import Conflict, Forbidden, GrantNotFound, Unauthenticated
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 from modeldepot.schemas.common import Page
 from modeldepot.schemas.identity import GrantRead
@@ -47,6 +47,8 @@ class GrantMethods:
             ).first()
             if existing is not None:
                 check_may_grant(ctx, prefix, Role(existing.role))
+                if role < Role.ADMIN:
+                    keep_an_admin(uow, int(existing.id))
             grant_id = insert_grant(uow, who, prefix, role, existing)
             (result,) = grant_reads(uow.conn, grants.c.id == grant_id)
         self._forget()
@@ -87,6 +89,7 @@ class GrantMethods:
             (grant,) = found
             prefix = normalize_prefix(grant.prefix)
             check_may_grant(ctx, prefix, Role[grant.role.upper()])
+            keep_an_admin(uow, grant_id)
             uow.conn.execute(delete(grants).where(grants.c.id == grant_id))
             uow.record(
                 "grant.delete",
@@ -108,6 +111,15 @@ def check_may_grant(ctx: Context, prefix: str, role: Role) -> None:
         f"granting or removing {role.label} on {show_prefix(prefix)} needs {need} there",
         permission=Permission.GRANT_MANAGE.value,
     )
+
+
+def keep_an_admin(uow: UnitOfWork, grant_id: int) -> None:
+    """Conflict if grant ``grant_id`` is the last ``admin`` on ``/``: removing it would
+    leave a registry nobody can administer."""
+    root_admins = select(grants.c.id).where(grants.c.prefix == "", grants.c.role == int(Role.ADMIN))
+    ids = set(uow.conn.execute(root_admins).scalars())
+    if ids == {grant_id}:
+        raise Conflict("this is the last admin grant on /: grant admin on / to another first")
 
 
 def insert_grant(
