@@ -371,3 +371,34 @@ def test_the_last_admin_grant_on_the_root_cannot_be_removed_or_lowered(api) -> N
     new_user(api, "second")
     assert_json(grant(api, "second", "admin", "/"), 201)
     assert api.delete(f"{API}/grants/{mine['id']}").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/principals/a%00b", None),
+        ("patch", "/principals/alice", {"display_name": "a\x00b"}),
+        ("post", "/principals", {"name": "nul", "display_name": "a\x00b"}),
+        ("post", "/groups", {"name": "g", "description": "a\x00b"}),
+        ("get", "/groups/a%00b", None),
+        ("post", "/grants", {"subject": "a\x00b", "role": "reader", "prefix": "/"}),
+        ("post", "/grants", {"subject": "alice", "role": "reader", "prefix": "a\x00b"}),
+        ("get", "/grants?subject=a%00b", None),
+        ("get", "/grants?prefix=a%00b", None),
+        ("delete", "/grants/99999999999", None),
+        ("delete", "/tokens/a%00b", None),
+        ("post", "/tokens", {"name": "a\x00b"}),
+        ("get", "/tokens?owner=a%00b", None),
+        ("post", "/auth/token", {"username": "a\x00b", "password": "x\x00y"}),
+    ],
+)
+def test_odd_input_answers_a_client_error_on_every_database(api, method, path, body) -> None:
+    new_user(api, "alice")
+    response = api.request(method, f"{API}{path}", json=body)
+    assert 400 <= response.status_code < 500, response.text
+
+
+def test_an_expiry_without_an_offset_is_taken_as_utc(api) -> None:
+    later = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
+    made = new_token(api, expires_at=later.isoformat())
+    assert datetime.fromisoformat(made["expires_at"]) == later.replace(tzinfo=UTC)

@@ -20,7 +20,7 @@ from modeldepot.schemas.common import Page
 from modeldepot.schemas.identity import GrantRead
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission, Role, normalize_prefix, show_prefix
-from modeldepot.security.rows import Subject, grant_reads, subject_of
+from modeldepot.security.rows import Subject, check_text, grant_reads, subject_of
 
 if TYPE_CHECKING:
     from modeldepot.registry.unit import UnitOfWork, Units
@@ -38,7 +38,7 @@ class GrantMethods:
     def grant(self, ctx: Context, subject: str, prefix: str, role: Role) -> GrantRead:
         """Give ``subject`` (a user, service account or group) ``role`` on ``prefix``,
         replacing the role it had there. Forbidden unless the caller may (see above)."""
-        prefix = normalize_prefix(prefix)
+        prefix = normalize_prefix(check_text(prefix, "a prefix"))
         with self.units.write(ctx) as uow:
             check_may_grant(ctx, prefix, role)
             who = subject_of(uow.conn, subject)
@@ -71,7 +71,7 @@ class GrantMethods:
             if subject is not None:
                 where.append(_of(subject_of(reading.conn, subject)))
             if prefix is not None:
-                where.append(grants.c.prefix == normalize_prefix(prefix))
+                where.append(grants.c.prefix == normalize_prefix(check_text(prefix, "a prefix")))
             if cursor is not None:
                 (after,) = decode_cursor(cursor, int)
                 where.append(grants.c.id > after)

@@ -19,6 +19,7 @@ from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
 from modeldepot.security.rows import (
     check_principal_name,
+    check_text,
     grant_reads,
     group_row,
     principal_row,
@@ -40,6 +41,7 @@ class GroupMethods:
 
     def create_group(self, ctx: Context, name: str, *, description: str = "") -> GroupRead:
         check_principal_name(name)
+        check_text(description, "a description")
         with self.units.write(ctx) as uow:
             uow.require(Permission.REGISTRY_ADMIN)
             refuse_taken(uow.conn, name)

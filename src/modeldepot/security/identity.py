@@ -42,8 +42,9 @@ from modeldepot.security.rows import (
     load_grants,
     principal_id_of,
     token_read,
+    valid_name,
 )
-from modeldepot.security.tokenstore import TokenMethods, insert_token
+from modeldepot.security.tokenstore import TokenMethods, as_utc, insert_token
 
 BOOTSTRAP_USER = "admin"
 BOOTSTRAP_FILE = "admin.token"
@@ -190,8 +191,12 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
         disabled user, a service account, an account without a password or a wrong
         one; the password is checked in the same time in every case.
         """
+        expires_at = as_utc(expires_at)
         with self.db.read() as conn:
-            row = conn.execute(select(principals).where(principals.c.name == username)).first()
+            row = None
+            if valid_name(username):
+                query = select(principals).where(principals.c.name == username)
+                row = conn.execute(query).first()
             usable = row is not None and row.kind == "user" and row.disabled_at is None
             stored = row.password_hash if row is not None and usable else None
             if not verify_password(stored, password) or row is None:

@@ -21,6 +21,7 @@ from modeldepot.security.passwords import hash_password
 from modeldepot.security.roles import Permission
 from modeldepot.security.rows import (
     check_principal_name,
+    check_text,
     principal_read,
     principal_row,
     refuse_taken,
@@ -57,6 +58,7 @@ class PrincipalMethods:
             raise InvalidInput(f"kind {kind!r} is not one of: {', '.join(KINDS)}")
         if password is not None and kind != "user":
             raise InvalidInput("service accounts authenticate with tokens, not passwords")
+        check_text(display_name, "a display name")
         hashed = hash_password(password) if password is not None else None
         with self.units.write(ctx) as uow:
             uow.require(Permission.REGISTRY_ADMIN)
@@ -107,6 +109,7 @@ class PrincipalMethods:
     ) -> PrincipalRead:
         """Change what is given. Admins may change anything of anyone (but not disable
         themselves); an account may change its own display name and password."""
+        check_text(display_name or "", "a display name")
         hashed = hash_password(password) if password is not None else None
         with self.units.write(ctx) as uow:
             mine = _is_self(ctx, name)

@@ -22,6 +22,19 @@ from modeldepot.security.roles import Role, show_prefix
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,127}$")
 
 
+def valid_name(name: str) -> bool:
+    """Whether ``name`` could be a principal's or group's (lookups of any other answer
+    "not found" before reaching the database, which may refuse some characters)."""
+    return _NAME.fullmatch(name) is not None
+
+
+def check_text(value: str, what: str) -> str:
+    """Free text as stored: PostgreSQL refuses NUL characters in text."""
+    if "\x00" in value:
+        raise InvalidInput(f"{what} contains a NUL character")
+    return value
+
+
 def check_principal_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise InvalidInput(
@@ -42,7 +55,9 @@ class Subject:
 
 
 def principal_row(conn: Connection, name: str) -> Row[Any]:
-    row = conn.execute(select(principals).where(principals.c.name == name)).first()
+    row = None
+    if valid_name(name):
+        row = conn.execute(select(principals).where(principals.c.name == name)).first()
     if row is None:
         raise PrincipalNotFound(f"no user or service account is called {name!r}", name=name)
     return row
@@ -53,13 +68,17 @@ def principal_id_of(conn: Connection, name: str) -> int:
 
 
 def group_row(conn: Connection, name: str) -> Row[Any]:
-    row = conn.execute(select(groups).where(groups.c.name == name)).first()
+    row = None
+    if valid_name(name):
+        row = conn.execute(select(groups).where(groups.c.name == name)).first()
     if row is None:
         raise PrincipalNotFound(f"no group is called {name!r}", name=name)
     return row
 
 
 def subject_of(conn: Connection, name: str) -> Subject:
+    if not valid_name(name):
+        raise PrincipalNotFound(f"no user, service account or group is called {name!r}", name=name)
     row = conn.execute(
         select(principals.c.id, principals.c.kind).where(principals.c.name == name)
     ).first()

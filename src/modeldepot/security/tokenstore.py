@@ -7,7 +7,8 @@ created through an expiring token expires no later than it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, insert, select, update
@@ -21,10 +22,18 @@ from modeldepot.security import tokens as token_format
 from modeldepot.security.access import Access, Scope
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission, Role, covers, normalize_prefix, show_prefix
-from modeldepot.security.rows import TOKEN_COLUMNS, load_grants, principal_row, token_read
+from modeldepot.security.rows import (
+    TOKEN_COLUMNS,
+    check_text,
+    load_grants,
+    principal_row,
+    token_read,
+)
 
 if TYPE_CHECKING:
     from modeldepot.registry.unit import UnitOfWork, Units
+
+_ID = re.compile(r"^[a-z2-7]{12}$")  # a token's public id (see security/tokens.py)
 
 
 class TokenMethods:
@@ -52,6 +61,7 @@ class TokenMethods:
         Forbidden if the scope asks for a role the owner does not hold there, or
         reaches beyond the scope of the token the caller used.
         """
+        expires_at = as_utc(expires_at)
         requested = None
         if scope_prefix is not None or scope_role is not None:
             requested = Scope(normalize_prefix(scope_prefix or ""), scope_role or Role.ADMIN)
@@ -114,7 +124,7 @@ class TokenMethods:
         """Revoke a token of the caller's (an admin: anyone's). Revoking a revoked token
         changes nothing; another's token answers TokenNotFound to a non-admin."""
         with self.units.write(ctx) as uow:
-            row = _token_row(uow, token_id)
+            row = _token_row(uow, token_id) if _ID.fullmatch(token_id) else None
             if row is None or (row.principal_id != ctx.principal.id and not ctx.access.is_admin):
                 raise TokenNotFound(f"you have no token {token_id!r}", token=token_id)
             scope = ctx.access.scope
@@ -149,6 +159,8 @@ def insert_token(
 ) -> TokenCreated:
     if not name or len(name) > 128:
         raise InvalidInput("a token name is 1 to 128 characters")
+    check_text(name, "a token name")
+    expires_at = as_utc(expires_at)
     if expires_at is not None and expires_at <= uow.now:
         raise InvalidInput("a token's expiry must be in the future")
     new = token_format.generate()
@@ -180,6 +192,13 @@ def insert_token(
     row = _token_row(uow, new.id)
     assert row is not None
     return TokenCreated(**token_read(row).model_dump(), token=new.text)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """An instant without an offset is taken as UTC (as everywhere in the API)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _own_id(ctx: Context) -> int:

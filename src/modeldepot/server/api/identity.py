@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from modeldepot.schemas import (
     GrantCreate,
@@ -32,6 +32,7 @@ from modeldepot.server.auth import AdminCtx, GrantCtx, PublicCtx, SelfCtx
 from modeldepot.server.deps import CursorQ, LimitQ, RegistryDep
 
 router = APIRouter(tags=["identity"])
+GrantId = Annotated[int, Path(ge=1, le=2**31 - 1, description="`id` of a grant")]
 KindQ = Annotated[Literal["user", "service"] | None, Query(description="Only this kind")]
 
 
@@ -201,5 +202,5 @@ def create_grant(ctx: GrantCtx, data: GrantCreate, registry: RegistryDep) -> Gra
 
 
 @router.delete("/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_grant(ctx: GrantCtx, grant_id: int, registry: RegistryDep) -> None:
+def delete_grant(ctx: GrantCtx, grant_id: GrantId, registry: RegistryDep) -> None:
     registry.identity.revoke_grant(ctx, grant_id)
