@@ -284,3 +284,50 @@ def test_pull_leaves_only_the_versions_files_and_fills_the_cache(client, tmp_pat
     cached = [p for p in (tmp_path / "cache" / "blobs").rglob("*") if p.is_file()]
     assert len(cached) == 2  # one blob per distinct content
     assert not list((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_identities_through_the_sdk(client, live, tmp_path: Path) -> None:
+    """Accounts, groups, grants and tokens from Python, errors as domain exceptions."""
+    from modeldepot.client.client import Client
+    from modeldepot.errors import Forbidden, GrantNotFound, TokenRevoked, Unauthenticated
+
+    assert (client.whoami().name, client.whoami().grants) == ("admin", ["admin on /"])
+    client.create_user("alice", password="alice's password", display_name="Alice")
+    client.create_service_account("ci")
+    assert [u.name for u in client.list_users()] == ["admin", "alice", "ci"]
+    client.create_group("team")
+    assert client.add_group_member("team", "alice").members == ["alice"]
+    assert client.grant("team", "contributor", "ads/").role == "contributor"
+    client.grant("ci", "contributor", "ads/")
+
+    issued = client.login("alice", "alice's password", token_name="sdk")
+    with Client(live.url, cache_dir=tmp_path / "alice", token=issued.token) as alice:
+        me = alice.whoami()
+        assert (me.name, me.groups, me.token.name) == ("alice", ["team"], "sdk")
+        with pytest.raises(Forbidden):
+            alice.grant("alice", "admin", "/")
+        scoped = alice.create_token("narrow", prefix="ads/", role="reader")
+        assert {t.name for t in alice.list_tokens()} == {"sdk", "narrow"}
+        alice.revoke_token(scoped.id)
+    with (
+        Client(live.url, cache_dir=tmp_path / "s", token=scoped.token) as revoked,
+        pytest.raises(TokenRevoked),
+    ):
+        revoked.whoami()
+
+    robot = client.create_token("deploy", owner="ci", prefix="ads/", role="contributor")
+    assert {t.owner for t in client.list_tokens(everyone=True)} >= {"admin", "alice", "ci"}
+    client.disable_user("ci")
+    with (
+        Client(live.url, cache_dir=tmp_path / "ci", token=robot.token) as ci,
+        pytest.raises(Unauthenticated),
+    ):
+        ci.whoami()
+    assert client.revoke_grant("team", "ads/").role == "contributor"
+    with pytest.raises(GrantNotFound):
+        client.revoke_grant("team", "ads/")
+    client.remove_group_member("team", "alice")
+    client.delete_group("team")
+    client.delete_user("ci")
+    assert [g.name for g in client.list_groups()] == []
+    assert client.get_user("alice").groups == []
