@@ -51,6 +51,8 @@ class Public(Requires):
     exchanging a password for a token. Its context is anonymous and may do nothing;
     an ``Authorization`` header, if any, is ignored."""
 
+    public = True  # for the route-table walk: declared, and deliberately open
+
     def __init__(self) -> None:
         super().__init__(Permission.SELF)
 
