@@ -217,7 +217,7 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
         """The caller: its name and kind, the roles it holds, its groups and the token
         it used (never the secret)."""
         access = ctx.access
-        grants = access.describe()
+        grants = sorted(access.describe())
         if access.scope is not None:
             scope = f"{access.scope.role.label} on {show_prefix(access.scope.prefix)}"
             grants = [f"{line} (this token: at most {scope})" for line in grants]
