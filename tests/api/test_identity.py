@@ -402,3 +402,31 @@ def test_an_expiry_without_an_offset_is_taken_as_utc(api) -> None:
     later = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
     made = new_token(api, expires_at=later.isoformat())
     assert datetime.fromisoformat(made["expires_at"]) == later.replace(tzinfo=UTC)
+
+
+def test_replicas_starting_at_once_make_one_admin_and_one_token_file(db, tmp_path) -> None:
+    """Two servers' first starts on one empty database: one creates the admin and
+    writes its token; the other creates nothing and leaves no file behind."""
+    import threading
+
+    from modeldepot.registry.unit import Units
+    from modeldepot.security.identity import IdentityService
+
+    services = [IdentityService(db, Units(db)) for _ in range(4)]
+    start = threading.Barrier(len(services))
+    results: list[object] = [None] * len(services)
+
+    def first_start(i: int) -> None:
+        start.wait()
+        results[i] = services[i].bootstrap(tmp_path / "shared")
+
+    threads = [threading.Thread(target=first_start, args=(i,)) for i in range(len(services))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written = [r for r in results if r is not None]
+    assert len(written) == 1
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["admin.token"]
+    token = (tmp_path / "shared" / "admin.token").read_text().strip()
+    assert services[0].authenticate(token).principal.name == "admin"
