@@ -12,6 +12,7 @@ listeners in ``on_change`` once committed, so a cache of verified tokens forgets
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,7 +152,7 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
         # Written before the commit, so that a file that cannot be written leaves no
         # admin whose token nobody holds; moved into place after it, so that a replica
         # that lost the race never replaces the winner's token.
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
         try:
             with self.units.write(ctx) as uow:
                 if uow.conn.execute(select(func.count()).select_from(principals)).scalar_one():
