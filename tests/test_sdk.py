@@ -62,7 +62,7 @@ def test_push_then_pull_round_trips_every_byte(client, tmp_path: Path) -> None:
     )
     assert (version.model, version.number, version.file_count) == ("ads/recommender", 1, 3)
     assert version.params == {"lr": 0.01, "layers": 3, "opt": "adam", "bn": True}
-    assert version.created_by == "tester"
+    assert version.created_by == "admin"
     out = tmp_path / "out"
     pulled = client.pull("ads/recommender:1", out)
     assert pulled.digest == version.digest
@@ -143,7 +143,7 @@ def test_large_blob_uses_resumable_session(
 
 @pytest.mark.parametrize("direct_io", ["default", "false"])
 def test_pull_writes_exact_bytes_with_and_without_direct_io(
-    client, live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_io: str
+    client, live, admin_token, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_io: str
 ) -> None:
     """``MODELDEPOT_PULL_DIRECT_IO`` changes how files are written, never what: a file of
     unaligned size comes out exact, downloaded (cold cache) or copied (warm cache). It
@@ -168,7 +168,7 @@ def test_pull_writes_exact_bytes_with_and_without_direct_io(
 
     monkeypatch.setattr(directio, "create", recording_create)
 
-    with Client(live.url, cache_dir=cache, actor="tester") as md:
+    with Client(live.url, cache_dir=cache, token=admin_token) as md:
         assert md.settings.pull_direct_io is (direct_io == "default")
         for pull, source in [("cold", "download"), ("warm", "cache")]:
             progress = CountingProgress()
@@ -213,7 +213,8 @@ def test_alias_lifecycle_and_history(client, tmp_path: Path) -> None:
     client.delete_alias("a/m", "production")
     history = client.alias_history("a/m", "production")
     assert [(e.from_version, e.to_version) for e in history] == [(2, None), (1, 2), (None, 1)]
-    assert all(e.actor == "tester" for e in history)
+    # Who moved it: the owner of the token the client sent, never a declared name.
+    assert all(e.actor == "admin" for e in history)
 
 
 def test_deleted_version_stops_resolving_until_restored(client, tmp_path: Path) -> None:
@@ -224,7 +225,7 @@ def test_deleted_version_stops_resolving_until_restored(client, tmp_path: Path) 
     assert client.get_version("a/m").number == 1
     with pytest.raises(VersionDeleted):
         client.get_version("a/m:2")
-    assert client.get_version("a/m:2", include_deleted=True).deleted_by == "tester"
+    assert client.get_version("a/m:2", include_deleted=True).deleted_by == "admin"
     assert [v.number for v in client.list_versions("a/m")] == [1]
     assert [v.number for v in client.list_versions("a/m", include_deleted=True)] == [2, 1]
     client.restore_version("a/m:2")
@@ -283,3 +284,50 @@ def test_pull_leaves_only_the_versions_files_and_fills_the_cache(client, tmp_pat
     cached = [p for p in (tmp_path / "cache" / "blobs").rglob("*") if p.is_file()]
     assert len(cached) == 2  # one blob per distinct content
     assert not list((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_identities_through_the_sdk(client, live, tmp_path: Path) -> None:
+    """Accounts, groups, grants and tokens from Python, errors as domain exceptions."""
+    from modeldepot.client.client import Client
+    from modeldepot.errors import Forbidden, GrantNotFound, TokenRevoked, Unauthenticated
+
+    assert (client.whoami().name, client.whoami().grants) == ("admin", ["admin on /"])
+    client.create_user("alice", password="alice's password", display_name="Alice")
+    client.create_service_account("ci")
+    assert [u.name for u in client.list_users()] == ["admin", "alice", "ci"]
+    client.create_group("team")
+    assert client.add_group_member("team", "alice").members == ["alice"]
+    assert client.grant("team", "contributor", "ads/").role == "contributor"
+    client.grant("ci", "contributor", "ads/")
+
+    issued = client.login("alice", "alice's password", token_name="sdk")
+    with Client(live.url, cache_dir=tmp_path / "alice", token=issued.token) as alice:
+        me = alice.whoami()
+        assert (me.name, me.groups, me.token.name) == ("alice", ["team"], "sdk")
+        with pytest.raises(Forbidden):
+            alice.grant("alice", "admin", "/")
+        scoped = alice.create_token("narrow", prefix="ads/", role="reader")
+        assert {t.name for t in alice.list_tokens()} == {"sdk", "narrow"}
+        alice.revoke_token(scoped.id)
+    with (
+        Client(live.url, cache_dir=tmp_path / "s", token=scoped.token) as revoked,
+        pytest.raises(TokenRevoked),
+    ):
+        revoked.whoami()
+
+    robot = client.create_token("deploy", owner="ci", prefix="ads/", role="contributor")
+    assert {t.owner for t in client.list_tokens(everyone=True)} >= {"admin", "alice", "ci"}
+    client.disable_user("ci")
+    with (
+        Client(live.url, cache_dir=tmp_path / "ci", token=robot.token) as ci,
+        pytest.raises(Unauthenticated),
+    ):
+        ci.whoami()
+    assert client.revoke_grant("team", "ads/").role == "contributor"
+    with pytest.raises(GrantNotFound):
+        client.revoke_grant("team", "ads/")
+    client.remove_group_member("team", "alice")
+    client.delete_group("team")
+    client.delete_user("ci")
+    assert [g.name for g in client.list_groups()] == []
+    assert client.get_user("alice").groups == []

@@ -474,6 +474,14 @@ class AuditChainBroken(ModeldepotError):
     title = "The audit chain does not verify"
 
 
+class PublicAnonymousWrite(ModeldepotError):
+    """``modeldepot serve`` with ``MODELDEPOT_ANONYMOUS=write`` on a non-loopback
+    address, not confirmed by ``MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE``."""
+
+    code = "PUBLIC_ANONYMOUS_WRITE"
+    title = "Anonymous write on a public address"
+
+
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []

@@ -21,7 +21,7 @@ from modeldepot.server.logs import (
     logging_config,
 )
 from modeldepot.server.requestid import MAX_LENGTH
-from tests.api.helpers import ACTOR, API, assert_problem, push
+from tests.api.helpers import API, as_user, assert_problem, push
 from tests.api.test_health import UnreachableStore
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -122,31 +122,34 @@ def test_an_unexpected_error_is_logged_with_its_request_id(
 
 
 @pytest.fixture
-def json_app(registry) -> Iterator[TestClient]:
-    """An app configured for JSON logs, which writes the access log itself."""
+def json_app(registry, admin_token: str) -> Iterator[TestClient]:
+    """An app configured for JSON logs, which writes the access log itself (sending the
+    admin's token)."""
     settings = replace(registry.settings, log_format="json")
-    with TestClient(create_app(settings, registry), raise_server_exceptions=False) as client:
+    app = create_app(settings, registry)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 
 def test_json_access_log_has_one_line_per_request_with_its_fields(json_app) -> None:
     with JsonLines(logging.getLogger(ACCESS_LOGGER)) as access:
-        pushed = push(json_app, "team/churn", {"model.bin": b"weights" * 100})
-        response = json_app.get(
-            f"{API}/models/team/churn/-/versions/{pushed['number']}",
-            headers={"X-Request-ID": "read-1", ACTOR: "alice"},
-        )
+        push(json_app, "team/churn", {"model.bin": b"weights" * 100})
+        alice = as_user(json_app, "alice", "reader")
+        response = json_app.get(f"{API}/whoami", headers={"X-Request-ID": "read-1", **alice})
     lines = access.lines()
     assert [(line["method"], line["route"], line["status"]) for line in lines] == [
         ("PUT", f"{API}/blobs/{{digest}}", 201),
         ("POST", f"{API}/models/{{name}}/-/versions", 201),
-        ("GET", f"{API}/models/{{name}}/-/versions/{{number}}", 200),
+        ("GET", f"{API}/whoami", 200),
     ]
     put, _, read = lines
     assert put["bytes_received"] == 700
     assert read["request_id"] == "read-1" == response.headers["x-request-id"]
+    # The principal the token authenticated, never a header's claim; never the token.
     assert read["actor"] == "alice"
-    assert read["path"] == f"{API}/models/team/churn/-/versions/{pushed['number']}"
+    assert alice["Authorization"].split()[1] not in json.dumps(lines)
+    assert read["path"] == f"{API}/whoami"
     assert read["bytes_sent"] == len(response.content)
     assert isinstance(read["duration_ms"], float) and read["duration_ms"] > 0
     assert read["logger"] == ACCESS_LOGGER and read["level"] == "info"

@@ -8,6 +8,9 @@
 * ``shared_server``: one server per module and backend, for tests that only need it up.
 * ``cli``: runs the ``modeldepot`` command against ``shared_server``, one or many at once
   (``make_cli`` builds one for any server).
+* ``server_token(server)``: a token of an admin of a server's registry, which ``cli``
+  sends as MODELDEPOT_TOKEN: the one its first start wrote to ``admin.token``, else (a
+  database other tests already gave users) one made in its database.
 
 The session database is shared with the in-process tests, which leave rows behind, and
 every server here has its own blob directory: so tests use ``unique_name()`` and
@@ -62,6 +65,15 @@ class ServerProcess:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.env.get("MODELDEPOT_DATABASE_URL") or f"sqlite:///{self.data_dir}/modeldepot.db"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Headers authenticating as an admin of this server's registry."""
+        return {"Authorization": f"Bearer {server_token(self)}"}
 
     def start(self, failpoints: str | None = None) -> ServerProcess:
         """Start and wait until ``/healthz`` answers; ``failpoints`` as MODELDEPOT_FAILPOINTS."""
@@ -154,6 +166,41 @@ def received_bytes(server: ServerProcess, method: str, route: str) -> float:
                 if sample.labels == {"method": method, "route": route}:
                     return sample.value
     return 0.0
+
+
+_TOKENS: dict[tuple[str, Path], str] = {}
+
+
+def server_token(server: ServerProcess) -> str:
+    """A token of an admin of ``server``'s registry (see the module's docstring)."""
+    key = (server.database_url, server.data_dir)
+    if key not in _TOKENS:
+        written = server.data_dir / "admin.token"
+        if written.exists():
+            _TOKENS[key] = written.read_text().strip()
+        else:
+            _TOKENS[key] = mint_admin_token(server.database_url)
+    return _TOKENS[key]
+
+
+def mint_admin_token(database_url: str) -> str:
+    """A new user, admin on ``/``, made in the database itself; its token."""
+    from modeldepot.db.engine import Database
+    from modeldepot.registry.unit import Units
+    from modeldepot.security.context import Context
+    from modeldepot.security.identity import IdentityService
+    from modeldepot.security.roles import Role
+
+    db = Database(database_url)
+    try:
+        identity = IdentityService(db, Units(db))
+        ctx = Context.system("e2e")
+        name = f"e2e-{uuid.uuid4().hex[:10]}"
+        identity.create_principal(ctx, name)
+        identity.grant(ctx, name, "/", Role.ADMIN)
+        return identity.create_token(ctx, "e2e", owner=name).token
+    finally:
+        db.dispose()
 
 
 def run_modeldepot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -298,11 +345,14 @@ class Cli:
         return results
 
 
-def make_cli(tmp_path: Path, url: str) -> Cli:
+def make_cli(tmp_path: Path, url: str | ServerProcess) -> Cli:
+    """The CLI for the server at ``url``, or for ``server`` with an admin's token."""
     env = _clean_env()
+    if isinstance(url, ServerProcess):
+        env["MODELDEPOT_TOKEN"] = server_token(url)
+        url = url.url
     env["MODELDEPOT_URL"] = url
     env["MODELDEPOT_CACHE_DIR"] = str(tmp_path / "cli-cache")
-    env["MODELDEPOT_ACTOR"] = "e2e"
     # Rich tables wrap to the terminal width; keep rows on one line.
     env["COLUMNS"] = "200"
     return Cli(cwd=tmp_path, env=env)
@@ -311,7 +361,7 @@ def make_cli(tmp_path: Path, url: str) -> Cli:
 @pytest.fixture
 def cli(shared_server: ServerProcess, tmp_path: Path) -> Cli:
     """The CLI against this module's shared server."""
-    return make_cli(tmp_path, shared_server.url)
+    return make_cli(tmp_path, shared_server)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

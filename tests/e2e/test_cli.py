@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     ok,
     ok_json,
     server_env,
+    server_token,
     tree,
     unique_files,
     unique_name,
@@ -51,7 +52,9 @@ def offline_cli(tmp_path: Path) -> Cli:
 @pytest.fixture
 def md(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Client]:
     """The SDK on the same server: it sets up and checks state; the CLI is under test."""
-    with Client(shared_server.url, cache_dir=tmp_path / "sdk-cache", actor="e2e") as client:
+    with Client(
+        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=server_token(shared_server)
+    ) as client:
         yield client
 
 
@@ -175,6 +178,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
         ["alias", "history", name, "--json"],
     )
     models, model, versions, version, manifest, aliases, history = map(ok_json, results)
+    me = md.whoami().name  # who the SDK's token belongs to: the actor of its changes
     assert [m["name"] for m in models] == [name]
     assert model["name"] == name and model["latest_version"] == 1 and "created_at" in model
     assert [(v["number"], v["digest"], v["aliases"]) for v in versions] == [
@@ -184,7 +188,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
     assert (version["tags"], version["metrics"], version["created_by"]) == (
         {"k": "v"},
         {"auc": 0.5},
-        "e2e",
+        me,
     )
     assert manifest["digest"] == pushed.digest and manifest["schema"] >= 1
     assert {f["path"]: (f["size"], f["digest"]) for f in manifest["files"]} == {
@@ -193,7 +197,7 @@ def test_every_read_command_prints_json(cli: Cli, md: Client, tmp_path: Path) ->
     }
     assert [(a["name"], a["version"]) for a in aliases] == [("champion", 1)]
     assert [(e["alias"], e["from_version"], e["to_version"], e["actor"]) for e in history] == [
-        ("champion", None, 1, "e2e")
+        ("champion", None, 1, me)
     ]
 
 
@@ -204,7 +208,9 @@ def test_operator_commands_use_the_server_storage(
     # A verified blob no version references: garbage once the grace period is over.
     data = os.urandom(5000)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    put = httpx.put(f"{shared_server.url}/api/v1/blobs/{digest}", content=data)
+    put = httpx.put(
+        f"{shared_server.url}/api/v1/blobs/{digest}", content=data, headers=shared_server.auth
+    )
     assert put.status_code == 201, put.text
 
     report, current, current_json = cli.many(
@@ -217,7 +223,10 @@ def test_operator_commands_use_the_server_storage(
     assert report["blobs_deleted"] >= 1 and report["bytes_freed"] >= len(data)
     assert {"uploads_expired", "staged_removed"} <= report.keys()
     # A dry run removes nothing.
-    assert httpx.get(f"{shared_server.url}/api/v1/blobs/{digest}").content == data
+    assert (
+        httpx.get(f"{shared_server.url}/api/v1/blobs/{digest}", headers=shared_server.auth).content
+        == data
+    )
     head = head_revision()
     assert ok(current).strip() == f"current: {head}; expected: {head}"
     assert ok_json(current_json) == {"current": head, "expected": head, "up_to_date": True}
@@ -306,7 +315,7 @@ def test_serve_takes_host_port_and_data_dir_from_the_environment(tmp_path: Path)
             httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert (data_dir / "modeldepot.db").is_file()
         assert (data_dir / "blobs").is_dir()
-        cli = make_cli(tmp_path, server.url)
+        cli = make_cli(tmp_path, server)
         files = unique_files(tmp_path / "model")
         ok(cli("push", "model", unique_name()))
         stored = {p.name for p in (data_dir / "blobs").rglob("*") if p.is_file()}

@@ -17,9 +17,17 @@ import pytest
 from modeldepot.client.client import Client
 from tests.api.test_cards import ALL_SECTIONS
 from tests.api.test_inventory import CSV_COLUMNS
-from tests.e2e.conftest import Cli, ServerProcess, ok, ok_json, unique_files, unique_name
+from tests.e2e.conftest import (
+    Cli,
+    ServerProcess,
+    ok,
+    ok_json,
+    server_token,
+    unique_files,
+    unique_name,
+)
 from tests.e2e.test_cli import one_line_error
-from tests.e2e.test_cli_lineage import admin_token, fields, sha256
+from tests.e2e.test_cli_lineage import fields, sha256
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +36,7 @@ pytestmark = pytest.mark.e2e
 def md(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Client]:
     """The SDK on the same server: it sets up and checks state; the CLI is under test."""
     with Client(
-        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=admin_token(shared_server)
+        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=server_token(shared_server)
     ) as client:
         yield client
 

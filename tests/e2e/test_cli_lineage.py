@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from modeldepot.client.client import Client
-from modeldepot.client.credentials import BOOTSTRAP_FILE
 from modeldepot.errors import ModelNotFound
 from tests.conftest import free_port
 from tests.e2e.conftest import (
@@ -25,6 +24,7 @@ from tests.e2e.conftest import (
     make_cli,
     ok,
     ok_json,
+    server_token,
     unique_files,
     unique_name,
 )
@@ -35,16 +35,11 @@ pytestmark = pytest.mark.e2e
 IMAGE = "ghcr.io/e2e/train:3"
 
 
-def admin_token(server: ServerProcess) -> str:
-    """The admin token ``server`` wrote to its data directory on first start."""
-    return (server.data_dir / BOOTSTRAP_FILE).read_text().strip()
-
-
 @pytest.fixture
 def md(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Client]:
     """The SDK on the same server: it sets up and checks state; the CLI is under test."""
     with Client(
-        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=admin_token(shared_server)
+        shared_server.url, cache_dir=tmp_path / "sdk-cache", token=server_token(shared_server)
     ) as client:
         yield client
 

@@ -21,7 +21,16 @@ from modeldepot.client import upload as upload_mod
 from modeldepot.client.client import Client
 from modeldepot.db.tables import models, version_files, versions
 from modeldepot.digest import CHUNK_SIZE
-from tests.e2e.conftest import make_cli, ok, received_bytes, tree, unique_files, unique_name
+from tests.e2e.conftest import (
+    ServerProcess,
+    make_cli,
+    ok,
+    received_bytes,
+    server_token,
+    tree,
+    unique_files,
+    unique_name,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +43,9 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def api(url: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+def api(server: ServerProcess) -> httpx.Client:
+    """The server's API, as its admin."""
+    return httpx.Client(base_url=f"{server.url}/api/v1", timeout=30, headers=server.auth)
 
 
 def wait_for(condition: Any, what: str, timeout: float = 20.0) -> Any:
@@ -81,7 +91,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
     name = unique_name("crash", "upload")
     data = os.urandom(BIG)
     digest = sha256(data)
-    with api(server.url) as http:
+    with api(server) as http:
         upload = http.post("/uploads", json={"digest": digest, "size": len(data)}).json()
     upload_id = upload["id"]
 
@@ -105,7 +115,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
 
     def patch() -> None:
         try:
-            with api(server.url) as http:
+            with api(server) as http:
                 outcome["response"] = http.patch(
                     f"/uploads/{upload_id}",
                     content=slow_body(),
@@ -120,7 +130,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
 
     thread = threading.Thread(target=patch, daemon=True)
     thread.start()
-    with api(server.url) as http:
+    with api(server) as http:
         seen = wait_for(
             lambda: (o := http.get(f"/uploads/{upload_id}").json()["offset"]) >= 8 * MiB and o,
             "the server to store 8 MiB",
@@ -137,7 +147,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
     assert sent < len(data)
 
     server.restart()
-    with api(server.url) as http:
+    with api(server) as http:
         state = http.get(f"/uploads/{upload_id}").json()
         assert seen <= state["offset"] <= sent
         assert state["complete"] is False
@@ -167,7 +177,7 @@ def test_upload_killed_mid_patch_resumes_from_the_offset_the_server_kept(
         assert created.status_code == 201, created.text
         assert created.json()["number"] == 1
 
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         md.pull(f"{name}:1", tmp_path / "pulled")
         assert (tmp_path / "pulled" / "weights.bin").read_bytes() == data
         # The SDK's push of the same content finds the blob stored and sends no bytes.
@@ -230,7 +240,7 @@ def test_sdk_push_killed_mid_upload_resumes_after_restart(
     outcome: dict[str, Any] = {}
 
     def push() -> None:
-        with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+        with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
             try:
                 outcome["version"] = md.push(source, name, progress=switch)
             except Exception as exc:
@@ -253,7 +263,7 @@ def test_sdk_push_killed_mid_upload_resumes_after_restart(
     # bytes it took back, as when it tries a broken kept-alive connection once more.)
     resent = received_bytes(server, "PATCH", "/api/v1/uploads/{upload_id}")
     assert 0 < resent <= BIG - kept + CHUNK_SIZE
-    with Client(server.url, cache_dir=tmp_path / "cache2", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache2", token=server_token(server)) as md:
         md.pull(name, tmp_path / "pulled")
     assert tree(tmp_path / "pulled") == tree(source)
 
@@ -265,7 +275,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
     name = unique_name("crash", "commit")
     files = unique_files(tmp_path / "model")
     entries = [{"path": p, "size": len(b), "digest": sha256(b)} for p, b in files.items()]
-    with api(server.url) as http:
+    with api(server) as http:
         for path, body in files.items():
             put = http.put(f"/blobs/{sha256(body)}", content=body)
             assert put.status_code == 201, (path, put.text)
@@ -274,7 +284,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
 
     def commit() -> None:
         try:
-            with api(server.url) as http:
+            with api(server) as http:
                 outcome["response"] = http.post(
                     f"/models/{name}/-/versions",
                     json={"files": entries, "tags": {"stage": "crash"}, "metrics": {"auc": 0.5}},
@@ -297,7 +307,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
     )
 
     server.restart()
-    with api(server.url) as http:
+    with api(server) as http:
         resolved = http.get("/resolve", params={"ref": name})
         assert resolved.status_code == 404
         assert resolved.json()["code"] in ("MODEL_NOT_FOUND", "VERSION_NOT_FOUND")
@@ -319,7 +329,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
         engine.dispose()
     assert (model_ids, version_rows, file_rows) == ([], [], [])
 
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         version = md.push(tmp_path / "model", name, tags={"stage": "retry"})
         assert (version.number, version.tags) == (1, {"stage": "retry"})
         md.pull(f"{name}:1", tmp_path / "pulled")
@@ -328,7 +338,7 @@ def test_commit_killed_before_db_commit_leaves_no_trace_and_push_retries(
 
 def test_cli_push_survives_server_restart_between_runs(start_server, tmp_path: Path) -> None:
     server = start_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     name = unique_name("crash", "cli")
     first = unique_files(tmp_path / "v1")
     ok(cli("push", "v1", name, "-q"))
@@ -336,7 +346,7 @@ def test_cli_push_survives_server_restart_between_runs(start_server, tmp_path: P
     server.restart()
     unique_files(tmp_path / "v2")
     assert ok(cli("push", "v2", name, "-q")).startswith(f"pushed {name}:2 ")
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="e2e") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         assert [v.number for v in md.list_versions(name)] == [2, 1]
         md.pull(f"{name}:1", tmp_path / "out")
     assert tree(tmp_path / "out") == first
@@ -346,7 +356,7 @@ def test_cli_push_to_killed_server_fails_with_one_line_error(
     start_local_server, tmp_path: Path
 ) -> None:
     server = start_local_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     unique_files(tmp_path / "model")
     server.kill()
     started = time.monotonic()

@@ -80,9 +80,9 @@ def test_a_full_disk_is_an_error_not_an_outage(small_disk: Path, tmp_path: Path)
     server.args = ["--port", str(server.port), "--data-dir", str(server.data_dir)]
     server.env["MODELDEPOT_MIN_FREE_BYTES"] = str(FLOOR)
     server.start()
-    api = httpx.Client(base_url=f"{server.url}/api/v1", timeout=30)
+    api = httpx.Client(base_url=f"{server.url}/api/v1", timeout=30, headers=server.auth)
     try:
-        cli = make_cli(tmp_path, server.url)
+        cli = make_cli(tmp_path, server)
         ok(cli("push", model(tmp_path / "small", 20_000_000), "disk/small"))
 
         # A push that does not fit: 507 naming the blob store, and no partial bytes left.

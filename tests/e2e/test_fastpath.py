@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from modeldepot.client.client import Client
-from tests.e2e.conftest import ServerProcess, new_server
+from tests.e2e.conftest import ServerProcess, new_server, server_token
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def _push_and_pull(server: ServerProcess, root: Path) -> None:
     files = {"weights.bin": os.urandom(24 * MiB + 123), "config.json": b'{"layers": 3}'}
     for name, data in files.items():
         (model / name).write_bytes(data)
-    with Client(server.url, cache_dir=root / "cache", actor="tester") as md:
+    with Client(server.url, cache_dir=root / "cache", token=server_token(server)) as md:
         version = md.push(model, "e2e/fastpath")
         md.pull(f"e2e/fastpath:{version.number}", root / "pulled")
     for name, data in files.items():

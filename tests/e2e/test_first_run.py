@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -14,7 +15,16 @@ import pytest
 
 from modeldepot.client.client import Client
 from tests.conftest import free_port
-from tests.e2e.conftest import MODELDEPOT, Cli, ServerProcess, make_cli, ok, server_env, unique_name
+from tests.e2e.conftest import (
+    MODELDEPOT,
+    Cli,
+    ServerProcess,
+    make_cli,
+    ok,
+    server_env,
+    server_token,
+    unique_name,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +91,7 @@ def test_a_server_that_answered_is_waited_for_through_a_restart(
 ) -> None:
     """Once the server has answered, a request rides out a restart (patient retries)."""
     server: ServerProcess = start_local_server()
-    with Client(server.url, cache_dir=tmp_path / "cache", actor="t") as md:
+    with Client(server.url, cache_dir=tmp_path / "cache", token=server_token(server)) as md:
         md.create_model("a/restart")
         server.stop()
         restarted = threading.Thread(target=lambda: (time.sleep(1.0), server.start()))
@@ -90,6 +100,41 @@ def test_a_server_that_answered_is_waited_for_through_a_restart(
             assert md.get_model("a/restart").name == "a/restart"
         finally:
             restarted.join()
+
+
+def test_a_fresh_server_and_the_cli_of_the_same_user_need_no_token(tmp_path: Path) -> None:
+    """The quick start, secure by default: the first start creates the admin and writes
+    its token where the CLI (and SDK) of the same user, on the same machine, find it."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in server_env().items() if not k.startswith("XDG_")} | {"HOME": str(home)}
+    port = free_port()
+    data_dir = home / ".local" / "share" / "modeldepot"  # the default, nothing configured
+    server = ServerProcess(port, data_dir, tmp_path / "server.log", env, ["--port", str(port)])
+    server.start()
+    try:
+        cli = Cli(cwd=tmp_path, env=env | {"MODELDEPOT_URL": server.url})
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "w.bin").write_bytes(b"weights")
+        ok(cli("push", "model", "ads/first", "--no-capture"))
+        assert "ads/first" in ok(cli("models", "list"))
+        assert ok(cli("whoami")).startswith("admin (user)")
+        token_file = data_dir / "admin.token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        log = server.log_path.read_text()
+        assert "first start: created the user 'admin'" in log and token not in log
+        server.restart()  # a second start creates nothing and keeps the token
+        assert token_file.read_text().strip() == token
+        assert ok(cli("whoami")).startswith("admin (user)")
+        # Without the file (another user, another machine), the server refuses.
+        stranger = cli.env | {"HOME": str(tmp_path / "stranger")}
+        result = subprocess.run(
+            [MODELDEPOT, "whoami"], env=stranger, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith("modeldepot: error: UNAUTHENTICATED: "), result.stderr
+    finally:
+        server.close()
 
 
 def test_a_read_command_imports_nothing_heavy(cli: Cli) -> None:
@@ -157,7 +202,7 @@ def test_a_push_and_pull_leave_no_error_in_the_servers_log(
     """The ordinary path on a local store asks nothing the server must refuse: its
     default log (the access log) shows no 4xx or 5xx line."""
     server: ServerProcess = start_local_server()
-    cli = make_cli(tmp_path, server.url)
+    cli = make_cli(tmp_path, server)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "w.bin").write_bytes(b"weights" * 1000)
     ok(cli("push", "model", "a/logged", "--no-capture"))

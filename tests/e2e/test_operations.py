@@ -90,9 +90,10 @@ def test_sigterm_lets_an_upload_in_flight_finish_then_exits_0(tmp_path) -> None:
     data = os.urandom(6 * 1024 * KiB)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     api = f"{server.url}/api/v1"
-    upload_id = httpx.post(f"{api}/uploads", json={"digest": digest, "size": len(data)}).json()[
-        "id"
-    ]
+    auth = server.auth
+    upload_id = httpx.post(
+        f"{api}/uploads", json={"digest": digest, "size": len(data)}, headers=auth
+    ).json()["id"]
     halfway = threading.Event()
     outcome: dict[str, Any] = {}
 
@@ -113,6 +114,7 @@ def test_sigterm_lets_an_upload_in_flight_finish_then_exits_0(tmp_path) -> None:
                     "Upload-Offset": "0",
                     "Content-Length": str(len(data)),
                     "X-Request-ID": "drained-upload",
+                    **auth,
                 },
                 timeout=30,
             )
@@ -141,8 +143,8 @@ def test_sigterm_lets_an_upload_in_flight_finish_then_exits_0(tmp_path) -> None:
 
     server.start()
     try:
-        completed = httpx.post(f"{api}/uploads/{upload_id}/complete")
+        completed = httpx.post(f"{api}/uploads/{upload_id}/complete", headers=auth)
         assert completed.status_code == 200, completed.text
-        assert httpx.get(f"{api}/blobs/{digest}").content == data
+        assert httpx.get(f"{api}/blobs/{digest}", headers=auth).content == data
     finally:
         server.close()

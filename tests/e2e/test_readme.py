@@ -29,6 +29,8 @@ def test_readme_walkthrough_runs_as_written(start_local_server, tmp_path: Path) 
     env = server_env() | {
         "MODELDEPOT_URL": server.url,
         "MODELDEPOT_CACHE_DIR": str(tmp_path / "cache"),
+        # The same machine and user as the server: the CLI finds its admin token there.
+        "MODELDEPOT_DATA_DIR": str(server.data_dir),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     script = shell.replace("/tmp/demo", str(demo))
@@ -63,6 +65,7 @@ def test_readme_scikit_learn_walkthrough_runs_as_written(start_local_server, tmp
     env = server_env() | {
         "MODELDEPOT_URL": server.url,
         "MODELDEPOT_CACHE_DIR": str(tmp_path / "cache"),
+        "MODELDEPOT_DATA_DIR": str(server.data_dir),
     }
     ran = subprocess.run(
         [sys.executable, "-c", python.group(1)],

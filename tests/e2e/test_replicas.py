@@ -18,7 +18,14 @@ import pytest
 from modeldepot.client.client import Client
 from modeldepot.digest import digest_bytes
 from tests.conftest import make_model_dir
-from tests.e2e.conftest import _FAILED, ServerProcess, _close_all, new_server, unique_name
+from tests.e2e.conftest import (
+    _FAILED,
+    ServerProcess,
+    _close_all,
+    new_server,
+    server_token,
+    unique_name,
+)
 from tests.s3server import REGION
 
 MIB = 1024 * 1024
@@ -58,7 +65,7 @@ def replicas(
 
 
 def _client(server: ServerProcess, cache: Path) -> Client:
-    return Client(server.url, cache_dir=cache, actor="replica-test")
+    return Client(server.url, cache_dir=cache, token=server_token(server))
 
 
 def _data(size: int, seed: int) -> bytes:
@@ -124,14 +131,14 @@ def test_an_upload_started_through_one_replica_completes_through_the_other(
     a, b = replicas
     data = _data(40 * MIB + 11, 2)
     digest = digest_bytes(data)
-    with httpx.Client(base_url=a.url + "/api/v1", timeout=60) as via_a:
+    with httpx.Client(base_url=a.url + "/api/v1", timeout=60, headers=a.auth) as via_a:
         session = via_a.post(
             "/uploads", json={"digest": digest, "size": len(data), "presigned": True}
         ).json()
         size = session["presigned"]["part_size"]
         url = via_a.post(f"/uploads/{session['id']}/parts", json={"numbers": [1]}).json()
         httpx.put(url["urls"]["1"], content=data[:size]).raise_for_status()
-    with httpx.Client(base_url=b.url + "/api/v1", timeout=60) as via_b:
+    with httpx.Client(base_url=b.url + "/api/v1", timeout=60, headers=b.auth) as via_b:
         state = via_b.get(f"/uploads/{session['id']}").json()
         assert state["presigned"]["parts_done"] == [1]
         rest = list(range(2, state["presigned"]["part_count"] + 1))
@@ -144,7 +151,7 @@ def test_an_upload_started_through_one_replica_completes_through_the_other(
         files = [{"path": "w.bin", "size": len(data), "digest": digest}]
         made = via_b.post(f"/models/{name}/-/versions", json={"files": files})
         assert made.status_code == 201
-    with httpx.Client(base_url=a.url + "/api/v1", timeout=60) as via_a:
+    with httpx.Client(base_url=a.url + "/api/v1", timeout=60, headers=a.auth) as via_a:
         assert via_a.get(f"/models/{name}/-/versions/1").json()["digest"] == made.json()["digest"]
 
 
@@ -159,7 +166,7 @@ def test_killing_a_replica_mid_upload_loses_nothing_and_the_client_resumes_elsew
     # Proxied bytes streaming into replica A, which dies mid-body.
     data = _data(30 * MIB + 7, 3)
     digest = digest_bytes(data)
-    with httpx.Client(base_url=a.url + "/api/v1", timeout=60) as via_a:
+    with httpx.Client(base_url=a.url + "/api/v1", timeout=60, headers=a.auth) as via_a:
         session = via_a.post("/uploads", json={"digest": digest, "size": len(data)}).json()
 
         def body() -> Iterator[bytes]:
@@ -167,7 +174,12 @@ def test_killing_a_replica_mid_upload_loses_nothing_and_the_client_resumes_elsew
                 yield data[start : start + MIB]
             # Once replica B sees bytes A flushed to the bucket, SIGKILL A mid-request.
             deadline = time.monotonic() + 30
-            while httpx.get(f"{b.url}/api/v1/uploads/{session['id']}").json()["offset"] == 0:
+            while (
+                httpx.get(f"{b.url}/api/v1/uploads/{session['id']}", headers=b.auth).json()[
+                    "offset"
+                ]
+                == 0
+            ):
                 assert time.monotonic() < deadline, "replica A flushed nothing"
                 time.sleep(0.05)
             a.kill()
@@ -180,7 +192,7 @@ def test_killing_a_replica_mid_upload_loses_nothing_and_the_client_resumes_elsew
                 headers={"Upload-Offset": "0", "Content-Length": str(len(data))},
             )
 
-    with httpx.Client(base_url=b.url + "/api/v1", timeout=60) as via_b:
+    with httpx.Client(base_url=b.url + "/api/v1", timeout=60, headers=b.auth) as via_b:
         offset = via_b.get(f"/uploads/{session['id']}").json()["offset"]
         assert 0 < offset <= 20 * MIB  # what was flushed to the bucket survived
         # The dead replica's lease on the session lapses within 30 s; until then B

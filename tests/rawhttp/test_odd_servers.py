@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from modeldepot.client import rawhttp
-from modeldepot.client.http import ACTOR_HEADER, Http
+from modeldepot.client.http import Http
 from modeldepot.errors import (
     ModeldepotError,
     ServerUnreachable,
 )
 from tests.conftest import free_port
 from tests.rawhttp.support import (
+    TOKEN,
     MiB,
     TinyServer,
     body_of,
@@ -64,7 +65,7 @@ def test_a_chunked_response_is_read_again_through_httpx(tiny) -> None:
     assert len(server.heads) == 2
     for head in server.heads:
         assert head.startswith("GET /api/v1/blobs/x HTTP/1.1\r\n")
-        assert ACTOR_HEADER.lower() in header_names(head)
+        assert "authorization" in header_names(head)
 
 
 def test_a_body_without_length_is_read_until_the_connection_closes(tiny) -> None:
@@ -96,12 +97,12 @@ def test_a_problem_with_an_unknown_code_keeps_that_code(tiny) -> None:
     assert type(raised.value) is ModeldepotError
     assert (raised.value.code, raised.value.detail) == ("SOME_CODE", "boom")
     server.join()
-    assert ACTOR_HEADER.lower() in header_names(server.heads[0])
+    assert "authorization" in header_names(server.heads[0])
 
 
 def test_a_refused_connection_raises_server_unreachable() -> None:
     """Nothing listening on the port: ServerUnreachable."""
-    http = Http(f"http://127.0.0.1:{free_port()}", actor="t", timeout=5)
+    http = Http(f"http://127.0.0.1:{free_port()}", token=TOKEN, timeout=5)
     try:
         with pytest.raises(ServerUnreachable), http.download("/blobs/x"):
             pass
@@ -110,7 +111,7 @@ def test_a_refused_connection_raises_server_unreachable() -> None:
 
 
 def test_a_store_refusal_names_the_s3_error_code_and_gets_no_modeldepot_headers(tiny) -> None:
-    """A store's 403 raises ServerUnreachable naming S3's code; no actor header is sent."""
+    """A store's 403 raises ServerUnreachable naming S3's code; no credential is sent."""
     xml = b"<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>"
     server = tiny(
         canned(
@@ -118,7 +119,7 @@ def test_a_store_refusal_names_the_s3_error_code_and_gets_no_modeldepot_headers(
             b"Content-Length: %d\r\n\r\n%s" % (len(xml), xml)
         )
     )
-    http = Http("http://127.0.0.1:1", actor="t", timeout=5)
+    http = Http("http://127.0.0.1:1", token=TOKEN, timeout=5)
     try:
         url = f"{server.url}/bucket/key?X-Amz-Signature=abc"
         with (
@@ -130,7 +131,8 @@ def test_a_store_refusal_names_the_s3_error_code_and_gets_no_modeldepot_headers(
         http.close()
     server.join()
     assert server.heads[0].startswith("GET /bucket/key?X-Amz-Signature=abc HTTP/1.1\r\n")
-    assert ACTOR_HEADER.lower() not in header_names(server.heads[0])
+    # The registry's token never goes to the store.
+    assert "authorization" not in header_names(server.heads[0])
 
 
 def test_a_server_that_never_answers_times_out_as_server_unreachable(tiny) -> None:

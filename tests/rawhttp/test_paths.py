@@ -49,7 +49,7 @@ def test_a_sessions_raw_transfers_follow_the_same_rule_for_its_base_url(
     """``Http.raw_transfers`` is on for a plain http base URL only while no proxy claims it."""
 
     def raw(base_url: str) -> bool:
-        http = Http(base_url, actor=None, timeout=1)
+        http = Http(base_url, token=None, timeout=1)
         http.close()
         return http.raw_transfers
 

@@ -35,12 +35,24 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Every model: owner, risk, aliases, data, pulls.",
     ),
     "verify": ("modeldepot.cli.verify", "verify", "Check a model reproduces its recorded output."),
+    "login": ("modeldepot.cli.auth", "login", "Log in and store a token for this server."),
+    "logout": ("modeldepot.cli.auth", "logout", "Revoke and forget the stored token."),
+    "whoami": ("modeldepot.cli.auth", "whoami", "Who you are on this server, and your roles."),
+    "token": ("modeldepot.cli.auth", "token", "Create, list, revoke API tokens."),
+    "user": ("modeldepot.cli.admin", "user", "Users and service accounts (admins)."),
+    "service-account": (
+        "modeldepot.cli.admin",
+        "service_account",
+        "Create service accounts for CI and deployments.",
+    ),
+    "group": ("modeldepot.cli.admin", "group", "Groups of accounts, granted roles together."),
+    "grant": ("modeldepot.cli.admin", "grant", "Grant and remove roles on namespace prefixes."),
     "gc": ("modeldepot.cli.server", "gc", "Remove unreferenced blobs and abandoned uploads."),
     "audit": ("modeldepot.cli.audit", "audit", "List, export and verify the audit log."),
     "watch": ("modeldepot.cli.audit", "watch", "Print changes as they happen."),
     "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
 }
-ALIASES = {"model": "models", "datasets": "dataset"}
+ALIASES = {"model": "models", "datasets": "dataset", "users": "user", "tokens": "token"}
 
 
 class LazyGroup(click.Group):

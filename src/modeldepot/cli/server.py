@@ -84,6 +84,7 @@ def serve(
         log_format=log_format,
         workers=workers,
     )
+    public_anonymous_write = _check_anonymous(settings)
     # Bound before anything else (even the imports below, a second or more), so that a
     # taken port is said at once, and the banner below tells the truth.
     sock = _listen_socket(settings.host, settings.port)
@@ -103,6 +104,12 @@ def serve(
             raise click.BadParameter(str(exc), param_hint="--log-format") from None
         # Configured now, so that lines written while starting take the chosen format.
         logging.config.dictConfig(log_config)
+        if public_anonymous_write:
+            logging.getLogger("modeldepot.server").warning(
+                "anonymous write on %s: anyone who reaches this address can push, move "
+                "aliases and delete (MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE is set)",
+                settings.host,
+            )
         # The *_created series double what a scrape returns and no dashboard reads them.
         disable_created_metrics()
         tune_allocator()
@@ -178,6 +185,33 @@ def _serve_one(
         return 0 if server.started else 3
     finally:
         registry.close()
+
+
+def _check_anonymous(settings: ServerSettings) -> bool:
+    """Refuse anonymous write on a non-loopback address unless confirmed; True when it
+    is confirmed (and so deserves a warning)."""
+    from modeldepot.errors import PublicAnonymousWrite
+
+    if settings.anonymous != "write" or _is_loopback(settings.host):
+        return False
+    if not settings.allow_public_anonymous_write:
+        raise PublicAnonymousWrite(
+            f"MODELDEPOT_ANONYMOUS=write on {settings.host} would let anyone who reaches it "
+            "change the registry; listen on 127.0.0.1, use MODELDEPOT_ANONYMOUS=read, or "
+            "confirm with MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE=1"
+        )
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:

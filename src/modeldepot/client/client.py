@@ -15,6 +15,7 @@ from modeldepot.client.cache import BlobCache
 from modeldepot.client.credentials import find_token
 from modeldepot.client.discovery import DiscoveryMixin
 from modeldepot.client.http import Http
+from modeldepot.client.identity import IdentityMixin
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
 from modeldepot.client.progress import NoProgress, Progress
@@ -35,7 +36,7 @@ M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin, ObjectsMixin, AuditMixin):
+class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 

@@ -25,12 +25,17 @@ def credentials_file() -> Path:
 def find_token(url: str, explicit: str | None) -> str | None:
     if explicit:
         return explicit
-    stored = stored_tokens().get(_key(url))
+    stored = stored_token(url)
     if stored:
         return stored
     if urlsplit(url).hostname in _LOOPBACK:
         return _bootstrap_token()
     return None
+
+
+def stored_token(url: str) -> str | None:
+    """The token ``modeldepot login`` stored for ``url``, if any."""
+    return stored_tokens().get(_key(url)) or None
 
 
 def stored_tokens() -> dict[str, str]:

@@ -3,8 +3,9 @@
 A verified token is remembered for ``cache_seconds`` (its expiry is still checked on
 every use), so the common request costs no query. Any identity change made through
 this process clears the cache at once; other replicas see it within ``cache_seconds``.
-Failed attempts are counted per client address and per token id; past the limit the
-caller is refused before any lookup until its window passes.
+Failed attempts are counted per client address and per token id (per user name for
+passwords); past the limit the caller is refused before any lookup until its window
+passes.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from modeldepot.db.types import utcnow
 from modeldepot.errors import AuthRateLimited, TokenExpired, Unauthenticated
 from modeldepot.security import tokens as token_format
+from modeldepot.security.context import Context
 from modeldepot.security.identity import Authenticated, IdentityService
+
+if TYPE_CHECKING:
+    from modeldepot.schemas.identity import TokenCreated
 
 # A token's last use is written at most this often: it is a write on a read path.
 LAST_USED_EVERY_SECONDS = 60.0
@@ -87,6 +94,7 @@ class Authenticator:
         self._cache: dict[str, _Cached] = {}
         self._last_touch: dict[str, float] = {}
         self._lock = threading.Lock()
+        identity.on_change.append(self.forget_all)
 
     def cached(self, text: str) -> Authenticated | None:
         """The cached answer for ``text``, without touching the database (None: ask
@@ -127,6 +135,30 @@ class Authenticator:
                 self._cache[_key(text)] = _Cached(auth, time.monotonic() + self.cache_seconds)
         self._maybe_touch(auth, client)
         return auth
+
+    def login(
+        self,
+        ctx: Context,
+        username: str,
+        password: str,
+        *,
+        token_name: str = "login",
+        expires_at: datetime | None = None,
+    ) -> TokenCreated:
+        """A new token for ``username``'s password (``IdentityService.login``), with
+        failures counted per address and per user name like bad tokens."""
+        address = f"address:{ctx.client or 'unknown'}"
+        account = f"login:{username}"
+        self._refuse_if_limited(address)
+        self._refuse_if_limited(account)
+        try:
+            return self.identity.login(
+                ctx, username, password, token_name=token_name, expires_at=expires_at
+            )
+        except Unauthenticated:
+            self.limiter.fail(address)
+            self.limiter.fail(account)
+            raise
 
     def forget_all(self) -> None:
         """Drop every cached answer: called after any change to principals, groups,

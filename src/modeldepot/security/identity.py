@@ -1,39 +1,65 @@
-"""IdentityService: principals, grants and API tokens, and authenticating a token.
+"""IdentityService: who may authenticate, and how; principals, groups, grants, tokens.
 
-Every change goes through a unit of work, so it is permission-checked and audited
-like any other; the audit log never holds a secret (a token's id and name only).
+Authentication (a token, or a password exchanged for one) and the first start live
+here; the changes to accounts live in their parts (``principals.py``, ``groups.py``,
+``grants.py``, ``tokenstore.py``), mixed into the one service. Every change goes
+through a unit of work, so it is permission-checked and audited like any other; the
+audit log never holds a secret (a token's id and name only). Changes that narrow what
+someone may do (revocations, grants, memberships, disabled accounts) tell the
+listeners in ``on_change`` once committed, so a cache of verified tokens forgets them.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from modeldepot.db.engine import Database
-from modeldepot.db.tables import grants, group_members, principals, tokens
-from modeldepot.errors import (
-    InvalidInput,
-    PrincipalExists,
-    PrincipalNotFound,
-    TokenExpired,
-    TokenRevoked,
-    Unauthenticated,
-)
-from modeldepot.registry.unit import UnitOfWork, Units
+from modeldepot.db.tables import principals, tokens
+from modeldepot.db.types import utcnow
+from modeldepot.errors import PrincipalExists, TokenExpired, TokenRevoked, Unauthenticated
+from modeldepot.registry.unit import Units
+from modeldepot.schemas.identity import TokenCreated, WhoAmI
 from modeldepot.security import tokens as token_format
-from modeldepot.security.access import Access, Grant, Scope
+from modeldepot.security.access import Access, Scope
 from modeldepot.security.context import Context, Principal
-from modeldepot.security.roles import Permission, Role, normalize_prefix, show_prefix
+from modeldepot.security.grants import GrantMethods, insert_grant
+from modeldepot.security.groups import GroupMethods
+from modeldepot.security.passwords import verify_password
+from modeldepot.security.principals import KINDS, PrincipalMethods, insert_principal
+from modeldepot.security.roles import Role, show_prefix
+from modeldepot.security.rows import (
+    TOKEN_COLUMNS,
+    Subject,
+    check_principal_name,
+    group_names,
+    load_grants,
+    principal_id_of,
+    token_read,
+    valid_name,
+)
+from modeldepot.security.tokenstore import TokenMethods, as_utc, insert_token
 
 BOOTSTRAP_USER = "admin"
 BOOTSTRAP_FILE = "admin.token"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,127}$")
-KINDS = ("user", "service")
+LOGIN_FAILED = "wrong user name or password"
+
+__all__ = [
+    "BOOTSTRAP_FILE",
+    "KINDS",
+    "Authenticated",
+    "IdentityService",
+    "check_principal_name",
+    "load_grants",
+    "principal_id_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +71,16 @@ class Authenticated:
     last_used_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    id: str
-    text: str  # the whole token, shown once
-
-
-def check_principal_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise InvalidInput(
-            f"name {name!r} is not valid: 1-128 lower-case letters, digits, '.', '_', '@', '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-class IdentityService:
+class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods):
     def __init__(self, db: Database, units: Units) -> None:
         self.db = db
         self.units = units
+        # Called after the commit of any change that may narrow someone's access.
+        self.on_change: list[Callable[[], None]] = []
+
+    def _forget(self) -> None:
+        for listener in self.on_change:
+            listener()
 
     # -- authentication ------------------------------------------------------------
 
@@ -98,7 +115,7 @@ class IdentityService:
                 raise Unauthenticated("the token is not known to this registry")
             if row.revoked_at is not None:
                 raise TokenRevoked("the token was revoked")
-            if row.expires_at is not None and row.expires_at <= _now():
+            if row.expires_at is not None and row.expires_at <= utcnow():
                 raise TokenExpired("the token has expired")
             if row.disabled_at is not None:
                 raise Unauthenticated("the token's account is disabled")
@@ -127,209 +144,106 @@ class IdentityService:
     def bootstrap(self, data_dir: Path) -> Path | None:
         """On a registry with no principal, create the ``admin`` user (admin on ``/``)
         and write a token of its to ``data_dir/admin.token``, readable by its owner
-        only. Return the file's path, or None when the registry already had principals.
+        only. Return the file's path, or None when the registry already had principals
+        (or another replica, starting at the same time, made its admin first).
         """
         ctx = Context.system("bootstrap")
         path = data_dir / BOOTSTRAP_FILE
-        with self.units.write(ctx) as uow:
-            if uow.conn.execute(select(func.count()).select_from(principals)).scalar_one():
-                return None
-            principal_id = _insert_principal(uow, BOOTSTRAP_USER, "user", "Registry admin")
-            _insert_grant(uow, BOOTSTRAP_USER, principal_id, None, "", Role.ADMIN)
-            issued = _insert_token(uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            # Written inside the transaction: if the file cannot be written, no admin
-            # exists whose token nobody holds.
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(issued.text + "\n")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
+        # Written before the commit, so that a file that cannot be written leaves no
+        # admin whose token nobody holds; moved into place after it, so that a replica
+        # that lost the race never replaces the winner's token.
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            with self.units.write(ctx) as uow:
+                if uow.conn.execute(select(func.count()).select_from(principals)).scalar_one():
+                    return None
+                principal_id = insert_principal(uow, BOOTSTRAP_USER, "user", "Registry admin")
+                who = Subject(BOOTSTRAP_USER, "user", principal_id, None)
+                insert_grant(uow, who, "", Role.ADMIN, None)
+                issued = insert_token(uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None)
+                data_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as out:
+                    out.write(issued.token + "\n")
+                os.chmod(tmp, 0o600)
+        except (IntegrityError, PrincipalExists):
+            tmp.unlink(missing_ok=True)
+            return None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
         return path
 
-    # -- principals, grants, tokens (the minimum the server itself needs) -----------
+    # -- passwords -------------------------------------------------------------------
 
-    def create_principal(
-        self, ctx: Context, name: str, *, kind: str = "user", display_name: str = ""
-    ) -> int:
-        check_principal_name(name)
-        if kind not in KINDS:
-            raise InvalidInput(f"kind {kind!r} is not one of: {', '.join(KINDS)}")
-        with self.units.write(ctx) as uow:
-            uow.require(Permission.REGISTRY_ADMIN)
-            return _insert_principal(uow, name, kind, display_name)
-
-    def grant(self, ctx: Context, name: str, prefix: str, role: Role) -> None:
-        """Give principal ``name`` the role ``role`` on ``prefix`` (replacing its role
-        there). A maintainer may grant roles below its own; only an admin, admin."""
-        prefix = normalize_prefix(prefix)
-        with self.units.write(ctx) as uow:
-            check_may_grant(uow, prefix, role)
-            principal_id = principal_id_of(uow.conn, name)
-            _insert_grant(uow, name, principal_id, None, prefix, role)
-
-    def create_token(
+    def login(
         self,
         ctx: Context,
-        name: str,
+        username: str,
+        password: str,
         *,
-        scope_prefix: str | None = None,
-        scope_role: Role | None = None,
+        token_name: str = "login",
         expires_at: datetime | None = None,
-        owner: str | None = None,
-    ) -> IssuedToken:
-        """A new token of the caller's (or, for an admin, of ``owner``'s: a service
-        account's, say). A token never does more than its owner: its scope only narrows."""
-        if owner is None and ctx.principal.id is None:
-            raise InvalidInput(f"{ctx.principal.kind} callers cannot own tokens")
-        scope = None
-        if scope_prefix is not None or scope_role is not None:
-            prefix = normalize_prefix(scope_prefix or "")
-            role = scope_role or Role.ADMIN
-            scope = Scope(prefix, role)
-        with self.units.write(ctx) as uow:
-            if owner is not None and owner != ctx.name:
-                uow.require(Permission.REGISTRY_ADMIN)
-                return _insert_token(
-                    uow, principal_id_of(uow.conn, owner), owner, name, scope, expires_at
+    ) -> TokenCreated:
+        """A new token of the user ``username``, for its password.
+
+        Unauthenticated, saying only "wrong user name or password", for an unknown or
+        disabled user, a service account, an account without a password or a wrong
+        one; the password is checked in the same time in every case.
+        """
+        expires_at = as_utc(expires_at)
+        with self.db.read() as conn:
+            row = None
+            if valid_name(username):
+                query = select(principals).where(principals.c.name == username)
+                row = conn.execute(query).first()
+            usable = row is not None and row.kind == "user" and row.disabled_at is None
+            stored = row.password_hash if row is not None and usable else None
+            if not verify_password(stored, password) or row is None:
+                raise Unauthenticated(LOGIN_FAILED)
+            held = load_grants(conn, row.id)
+        user = Context(
+            Principal(row.id, row.name, row.kind),
+            Access(held),
+            request_id=ctx.request_id,
+            client=ctx.client,
+        )
+        with self.units.write(user) as uow:
+            return insert_token(uow, row.id, row.name, token_name, None, expires_at)
+
+    # -- who am I --------------------------------------------------------------------
+
+    def whoami(self, ctx: Context) -> WhoAmI:
+        """The caller: its name and kind, the roles it holds, its groups and the token
+        it used (never the secret)."""
+        access = ctx.access
+        grants = sorted(access.describe())
+        if access.scope is not None:
+            scope = f"{access.scope.role.label} on {show_prefix(access.scope.prefix)}"
+            grants = [f"{line} (this token: at most {scope})" for line in grants]
+        display_name, groups, token = "", [], None
+        if ctx.principal.id is not None:
+            with self.units.read(ctx) as reading:
+                display_name = (
+                    reading.conn.execute(
+                        select(principals.c.display_name).where(principals.c.id == ctx.principal.id)
+                    ).scalar_one_or_none()
+                    or ""
                 )
-            assert ctx.principal.id is not None
-            return _insert_token(uow, ctx.principal.id, ctx.name, name, scope, expires_at)
-
-
-def check_may_grant(uow: UnitOfWork, prefix: str, role: Role) -> None:
-    """Granting needs ``grant:manage`` on the prefix and a role above the one granted;
-    an admin may grant admin."""
-    uow.require(Permission.GRANT_MANAGE, prefix)
-    held = uow.ctx.access.role_on(prefix)
-    if held is None or (held < role or (held == role and held != Role.ADMIN)):
-        from modeldepot.errors import Forbidden
-
-        raise Forbidden(
-            f"granting {role.label} on {show_prefix(prefix)} needs a higher role there",
-            permission=Permission.GRANT_MANAGE.value,
-        )
-
-
-def principal_id_of(conn: Connection, name: str) -> int:
-    row = conn.execute(select(principals.c.id).where(principals.c.name == name)).first()
-    if row is None:
-        raise PrincipalNotFound(f"no user or service account is called {name!r}", name=name)
-    return int(row.id)
-
-
-def load_grants(conn: Connection, principal_id: int) -> tuple[Grant, ...]:
-    """The grants a principal holds, directly or through its groups."""
-    in_groups = select(group_members.c.group_id).where(group_members.c.principal_id == principal_id)
-    rows = conn.execute(
-        select(grants.c.prefix, grants.c.role).where(
-            or_(grants.c.principal_id == principal_id, grants.c.group_id.in_(in_groups))
-        )
-    ).all()
-    return tuple(Grant(r.prefix, Role(r.role)) for r in rows)
-
-
-def _insert_principal(uow: UnitOfWork, name: str, kind: str, display_name: str) -> int:
-    if uow.conn.execute(select(principals.c.id).where(principals.c.name == name)).first():
-        raise PrincipalExists(f"a user or service account called {name!r} exists", name=name)
-    principal_id = uow.conn.execute(
-        insert(principals)
-        .values(
-            name=name,
-            kind=kind,
+                groups = group_names(reading.conn, ctx.principal.id)
+                if ctx.token_id is not None:
+                    row = reading.conn.execute(
+                        select(*TOKEN_COLUMNS)
+                        .join(principals, principals.c.id == tokens.c.principal_id)
+                        .where(tokens.c.id == ctx.token_id)
+                    ).first()
+                    token = token_read(row) if row is not None else None
+        return WhoAmI(
+            name=ctx.name,
+            kind=ctx.principal.kind,  # type: ignore[arg-type]
             display_name=display_name,
-            created_at=uow.now,
-            created_by=uow.ctx.name,
+            grants=grants,
+            groups=groups,
+            token=token,
         )
-        .returning(principals.c.id)
-    ).scalar_one()
-    uow.record("user.create", f"principal/{name}", after={"name": name, "kind": kind})
-    return int(principal_id)
-
-
-def _insert_grant(
-    uow: UnitOfWork,
-    subject: str,
-    principal_id: int | None,
-    group_id: int | None,
-    prefix: str,
-    role: Role,
-) -> None:
-    existing = uow.conn.execute(
-        select(grants.c.id, grants.c.role).where(
-            grants.c.principal_id == principal_id
-            if principal_id is not None
-            else grants.c.principal_id.is_(None),
-            grants.c.group_id == group_id if group_id is not None else grants.c.group_id.is_(None),
-            grants.c.prefix == prefix,
-        )
-    ).first()
-    before = {"role": Role(existing.role).label} if existing else None
-    if existing:
-        uow.conn.execute(update(grants).where(grants.c.id == existing.id).values(role=int(role)))
-    else:
-        uow.conn.execute(
-            insert(grants).values(
-                principal_id=principal_id,
-                group_id=group_id,
-                prefix=prefix,
-                role=int(role),
-                created_at=uow.now,
-                created_by=uow.ctx.name,
-            )
-        )
-    uow.record(
-        "grant.create",
-        f"grant/{subject}/{show_prefix(prefix)}",
-        before=before,
-        after={"subject": subject, "prefix": show_prefix(prefix), "role": role.label},
-    )
-
-
-def _insert_token(
-    uow: UnitOfWork,
-    principal_id: int,
-    owner: str,
-    name: str,
-    scope: Scope | None,
-    expires_at: datetime | None,
-) -> IssuedToken:
-    if not name or len(name) > 128:
-        raise InvalidInput("a token name is 1 to 128 characters")
-    if expires_at is not None and expires_at <= uow.now:
-        raise InvalidInput("a token's expiry must be in the future")
-    new = token_format.generate()
-    uow.conn.execute(
-        insert(tokens).values(
-            id=new.id,
-            principal_id=principal_id,
-            name=name,
-            secret_hash=new.secret_hash,
-            scope_prefix=scope.prefix if scope else None,
-            scope_role=int(scope.role) if scope else None,
-            expires_at=expires_at,
-            created_at=uow.now,
-            created_by=uow.ctx.name,
-        )
-    )
-    uow.record(
-        "token.create",
-        f"token/{new.id}",
-        after={
-            "id": new.id,
-            "owner": owner,
-            "name": name,
-            "scope": (
-                {"prefix": show_prefix(scope.prefix), "role": scope.role.label} if scope else None
-            ),
-            "expires_at": expires_at,
-        },
-    )
-    return IssuedToken(new.id, new.text)
-
-
-def _now() -> datetime:
-    from modeldepot.db.types import utcnow
-
-    return utcnow()

@@ -24,6 +24,7 @@ from modeldepot.server.api import (
     blobs,
     datasets,
     events,
+    identity,
     inventory,
     lineage,
     models,
@@ -115,6 +116,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         search.router,
         audit.router,
         events.router,
+        identity.router,
         final,
     )
     for router in routers:

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from modeldepot.errors import Unauthenticated
-from modeldepot.security.access import Access, Grant
+from modeldepot.security.access import NOTHING, Access, Grant
 from modeldepot.security.authenticator import Authenticator
 from modeldepot.security.context import ANONYMOUS, Context
 from modeldepot.security.roles import Permission, Role
@@ -44,6 +44,26 @@ class Requires:
 
     def __repr__(self) -> str:
         return f"Requires({self.permission.value})"
+
+
+class Public(Requires):
+    """The declaration of the one route a caller without a credential must reach:
+    exchanging a password for a token. Its context is anonymous and may do nothing;
+    an ``Authorization`` header, if any, is ignored."""
+
+    public = True  # for the route-table walk: declared, and deliberately open
+
+    def __init__(self) -> None:
+        super().__init__(Permission.SELF)
+
+    async def __call__(self, request: Request) -> Context:
+        client = request.client.host if request.client is not None else None
+        ctx = Context(ANONYMOUS, NOTHING, request_id=current_request_id(), client=client)
+        setattr(request.state, CONTEXT_STATE, ctx)
+        return ctx
+
+    def __repr__(self) -> str:
+        return "Public()"
 
 
 async def request_context(request: Request) -> Context:
@@ -99,3 +119,5 @@ AuditCtx = requires(Permission.AUDIT_READ)
 AdminCtx = requires(Permission.REGISTRY_ADMIN)
 # Any authenticated caller, acting on itself only (whoami, its own tokens).
 SelfCtx = requires(Permission.SELF)
+# No credential needed (``POST /auth/token`` only).
+PublicCtx = Annotated[Context, Depends(Public())]
