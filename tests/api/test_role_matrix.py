@@ -29,6 +29,11 @@ from tests.api.test_route_permissions import PUBLIC, routes
 
 CALLERS = ("nobody", "reader", "contributor", "maintainer", "admin", "root")
 RANK = {caller: i for i, caller in enumerate(CALLERS)}
+USERS = {
+    "nobody": "nobody",
+    **{role: f"the-{role}" for role in CALLERS[1:5]},
+    "root": "admin",
+}
 BLOB = b"weights"
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
@@ -40,6 +45,10 @@ class World:
 
     def model(self, caller: str) -> str:
         return f"ads/m-{caller}"
+
+    def user(self, caller: str) -> str:
+        """The account name of ``caller``."""
+        return USERS[caller]
 
     def call(self, caller: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers[caller], **kwargs.pop("headers", {})}
@@ -334,6 +343,110 @@ CASES.update(
 )
 
 
+def login(w: World, caller: str, model: str) -> httpx.Response:
+    password = f"secret-of-{caller}"
+    w.root("PATCH", f"/principals/{w.user(caller)}", json={"password": password})
+    return w.call(
+        caller, "POST", "/auth/token", json={"username": w.user(caller), "password": password}
+    )
+
+
+def own_token_revoked(w: World, caller: str, model: str) -> httpx.Response:
+    token = w.call(caller, "POST", "/tokens", json={"name": "spare"}).json()["id"]
+    return w.call(caller, "DELETE", f"/tokens/{token}")
+
+
+def new_account(w: World, caller: str) -> str:
+    name = f"victim-{caller}"
+    w.root("POST", "/principals", json={"name": name})
+    return name
+
+
+def new_group(w: World, caller: str) -> str:
+    name = f"group-{caller}"
+    w.root("POST", "/groups", json={"name": name})
+    return name
+
+
+def grant_below(w: World, caller: str, model: str) -> httpx.Response:
+    name = new_account(w, caller)
+    grant = w.root("POST", "/grants", json={"subject": name, "role": "reader", "prefix": model})
+    return w.call(caller, "DELETE", f"/grants/{grant.json()['id']}")
+
+
+REGISTRY = {"scoped": False}
+CASES.update(
+    {
+        # One's own account and tokens: anyone authenticated.
+        ("GET", "/api/v1/whoami"): Case("nobody", req("GET", "/whoami")),
+        ("POST", "/api/v1/auth/token"): Case("nobody", login),
+        ("GET", "/api/v1/tokens"): Case("nobody", req("GET", "/tokens")),
+        ("POST", "/api/v1/tokens"): Case("nobody", req("POST", "/tokens", json={"name": "t"})),
+        ("DELETE", "/api/v1/tokens/{token_id}"): Case("nobody", own_token_revoked),
+        ("GET", "/api/v1/principals/{name}"): Case(
+            "nobody", lambda w, c, mo: w.call(c, "GET", f"/principals/{w.user(c)}")
+        ),
+        ("PATCH", "/api/v1/principals/{name}"): Case(
+            "nobody",
+            lambda w, c, mo: w.call(
+                c, "PATCH", f"/principals/{w.user(c)}", json={"display_name": "me"}
+            ),
+        ),
+        # Accounts and groups: the registry admin.
+        ("GET", "/api/v1/principals"): Case("root", req("GET", "/principals"), **REGISTRY),
+        ("POST", "/api/v1/principals"): Case(
+            "root",
+            lambda w, c, mo: w.call(c, "POST", "/principals", json={"name": f"new-{c}"}),
+            **REGISTRY,
+        ),
+        ("DELETE", "/api/v1/principals/{name}"): Case(
+            "root",
+            lambda w, c, mo: w.call(c, "DELETE", f"/principals/{new_account(w, c)}"),
+            **REGISTRY,
+        ),
+        ("GET", "/api/v1/groups"): Case("root", req("GET", "/groups"), **REGISTRY),
+        ("POST", "/api/v1/groups"): Case(
+            "root",
+            lambda w, c, mo: w.call(c, "POST", "/groups", json={"name": f"g-{c}"}),
+            **REGISTRY,
+        ),
+        ("GET", "/api/v1/groups/{name}"): Case(
+            "root", lambda w, c, mo: w.call(c, "GET", f"/groups/{new_group(w, c)}"), **REGISTRY
+        ),
+        ("DELETE", "/api/v1/groups/{name}"): Case(
+            "root", lambda w, c, mo: w.call(c, "DELETE", f"/groups/{new_group(w, c)}"), **REGISTRY
+        ),
+        ("PUT", "/api/v1/groups/{name}/members/{member}"): Case(
+            "root",
+            lambda w, c, mo: w.call(c, "PUT", f"/groups/{new_group(w, c)}/members/nobody"),
+            **REGISTRY,
+        ),
+        ("DELETE", "/api/v1/groups/{name}/members/{member}"): Case(
+            "root",
+            lambda w, c, mo: (
+                group := new_group(w, c),
+                w.root("PUT", f"/groups/{group}/members/nobody"),
+                w.call(c, "DELETE", f"/groups/{group}/members/nobody"),
+            )[-1],
+            **REGISTRY,
+        ),
+        # Grants: a maintainer grants (and takes back) roles below its own.
+        ("GET", "/api/v1/grants"): Case("nobody", req("GET", "/grants")),
+        ("POST", "/api/v1/grants"): Case(
+            "maintainer",
+            lambda w, c, mo: w.call(
+                c,
+                "POST",
+                "/grants",
+                json={"subject": new_account(w, c), "role": "reader", "prefix": mo},
+            ),
+        ),
+        # Below it, someone else's grant is one it may not see: 404.
+        ("DELETE", "/api/v1/grants/{grant_id}"): Case("maintainer", grant_below, hidden=True),
+    }
+)
+
+
 def unlisted(app: Any) -> list[str]:
     return [
         f"{method} {path}"
@@ -346,7 +459,7 @@ def unlisted(app: Any) -> list[str]:
 def world(api) -> World:
     headers = {
         "nobody": as_user(api, "nobody", "reader", "other/"),
-        **{role: as_user(api, f"the-{role}", role, "ads/") for role in CALLERS[1:5]},
+        **{role: as_user(api, USERS[role], role, "ads/") for role in CALLERS[1:5]},
         "root": dict(api.headers),
     }
     w = World(api, headers)

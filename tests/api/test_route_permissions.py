@@ -91,9 +91,11 @@ SAMPLES = {
 
 def concrete(path: str) -> str:
     def sample(match: re.Match[str]) -> str:
+        if match.group(1) == "name" and not match.group(2):
+            return "alice"  # an account or group, not a model path
         return SAMPLES.get(match.group(1), "x")
 
-    return re.sub(r"\{([a-z_]+)(?::[a-z]+)?\}", sample, path)
+    return re.sub(r"\{([a-z_]+)(:[a-z]+)?\}", sample, path)
 
 
 @pytest.mark.parametrize("anonymous", ["none"])
@@ -101,6 +103,8 @@ def test_every_declared_route_refuses_a_request_without_a_credential(anon, anony
     for method, path, route in routes(anon.app):
         if method == "MOUNT" or (method, path) in PUBLIC or not isinstance(route, APIRoute):
             continue
+        if any(getattr(d, "public", False) for d in declarations(route)):
+            continue  # declared open on purpose: exchanging a password for a token
         response = anon.request(method, concrete(path), json={})
         assert response.status_code == 401, f"{method} {path}: {response.status_code}"
         if method != "HEAD":
