@@ -18,7 +18,7 @@ def tag(registry: Registry, count: int, model: str = MODEL) -> None:
     ctx = Context.system("writer")
     for i in range(count):
         with registry.units.write(ctx) as uow:
-            uow.record("model.tag.set", model, model=model, after={"i": i})
+            uow.record("relation.create", model, model=model, after={"i": i})
 
 
 def test_the_sdk_lists_exports_and_verifies(client: Client, registry: Registry) -> None:
@@ -26,7 +26,7 @@ def test_the_sdk_lists_exports_and_verifies(client: Client, registry: Registry) 
     tag(registry, 2, "ml/other")
     listed = client.list_audit(prefix="ads")
     assert [(r.principal, r.after) for r in listed] == [("writer", {"i": i}) for i in (2, 1, 0)]
-    assert len(client.list_audit(action="model.*", limit=4)) == 4
+    assert len(client.list_audit(action="relation.*", limit=4)) == 4
     out = io.BytesIO()
     lines = client.export_audit(out, model="ml/other")
     exported = [json.loads(line) for line in out.getvalue().splitlines()]

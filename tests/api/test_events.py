@@ -19,7 +19,7 @@ ADS = "ads/rec"
 ML = "ml/other"
 
 
-def append(registry: Registry, model: str, count: int = 1, action: str = "model.tag.set") -> None:
+def append(registry: Registry, model: str, count: int = 1, action: str = "relation.delete") -> None:
     ctx = Context.system("writer")
     for i in range(count):
         with registry.units.write(ctx) as uow:
@@ -34,7 +34,7 @@ def events(api, headers=None, **params) -> dict:
 def logged(api) -> Registry:
     registry: Registry = api.app.state.registry
     append(registry, ADS, 2)
-    append(registry, ML, 2, "relation.create")
+    append(registry, ML, 2, "group.create")
     return registry
 
 
@@ -55,7 +55,7 @@ def test_events_come_in_commit_order_after_the_cursor(api, logged: Registry) -> 
 def test_a_reader_gets_what_it_may_read_and_its_cursor_passes_the_rest(api, logged) -> None:
     reader = as_user(api, "rita", "reader", "ads/")
     page = events(api, reader)
-    assert [(e["action"], e["model"]) for e in page["items"]] == [("model.tag.set", ADS)] * 2
+    assert [(e["action"], e["model"]) for e in page["items"]] == [("relation.delete", ADS)] * 2
     end = head(logged)
     assert page["next_after"] == end
     append(logged, ML, 3)
@@ -64,8 +64,8 @@ def test_a_reader_gets_what_it_may_read_and_its_cursor_passes_the_rest(api, logg
 
 def test_events_are_filtered_by_prefix_and_action(api, logged) -> None:
     assert {e["model"] for e in events(api, prefix="ml")["items"]} == {ML}
-    related = events(api, action="relation.*")["items"]
-    assert [e["action"] for e in related] == ["relation.create"] * 2
+    related = events(api, action="group.*")["items"]
+    assert [e["action"] for e in related] == ["group.create"] * 2
     assert_problem(api.get(f"{API}/events", params={"action": "alias"}), 400, "INVALID_INPUT")
 
 

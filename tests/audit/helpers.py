@@ -38,7 +38,7 @@ def append(registry: Registry, count: int, *, who: str = "alice", start: int = 0
     for i in range(start, start + count):
         with registry.units.write(ctx) as uow:
             uow.record(
-                "model.tag.set",
+                "relation.create",
                 f"ads/m{i % 3}",
                 model=f"ads/m{i % 3}",
                 before=None,

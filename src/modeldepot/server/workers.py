@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 
 # A worker that dies sooner than this after starting is not restarted.
-MIN_LIFETIME_SECONDS = 10.0
+MIN_LIFETIME_SECONDS = 3.0
 
 
 def run_workers(count: int, serve: Callable[[], int]) -> int:
