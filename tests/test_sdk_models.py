@@ -238,4 +238,4 @@ def test_load_and_verify_count_as_pulls(client, pipeline) -> None:
     client.load("a/clf")
     client.verify("a/clf")
     (entry,) = client.inventory().models
-    assert [(p.number, p.count, p.by) for p in entry.pulls] == [(1, 2, {"tester": 2})]
+    assert [(p.number, p.count, p.by) for p in entry.pulls] == [(1, 2, {"admin": 2})]

@@ -216,7 +216,7 @@ def test_push_sends_a_file_link_that_stays_inside_without_the_flag(client, tmp_p
 
 
 def test_cli_pull_of_a_stored_file_and_directory_is_one_line_path_conflict(
-    client, live, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    client, live, admin_token, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The version from the issue: stored, then "never pullable" with a raw
     # "[Errno 21] Is a directory" and no code.
@@ -226,6 +226,7 @@ def test_cli_pull_of_a_stored_file_and_directory_is_one_line_path_conflict(
 
     store_unchecked(client, monkeypatch, tmp_path, "a/m", {"x": b"file", "x/y.bin": b"below"})
     monkeypatch.setenv("MODELDEPOT_CACHE_DIR", str(tmp_path / "cli-cache"))
+    monkeypatch.setenv("MODELDEPOT_TOKEN", admin_token)
     target = tmp_path / "target"
     result = CliRunner().invoke(cli, ["--url", live.url, "pull", "a/m", "-o", str(target), "-q"])
     assert result.exit_code == 1

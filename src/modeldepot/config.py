@@ -240,6 +240,14 @@ class ServerSettings:
             "`MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE`)."
         },
     )
+    admin_token: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Token of the first admin, used when the server creates it on first start, "
+            "so that automation knows it in advance (make one with `modeldepot token "
+            "generate`; keep it in a secret store); ignored once the registry has users."
+        },
+    )
     allow_public_anonymous_write: bool = field(
         default=False,
         metadata={

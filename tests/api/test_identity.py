@@ -430,3 +430,22 @@ def test_replicas_starting_at_once_make_one_admin_and_one_token_file(db, tmp_pat
     assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["admin.token"]
     token = (tmp_path / "shared" / "admin.token").read_text().strip()
     assert services[0].authenticate(token).principal.name == "admin"
+
+
+def test_a_provisioned_first_admin_token_is_the_one_the_admin_gets(registry, tmp_path) -> None:
+    from modeldepot.security.tokens import generate
+
+    provisioned = generate().text
+    path = registry.identity.bootstrap(tmp_path / "data", provisioned)
+    assert path is not None and path.read_text().strip() == provisioned
+    assert registry.authenticator.authenticate(provisioned, "127.0.0.1").principal.name == "admin"
+    # Once the registry has its admin, a provisioned token changes nothing.
+    assert registry.identity.bootstrap(tmp_path / "again", generate().text) is None
+
+
+def test_a_malformed_provisioned_token_is_refused(registry, tmp_path) -> None:
+    from modeldepot.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        registry.identity.bootstrap(tmp_path / "data", "not-a-token")
+    assert not (tmp_path / "data" / "admin.token").exists()

@@ -183,6 +183,11 @@ def server_token(server: ServerProcess) -> str:
     return _TOKENS[key]
 
 
+def share_token(server: ServerProcess, like: ServerProcess) -> None:
+    """Make ``server`` (a replica of ``like``'s registry) authenticate as ``like`` does."""
+    _TOKENS[(server.database_url, server.data_dir)] = server_token(like)
+
+
 def mint_admin_token(database_url: str) -> str:
     """A new user, admin on ``/``, made in the database itself; its token."""
     from modeldepot.db.engine import Database

@@ -76,7 +76,7 @@ def test_list_export_and_verify_a_servers_audit_log(tmp_path: Path, server: Serv
     ]
     table = ok(cli("audit", "list", "--model", name)).splitlines()
     assert table[0].split() == ["SEQ", "WHEN", "WHO", "ACTION", "TARGET"]
-    assert f"alias.set  {name}@production" in table[1]
+    assert table[1].split()[-2:] == ["alias.set", f"{name}@production"]
 
     exported = [json.loads(line) for line in ok(cli("audit", "export")).splitlines()]
     assert [r["seq"] for r in exported] == list(range(1, len(exported) + 1))
@@ -128,7 +128,7 @@ def test_watch_prints_each_change_as_it_commits_and_resumes_after_a_seq(
     assert [e["target"] for e in events] == [f"{name}@production", f"{name}@staging"]
     with watching(cli, namespace, "--after", str(events[0]["seq"])) as resumed:
         assert json.loads(resumed.line())["seq"] == events[1]["seq"]
-    with watching(cli, namespace, "--after", "0", json_lines=False) as plain:
+    with watching(cli, namespace, "--after", "0", "--action", "alias.*", json_lines=False) as plain:
         first = plain.line().split()
     assert first[3:] == ["admin", "alias.set", f"{name}@before"]
 

@@ -288,3 +288,23 @@ def test_serve_allows_confirmed_public_anonymous_write_with_a_warning(tmp_path: 
         assert me["name"] == "anonymous" and me["grants"] == ["maintainer on /"]
     finally:
         server.close()
+
+
+def test_a_provisioned_admin_token_works_from_the_first_start(tmp_path: Path) -> None:
+    """``token generate`` needs no server; the token it prints, given to a new server as
+    MODELDEPOT_ADMIN_TOKEN, is its admin's from the first request."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDEPOT_")}
+    env["MODELDEPOT_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    generated = subprocess.run(
+        [MODELDEPOT, "token", "generate"], env=env, capture_output=True, text=True, check=True
+    )
+    token = generated.stdout.strip()
+    assert token.startswith("mdp_") and len(token) == 60
+    server = new_server(tmp_path / "provisioned", None)
+    server.env["MODELDEPOT_ADMIN_TOKEN"] = token
+    server.start()
+    try:
+        me = httpx.get(f"{server.url}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["name"] == "admin"
+    finally:
+        server.close()

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     _close_all,
     new_server,
     server_token,
+    share_token,
     unique_name,
 )
 from tests.s3server import REGION
@@ -59,6 +60,8 @@ def replicas(
     try:
         for server in servers:
             server.start()
+        # One principal on both: an upload session is its owner's alone.
+        share_token(servers[1], servers[0])
         yield servers[0], servers[1]
     finally:
         _close_all(servers, request.node.stash.get(_FAILED, False))

@@ -30,9 +30,7 @@ def test_workers_share_the_port_and_stop_cleanly(database_url: str, tmp_path: Pa
         assert server.proc is not None
         workers = children(server.proc.pid)
         assert len(workers) == 2
-        # The first admin was made once, before the workers started.
-        token = (server.data_dir / "admin.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = server.auth
         digest = "sha256:fa2c8cc4f28176bbeed4b736df569a34c79cd3723e9ec42f9674b4d46ac6b8b8"
         with httpx.Client(base_url=f"{server.url}/api/v1", headers=headers) as http:
             put = http.put(f"/blobs/{digest}", content=b"blob", params={"model": "w/m"})

@@ -239,6 +239,16 @@ def revoke_token(ctx: click.Context, token_ids: tuple[str, ...]) -> None:
         click.echo(f"revoked token {token_id}")
 
 
+@token.command("generate")
+@handle_errors
+def generate_token() -> None:
+    """Print a new random token, talking to no server: for MODELDEPOT_ADMIN_TOKEN, the
+    first admin's token a deployment provisions from its secret store."""
+    from modeldepot.security.tokens import generate
+
+    click.echo(generate().text)
+
+
 def _state(token: TokenRead) -> str:
     if token.revoked:
         return "revoked"

@@ -24,7 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from modeldepot.db.engine import Database
 from modeldepot.db.tables import principals, tokens
 from modeldepot.db.types import utcnow
-from modeldepot.errors import PrincipalExists, TokenExpired, TokenRevoked, Unauthenticated
+from modeldepot.errors import (
+    InvalidInput,
+    PrincipalExists,
+    TokenExpired,
+    TokenRevoked,
+    Unauthenticated,
+)
 from modeldepot.registry.unit import Units
 from modeldepot.schemas.identity import TokenCreated, WhoAmI
 from modeldepot.security import tokens as token_format
@@ -141,12 +147,22 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
 
     # -- first start ---------------------------------------------------------------
 
-    def bootstrap(self, data_dir: Path) -> Path | None:
+    def bootstrap(self, data_dir: Path, token: str | None = None) -> Path | None:
         """On a registry with no principal, create the ``admin`` user (admin on ``/``)
         and write a token of its to ``data_dir/admin.token``, readable by its owner
-        only. Return the file's path, or None when the registry already had principals
-        (or another replica, starting at the same time, made its admin first).
+        only: ``token`` if given (``MODELDEPOT_ADMIN_TOKEN``, so automation knows it in
+        advance), else a new one. Return the file's path, or None when the registry
+        already had principals (or another replica, starting at the same time, made its
+        admin first).
         """
+        given = None
+        if token is not None:
+            given = token_format.adopt(token)
+            if given is None:
+                raise InvalidInput(
+                    "MODELDEPOT_ADMIN_TOKEN is not a modeldepot token (make one with "
+                    "`modeldepot token generate`)"
+                )
         ctx = Context.system("bootstrap")
         path = data_dir / BOOTSTRAP_FILE
         # Written before the commit, so that a file that cannot be written leaves no
@@ -160,7 +176,9 @@ class IdentityService(PrincipalMethods, GroupMethods, GrantMethods, TokenMethods
                 principal_id = insert_principal(uow, BOOTSTRAP_USER, "user", "Registry admin")
                 who = Subject(BOOTSTRAP_USER, "user", principal_id, None)
                 insert_grant(uow, who, "", Role.ADMIN, None)
-                issued = insert_token(uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None)
+                issued = insert_token(
+                    uow, principal_id, BOOTSTRAP_USER, "bootstrap", None, None, given
+                )
                 data_dir.mkdir(parents=True, exist_ok=True)
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as out:

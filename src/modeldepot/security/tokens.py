@@ -31,6 +31,15 @@ def generate() -> NewToken:
     return NewToken(token_id, hash_secret(secret), f"{PREFIX}{token_id}_{secret}")
 
 
+def adopt(text: str) -> NewToken | None:
+    """``text`` as a token to store (one made elsewhere, e.g. by ``generate`` in a
+    deployment's secrets), or None if it is not well formed."""
+    parsed = parse(text)
+    if parsed is None:
+        return None
+    return NewToken(parsed[0], hash_secret(parsed[1]), text)
+
+
 def parse(text: str) -> tuple[str, str] | None:
     """``(id, secret)`` of a well-formed token, else None."""
     match = _FORMAT.fullmatch(text)

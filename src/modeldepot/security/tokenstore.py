@@ -156,14 +156,16 @@ def insert_token(
     name: str,
     scope: Scope | None,
     expires_at: datetime | None,
+    given: token_format.NewToken | None = None,
 ) -> TokenCreated:
+    """Store a new token (``given``, else a generated one) and record ``token.create``."""
     if not name or len(name) > 128:
         raise InvalidInput("a token name is 1 to 128 characters")
     check_text(name, "a token name")
     expires_at = as_utc(expires_at)
     if expires_at is not None and expires_at <= uow.now:
         raise InvalidInput("a token's expiry must be in the future")
-    new = token_format.generate()
+    new = given or token_format.generate()
     uow.conn.execute(
         insert(tokens).values(
             id=new.id,

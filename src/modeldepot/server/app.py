@@ -134,7 +134,8 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
 
 def create_first_admin(registry: Registry) -> None:
     """On a registry with no user yet, create its admin and say where its token is."""
-    created = registry.identity.bootstrap(registry.settings.data_dir)
+    settings = registry.settings
+    created = registry.identity.bootstrap(settings.data_dir, settings.admin_token)
     if created is not None:
         log.warning(
             "first start: created the user 'admin' (admin on /); its token is in %s "
