@@ -146,7 +146,7 @@ def test_a_version_create_runs_its_hot_statements_prepared_unless_turned_off(
     if database.is_sqlite:
         assert not any(s.startswith("UPDATE versions SET number") for s in seen)
     else:  # numbered last, under the model's counter (db/hotpath.py)
-        assert any(s.startswith("UPDATE versions SET number") for s in seen) is not prepared
+        assert any("UPDATE versions SET number" in s for s in seen) is not prepared
     assert (read.number, read.tags, read.params, read.metrics) == (
         1,
         {"stage": "dev"},

@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import models, versions
+from modeldepot.db.types import UTCDateTime
 
 _MODEL_BY_NAME = Prepared(
     select(models.c.id, models.c.deleted_at.is_not(None)).where(models.c.name == bindparam("name"))
@@ -38,8 +39,23 @@ _INSERT_VERSION = Prepared(insert(versions).returning(versions.c.id))
 _INSERT_PROVISIONAL = Prepared(
     insert(versions).values(number=-func.pg_backend_pid()).returning(versions.c.id)
 )
-_SET_NUMBER = Prepared(
-    update(versions).where(versions.c.id == bindparam("version_id")).values(number=bindparam("n"))
+# PostgreSQL: take the model's next number and give it to the version in one round
+# trip (the counter row stays locked until the commit).
+_NUMBER_LAST = Prepared(
+    text(
+        """
+        WITH taken AS (
+            UPDATE models
+            SET last_version_number = last_version_number + 1,
+                updated_at = :now, updated_by = :actor
+            WHERE id = :model_id
+            RETURNING last_version_number
+        )
+        UPDATE versions SET number = taken.last_version_number FROM taken
+        WHERE versions.id = :version_id
+        RETURNING versions.number
+        """
+    ).bindparams(bindparam("now", type_=UTCDateTime()))
 )
 _INSERTS: dict[Table, Prepared] = {}
 
@@ -81,11 +97,13 @@ def number_version(
     """The number of the version ``insert_version`` inserted, taken now if it has none."""
     if number is not None:
         return number
-    number = next_version_number(
-        conn, values["model_id"], values["created_at"], values["created_by"]
-    )
-    _SET_NUMBER.execute(conn, {"version_id": version_id, "n": number})
-    return number
+    params = {
+        "model_id": values["model_id"],
+        "version_id": version_id,
+        "now": values["created_at"],
+        "actor": values["created_by"],
+    }
+    return int(_NUMBER_LAST.execute(conn, params).fetchone()[0])
 
 
 def insert_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:
