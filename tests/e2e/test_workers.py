@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from modeldepot.server.workers import MIN_LIFETIME_SECONDS
-from tests.e2e.conftest import new_server
+from tests.e2e.conftest import new_server, unique_name
 
 pytestmark = pytest.mark.e2e
 
@@ -31,22 +31,24 @@ def test_workers_share_the_port_and_stop_cleanly(database_url: str, tmp_path: Pa
         workers = children(server.proc.pid)
         assert len(workers) == 2
         headers = server.auth
+        name = unique_name("workers")
         digest = "sha256:fa2c8cc4f28176bbeed4b736df569a34c79cd3723e9ec42f9674b4d46ac6b8b8"
         with httpx.Client(base_url=f"{server.url}/api/v1", headers=headers) as http:
-            put = http.put(f"/blobs/{digest}", content=b"blob", params={"model": "w/m"})
+            put = http.put(f"/blobs/{digest}", content=b"blob", params={"model": name})
             assert put.status_code == 201, put.text
 
             def commit(i: int) -> int:
                 body = {"files": [{"path": "w.bin", "size": 4, "digest": digest}]}
                 with httpx.Client(base_url=f"{server.url}/api/v1", headers=headers) as own:
-                    response = own.post("/models/w/m/-/versions", json=body)
+                    response = own.post(f"/models/{name}/-/versions", json=body)
                 assert response.status_code == 201, response.text
                 return int(response.json()["number"])
 
             with ThreadPoolExecutor(8) as pool:
                 numbers = sorted(pool.map(commit, range(40)))
             assert numbers == list(range(1, 41))
-            log = http.get("/audit", params={"action": "version.create", "limit": 100}).json()
+            query = {"action": "version.create", "model": name, "limit": 100}
+            log = http.get("/audit", params=query).json()
             assert len(log["items"]) == 40
             assert http.get("/audit/verify").json()["ok"] is True
         server.proc.send_signal(signal.SIGTERM)
@@ -78,5 +80,21 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, f"not replaced: {now}"
             time.sleep(0.1)
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+    finally:
+        server.close()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    server = new_server(tmp_path / "orphans", None)
+    server.args += ["--workers", "2"]
+    server.start()
+    try:
+        assert server.proc is not None
+        workers = children(server.proc.pid)
+        server.kill()  # SIGKILL: the supervisor cannot pass anything on
+        deadline = time.monotonic() + 35
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.1)
     finally:
         server.close()

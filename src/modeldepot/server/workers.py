@@ -14,6 +14,8 @@ die the same way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -68,6 +70,7 @@ def run_workers(count: int, serve: Callable[[], int]) -> int:
 
 
 def _start(children: dict[int, float], serve: Callable[[], int]) -> None:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         children[pid] = time.monotonic()
@@ -75,6 +78,7 @@ def _start(children: dict[int, float], serve: Callable[[], int]) -> None:
     # The child: the parent's handlers would signal its siblings.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _die_with(parent)
     code = 1
     try:
         code = serve()
@@ -86,3 +90,19 @@ def _start(children: dict[int, float], serve: Callable[[], int]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the parent dies, even of SIGKILL,
+    so that no worker goes on serving without its supervisor (Linux; elsewhere the
+    parent's SIGTERM still reaches every worker)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
