@@ -458,7 +458,6 @@ class PortInUse(ListenFailed):
     title = "Port in use"
 
 
-# The audit log's errors.
 class AuditKeyInvalid(ModeldepotError):
     """The audit signing key file (``MODELDEPOT_AUDIT_KEY_FILE``) or a public key given
     to ``audit verify`` holds no Ed25519 key."""

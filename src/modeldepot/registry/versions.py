@@ -15,21 +15,15 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from modeldepot import failpoints
 from modeldepot.cards import parse_card
 from modeldepot.db import hotpath
-from modeldepot.db.engine import upsert
 from modeldepot.db.tables import (
     aliases,
-    blobs,
-    models,
     version_files,
     version_params,
     version_tags,
     versions,
 )
 from modeldepot.errors import (
-    BlobNotFound,
     FileNotInVersion,
-    ModelDeleted,
-    SizeMismatch,
     TagNotFound,
     VersionInUse,
 )
@@ -44,6 +38,7 @@ from modeldepot.metadata import (
 )
 from modeldepot.refs import Ref, parse_ref, validate_alias, validate_name
 from modeldepot.registry.aliases import move_alias
+from modeldepot.registry.commit import claim_blobs, ensure_model
 from modeldepot.registry.lineage import lineage_document, record_lineage
 from modeldepot.registry.lookup import (
     VERSION_ROW,
@@ -55,11 +50,9 @@ from modeldepot.registry.lookup import (
 )
 from modeldepot.registry.models import card_read
 from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
-from modeldepot.registry.reach import readable_digest
 from modeldepot.registry.textindex import index_new_version, index_version, version_body
 from modeldepot.registry.unit import Change, UnitOfWork, Units
 from modeldepot.schemas import CardRead, FileEntry, ManifestRead, Page, VersionCreate, VersionRead
-from modeldepot.security.access import Access
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
 
@@ -97,7 +90,7 @@ class VersionService:
             if data.aliases:
                 uow.require(Permission.ALIAS_MOVE, name)
             conn = uow.conn
-            model_id = _ensure_model(uow, name)
+            model_id = ensure_model(uow, name)
             if data.push_id:
                 existing = conn.execute(
                     _BY_PUSH_ID, {"model_id": model_id, "push_id": data.push_id}
@@ -105,7 +98,7 @@ class VersionService:
                 if existing is not None:
                     return to_version_read(conn, name, existing), False
             now = uow.now
-            _claim_blobs(conn, manifest, ctx.access)
+            claim_blobs(conn, manifest, ctx.access)
             values: dict[str, Any] = {
                 "model_id": model_id,
                 "digest": manifest.digest,
@@ -395,82 +388,6 @@ class VersionService:
 _BY_PUSH_ID = select(*VERSION_ROW).where(
     versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
 )
-# Shared row locks (PostgreSQL; SQLite's single writer needs none): many commits may
-# claim one blob at once, while a collection's marking UPDATE waits for them to land.
-_CLAIM_BLOBS = (
-    select(blobs.c.digest, blobs.c.size)
-    .where(
-        blobs.c.digest.in_(bindparam("digests", expanding=True)), blobs.c.collecting_at.is_(None)
-    )
-    .with_for_update(read=True)
-)
-
-
-def _ensure_model(uow: UnitOfWork, name: str) -> int:
-    """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
-    conn = uow.conn
-    found = hotpath.model_by_name(conn, name)
-    if found is None:
-        values = {
-            "name": name,
-            "description": "",
-            "last_version_number": 0,
-            "created_at": uow.now,
-            "created_by": uow.ctx.name,
-            "updated_at": uow.now,
-            "updated_by": uow.ctx.name,
-        }
-        inserted = conn.execute(
-            upsert(conn, models)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["name"])
-            .returning(models.c.id)
-        ).first()
-        if inserted is not None:
-            uow.record(
-                "model.create", name, model=name, after={"description": ""}, model_id=inserted.id
-            )
-            return int(inserted.id)
-        found = hotpath.model_by_name(conn, name)
-        assert found is not None  # inserted by a concurrent push just now
-    model_id, deleted = found
-    if deleted:
-        raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
-    return int(model_id)
-
-
-def _claim_blobs(conn: Connection, manifest: Manifest, access: Access) -> None:
-    """Check every blob is stored with the manifest's size, readable by the caller
-    (``registry/reach.py``: else it counts as not uploaded), and protect it from GC.
-
-    A blob being collected counts as absent. The claimed rows are share-locked until
-    the commit lands (the writer lock does this on SQLite), so a collection cannot mark
-    one meanwhile; once the version exists, it references them and no collection will.
-    Shared, because a blob common to many models must not serialise their commits.
-    """
-    sizes: dict[str, int] = {}
-    for entry in manifest.entries:
-        if sizes.setdefault(entry.digest, entry.size) != entry.size:
-            raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
-    claim = _CLAIM_BLOBS
-    if not access.reads_everything:
-        claim = claim.where(readable_digest(access, blobs.c.digest))
-    found: dict[str, int] = {}
-    for batch in _batches(sorted(sizes)):
-        result = conn.execute(claim, {"digests": list(batch)})
-        found.update((digest, size) for digest, size in result)
-    missing = [d for d in sizes if d not in found]
-    if missing:
-        raise BlobNotFound(
-            f"{len(missing)} blob(s) of the manifest are not uploaded", missing=missing[:1000]
-        )
-    for entry in manifest.entries:
-        if found[entry.digest] != entry.size:
-            raise SizeMismatch(
-                f"file {entry.path!r} declares {entry.size} bytes, "
-                f"its blob has {found[entry.digest]}",
-                path=entry.path,
-            )
 
 
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
