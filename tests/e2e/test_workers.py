@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from modeldepot.server.workers import MIN_LIFETIME_SECONDS
-from tests.e2e.conftest import new_server, unique_name
+from tests.e2e.conftest import ServerProcess, new_server, unique_name
+from tests.scratch import scratch_database
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +24,15 @@ def children(pid: int) -> list[int]:
 
 
 def test_workers_share_the_port_and_stop_cleanly(database_url: str, tmp_path: Path) -> None:
-    server = new_server(tmp_path / "workers", database_url)
-    server.args += ["--workers", "2"]
+    # A database of its own: the audit chain two workers write must verify whole.
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with scratch_database(backend, tmp_path) as url:
+        server = new_server(tmp_path / "workers", url)
+        server.args += ["--workers", "2"]
+        _share_the_port_and_stop_cleanly(server)
+
+
+def _share_the_port_and_stop_cleanly(server: ServerProcess) -> None:
     server.start()
     try:
         assert server.proc is not None
