@@ -48,6 +48,7 @@ class Database:
         # SQLite's one writer at a time reuses one connection: checking a connection out
         # of the pool and back costs as much as a small statement. Dropped after an error.
         self._writer: Connection | None = None
+        self._queues = None if self.is_sqlite else _keyed_queues()
         self._checkpointer = (
             WalCheckpointer(self._checkpoint_connection, self._write_lock)
             if checkpointer and self._write_lock is not None and _is_file(self.url.database)
@@ -61,6 +62,16 @@ class Database:
         if not self.is_sqlite or not _is_file(self.url.database):
             return None
         return os.path.dirname(os.path.abspath(self.url.database or ""))
+
+    @contextmanager
+    def queue(self, key: str) -> Iterator[None]:
+        """Wait for this process's earlier writers of ``key`` (a model's name) to finish
+        (``db/queues.py``); a no-op on SQLite, whose writers all queue already."""
+        if self._queues is None:
+            yield
+            return
+        with self._queues.hold(key):
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -157,6 +168,12 @@ class FairLock:
                 self._waiters.popleft().release()
             else:
                 self._held = False
+
+
+def _keyed_queues() -> Any:
+    from modeldepot.db.queues import KeyedQueues
+
+    return KeyedQueues()
 
 
 def upsert(conn: Connection, table: Table) -> Any:

@@ -85,7 +85,7 @@ class VersionService:
         metrics = check_metrics(data.metrics)
         recorded = lineage_document(data.lineage)
         card = parse_card(data.card) if data.card is not None else None
-        with self.units.write(ctx) as uow:
+        with self.units.db.queue(name), self.units.write(ctx) as uow:
             uow.require(Permission.VERSION_CREATE, name)
             if data.aliases:
                 uow.require(Permission.ALIAS_MOVE, name)
