@@ -19,14 +19,13 @@ import argparse
 import json
 import statistics
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
+from tests.scratch import new_postgres_database
 
 from bench import metadata
 from bench.scaleout import parallel_wrk
@@ -42,16 +41,8 @@ def database(url: str | None) -> Iterator[str | None]:
     if url is None:
         yield None
         return
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"modeldepot_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with new_postgres_database(url, "modeldepot_bench") as fresh:
+        yield fresh
 
 
 def upload_blob(server: BenchServer, headers: dict[str, str]) -> None:

@@ -21,12 +21,20 @@ def scratch_database(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / f'scratch-{uuid.uuid4().hex[:8]}.db'}"
         return
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"modeldepot_scratch_{uuid.uuid4().hex[:12]}"
+    with new_postgres_database(POSTGRES_URL) as url:
+        yield url
+
+
+@contextmanager
+def new_postgres_database(server_url: str, prefix: str = "modeldepot_scratch") -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL server of ``server_url``,
+    dropped after (benchmarks use it too)."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
