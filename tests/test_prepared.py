@@ -154,3 +154,41 @@ def test_a_version_create_runs_its_hot_statements_prepared_unless_turned_off(
         {"auc": 0.9},
     )
     assert [f.path for f in manifest.files] == ["w.bin"]
+
+
+def test_a_push_to_a_model_runs_seven_statements_on_postgresql(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each statement is a round trip on PostgreSQL: a retry-safe push to an existing
+    model looks up the model and its push id together, claims its blobs, inserts the
+    version and its file, numbers it, indexes it and appends its audit record."""
+    if registry.db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite's statements are calls, not round trips")
+    import psycopg
+
+    data = b"weights"
+    ctx = Context.system("tester")
+    session = registry.uploads.create_upload(ctx, digest_bytes(data), len(data), model="p/n")
+    writer = registry.uploads.open_writer(ctx, session.id, 0)
+    writer.write(data)
+    writer.close()
+    registry.uploads.complete_upload(ctx, session.id)
+    files = [FileEntry(path="w.bin", size=len(data), digest=digest_bytes(data))]
+    registry.versions.create_version(ctx, "p/n", VersionCreate(files=files, push_id="a"))
+    sent: list[str] = []
+    real = psycopg.Cursor.execute
+
+    def counted(self: psycopg.Cursor, query: object, *args: object, **kwargs: object) -> object:
+        sent.append(str(query))
+        return real(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    created, new = registry.versions.create_version(
+        ctx, "p/n", VersionCreate(files=files, push_id="b")
+    )
+    again, repeated = registry.versions.create_version(
+        ctx, "p/n", VersionCreate(files=files, push_id="b")
+    )
+    assert (created.number, new, again.number, repeated) == (2, True, 2, False)
+    retry = [i for i, q in enumerate(sent) if q.startswith("SELECT models.id")][1]
+    assert len(sent[:retry]) == 7, sent[:retry]

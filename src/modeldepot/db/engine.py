@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from modeldepot.db.checkpoint import WalCheckpointer
+from modeldepot.db.liveness import ping_when_idle
 from modeldepot.db.prepared import PREPARED_OPTION
 from modeldepot.errors import InsufficientStorage
 
@@ -214,14 +215,11 @@ def _is_file(database: str | None) -> bool:
 def _create_engine(url: str, *, echo: bool, options: dict[str, Any]) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(
-            url,
-            echo=echo,
-            execution_options=options,
-            pool_size=10,
-            max_overflow=30,
-            pool_pre_ping=True,
+        server_engine = create_engine(
+            url, echo=echo, execution_options=options, pool_size=10, max_overflow=30
         )
+        ping_when_idle(server_engine)
+        return server_engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

@@ -22,6 +22,17 @@ from modeldepot.db.types import UTCDateTime
 _MODEL_BY_NAME = Prepared(
     select(models.c.id, models.c.deleted_at.is_not(None)).where(models.c.name == bindparam("name"))
 )
+# A push names itself with a push id; the version it made, if any, comes back with the
+# model in the same round trip.
+_MODEL_AND_PUSH = Prepared(
+    select(
+        models.c.id,
+        models.c.deleted_at.is_not(None),
+        select(versions.c.id)
+        .where(versions.c.model_id == models.c.id, versions.c.push_id == bindparam("push_id"))
+        .scalar_subquery(),
+    ).where(models.c.name == bindparam("name"))
+)
 _NEXT_NUMBER = Prepared(
     update(models)
     .where(models.c.id == bindparam("model_id"))
@@ -64,6 +75,17 @@ def model_by_name(conn: Connection, name: str) -> tuple[int, bool] | None:
     """``(id, deleted)`` of the model named ``name``; None if there is none."""
     row = _MODEL_BY_NAME.execute(conn, {"name": name}).fetchone()
     return None if row is None else (int(row[0]), bool(row[1]))
+
+
+def model_and_push(
+    conn: Connection, name: str, push_id: str
+) -> tuple[int, bool, int | None] | None:
+    """``(id, deleted, version id)`` of the model named ``name`` and of its version
+    pushed with ``push_id`` (None if none was); None if there is no such model."""
+    row = _MODEL_AND_PUSH.execute(conn, {"name": name, "push_id": push_id}).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), bool(row[1]), None if row[2] is None else int(row[2])
 
 
 def next_version_number(conn: Connection, model_id: int, now: datetime, actor: str) -> int:
@@ -113,6 +135,11 @@ def insert_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> None:
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (all with the same keys) into ``table``, in one batch."""
+    if len(rows) == 1:
+        # The driver batches many rows in a pipeline, which costs more than it saves
+        # for one.
+        _insert(table).execute(conn, rows[0])
+        return
     _insert(table).executemany(conn, rows)
 
 

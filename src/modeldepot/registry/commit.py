@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 
 from modeldepot.db import hotpath
 from modeldepot.db.engine import upsert
+from modeldepot.db.prepared import Prepared
 from modeldepot.db.tables import blobs, models
 from modeldepot.errors import BlobNotFound, ModelDeleted, SizeMismatch
 from modeldepot.manifest import Manifest
@@ -30,12 +33,23 @@ _CLAIM_BLOBS = (
     )
     .with_for_update(read=True)
 )
+# The same for a caller who reads every blob, as one prepared statement taking the
+# digests as one array (PostgreSQL).
+_CLAIM_ANY_BLOBS = Prepared(
+    select(blobs.c.digest, blobs.c.size)
+    .where(
+        blobs.c.digest == any_(bindparam("digests", type_=ARRAY(String))),
+        blobs.c.collecting_at.is_(None),
+    )
+    .with_for_update(read=True)
+)
 
 
-def ensure_model(uow: UnitOfWork, name: str) -> int:
-    """The id of model ``name``, inserting it if new; safe against concurrent inserts."""
+def ensure_model(uow: UnitOfWork, name: str, push_id: str | None = None) -> tuple[int, int | None]:
+    """The id of model ``name``, inserting it if new (safe against concurrent inserts),
+    and the id of its version pushed with ``push_id`` before, if there is one."""
     conn = uow.conn
-    found = hotpath.model_by_name(conn, name)
+    found = _find(conn, name, push_id)
     if found is None:
         values = {
             "name": name,
@@ -56,13 +70,20 @@ def ensure_model(uow: UnitOfWork, name: str) -> int:
             uow.record(
                 "model.create", name, model=name, after={"description": ""}, model_id=inserted.id
             )
-            return int(inserted.id)
-        found = hotpath.model_by_name(conn, name)
+            return int(inserted.id), None
+        found = _find(conn, name, push_id)
         assert found is not None  # inserted by a concurrent push just now
-    model_id, deleted = found
+    model_id, deleted, pushed = found
     if deleted:
         raise ModelDeleted(f"model {name!r} is deleted; restore it before pushing", model=name)
-    return int(model_id)
+    return model_id, pushed
+
+
+def _find(conn: Connection, name: str, push_id: str | None) -> tuple[int, bool, int | None] | None:
+    if push_id is not None:
+        return hotpath.model_and_push(conn, name, push_id)
+    found = hotpath.model_by_name(conn, name)
+    return None if found is None else (*found, None)
 
 
 def claim_blobs(conn: Connection, manifest: Manifest, access: Access) -> None:
@@ -78,13 +99,18 @@ def claim_blobs(conn: Connection, manifest: Manifest, access: Access) -> None:
     for entry in manifest.entries:
         if sizes.setdefault(entry.digest, entry.size) != entry.size:
             raise SizeMismatch(f"file {entry.path!r} declares another size for the same digest")
-    claim = _CLAIM_BLOBS
-    if not access.reads_everything:
-        claim = claim.where(readable_digest(access, blobs.c.digest))
     found: dict[str, int] = {}
-    for batch in _batches(sorted(sizes)):
-        result = conn.execute(claim, {"digests": list(batch)})
-        found.update((digest, size) for digest, size in result)
+    if access.reads_everything and conn.dialect.name == "postgresql":
+        for batch in _batches(sorted(sizes)):
+            rows = _CLAIM_ANY_BLOBS.execute(conn, {"digests": list(batch)}).fetchall()
+            found.update((digest, size) for digest, size in rows)
+    else:
+        claim = _CLAIM_BLOBS
+        if not access.reads_everything:
+            claim = claim.where(readable_digest(access, blobs.c.digest))
+        for batch in _batches(sorted(sizes)):
+            result = conn.execute(claim, {"digests": list(batch)})
+            found.update((digest, size) for digest, size in result)
     missing = [d for d in sizes if d not in found]
     if missing:
         raise BlobNotFound(

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from modeldepot import failpoints
 from modeldepot.cards import parse_card
@@ -90,13 +90,9 @@ class VersionService:
             if data.aliases:
                 uow.require(Permission.ALIAS_MOVE, name)
             conn = uow.conn
-            model_id = ensure_model(uow, name)
-            if data.push_id:
-                existing = conn.execute(
-                    _BY_PUSH_ID, {"model_id": model_id, "push_id": data.push_id}
-                ).first()
-                if existing is not None:
-                    return to_version_read(conn, name, existing), False
+            model_id, pushed = ensure_model(uow, name, data.push_id or None)
+            if pushed is not None:
+                return _reload(conn, name, pushed), False
             now = uow.now
             claim_blobs(conn, manifest, ctx.access)
             values: dict[str, Any] = {
@@ -385,11 +381,6 @@ class VersionService:
 
 
 # Built once, so SQLAlchemy's compiled cache hits.
-_BY_PUSH_ID = select(*VERSION_ROW).where(
-    versions.c.model_id == bindparam("model_id"), versions.c.push_id == bindparam("push_id")
-)
-
-
 def _insert_pairs(conn: Connection, table: Any, version_id: int, pairs: dict[str, Any]) -> None:
     if pairs:
         rows = [{"version_id": version_id, "key": k, "value": v} for k, v in pairs.items()]
