@@ -34,6 +34,7 @@ from modeldepot.config import ServerSettings
 from modeldepot.db.engine import Database
 from modeldepot.db.migrate import upgrade
 from modeldepot.db.tables import audit_head, metadata
+from modeldepot.governance.protection import DEFAULT_PROTECTED
 from modeldepot.registry import Registry
 from modeldepot.security.context import Context
 from modeldepot.server.app import create_app
@@ -119,12 +120,22 @@ def db(shared_db: Database) -> Database:
                 if table is not audit_head:
                     conn.execute(table.delete())
             conn.execute(audit_head.update().values(seq=0, hash=GENESIS, prev_hash=GENESIS))
+            conn.exec_driver_sql(_DEFAULT_PROTECTIONS)
     return shared_db
 
 
+# A new registry protects staging and production of every model (migration 0008).
+_DEFAULT_PROTECTIONS = (
+    "INSERT INTO protected_aliases (kind, scope, alias, created_at, created_by) VALUES "
+    + ", ".join(
+        f"('prefix', '', '{alias}', CURRENT_TIMESTAMP, 'modeldepot')"
+        for alias in DEFAULT_PROTECTED
+    )
+)
 _EMPTY_ALL = "; ".join(
     [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables) if t is not audit_head]
     + [f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}', prev_hash = '{GENESIS}'"]
+    + [_DEFAULT_PROTECTIONS]
 )
 
 

@@ -68,6 +68,9 @@ class Registry:
         self.units.append_hooks.append(checkpointer.after_append)
         self.audit = AuditService(self.units, checkpointer)
         self.events = EventService(self.units)
+        from modeldepot.governance.protection import ProtectionService
+
+        self.protection = ProtectionService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )
@@ -75,11 +78,13 @@ class Registry:
 
     def _subscribe(self) -> None:
         """The in-transaction follow-ups of changes (see ``registry/unit.py``)."""
+        from modeldepot.governance.protection import guard_protected_aliases
         from modeldepot.registry.aliases import keep_alias_history
         from modeldepot.registry.models import index_model_change
         from modeldepot.registry.versions import index_new_version_change, index_version_change
 
         for action in ("alias.set", "alias.delete"):
+            self.units.subscribe(action, guard_protected_aliases)
             self.units.subscribe(action, keep_alias_history)
         for action in (
             "model.create",

@@ -131,6 +131,7 @@ class AliasService:
                     alias_events.c.alias,
                     alias_events.c.at,
                     alias_events.c.actor,
+                    alias_events.c.request_id,
                     source.c.number.label("from_number"),
                     target.c.number.label("to_number"),
                 )
@@ -154,6 +155,7 @@ class AliasService:
                 to_version=r.to_number,
                 at=r.at,
                 actor=r.actor,
+                request=r.request_id,
             )
             for r in rows[:limit]
         ]
@@ -226,6 +228,7 @@ def keep_alias_history(uow: UnitOfWork, change: Change) -> None:
             to_version_id=facts["to_version_id"],
             at=uow.now,
             actor=uow.ctx.name,
+            request_id=uow.applying.get((facts["model_id"], facts["alias"])),
         )
     )
 

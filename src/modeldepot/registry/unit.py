@@ -52,6 +52,10 @@ class UnitOfWork:
     ctx: Context
     now: datetime
     changes: list[Change] = field(default_factory=list)
+    # (model id, alias) pairs this unit may move although protected: set only by
+    # applying a promotion request (governance/requests.py), read by the guard
+    # (governance/protection.py), with the request's id.
+    applying: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def require(self, permission: Permission, name: str = "") -> None:
         """Raise Forbidden (or ModelNotFound, to whom cannot read ``name``) unless the
@@ -105,6 +109,9 @@ class Units:
         self.appended = threading.Condition()
         self.last_seq = 0
         self.append_hooks: list[AppendHook] = []
+        # The registry's clock: every unit's ``now``. Tests replace it to let time pass
+        # (soak periods, expiries) without waiting.
+        self.clock: Callable[[], datetime] = utcnow
 
     def subscribe(self, action: str, subscriber: Subscriber) -> None:
         """Run ``subscriber`` inside the transaction of every change named ``action``."""
@@ -115,7 +122,7 @@ class Units:
     @contextmanager
     def write(self, ctx: Context) -> Iterator[UnitOfWork]:
         with self.db.write() as conn:
-            uow = UnitOfWork(conn, ctx, utcnow())
+            uow = UnitOfWork(conn, ctx, self.clock())
             yield uow
             if uow.changes:
                 for change in list(uow.changes):

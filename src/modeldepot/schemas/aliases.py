@@ -37,3 +37,4 @@ class AliasEventRead(BaseModel):
     to_version: int | None
     at: datetime
     actor: str
+    request: int | None = None  # the promotion request whose application moved it

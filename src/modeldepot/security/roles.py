@@ -44,6 +44,12 @@ class Permission(StrEnum):
     DELETE = "model:delete"  # soft-delete and restore models and versions
     GRANT_MANAGE = "grant:manage"  # grants below the granter's own role
     AUDIT_READ = "audit:read"
+    REQUEST_OPEN = "request:open"  # open, cancel one's own, comment, apply when passing
+    REQUEST_REVIEW = "request:review"  # approve or reject (also needs a required group)
+    CHECK_POST = "check:post"  # post an external check result on a version
+    VERSION_STATUS = "version:status"  # deprecate, revoke, reinstate
+    ALIAS_PROTECT = "alias:protect"  # protect an alias of a model
+    GOVERNANCE_ADMIN = "governance:admin"  # policies, prefix protections, freezes, waivers
     REGISTRY_ADMIN = "registry:admin"  # users, groups, gc, audit verification
     # Acting on one's own account (whoami, one's own tokens): any authenticated caller.
     SELF = "account:self"
@@ -59,6 +65,12 @@ NEEDS: dict[Permission, Role] = {
     Permission.DELETE: Role.MAINTAINER,
     Permission.GRANT_MANAGE: Role.MAINTAINER,
     Permission.AUDIT_READ: Role.MAINTAINER,
+    Permission.REQUEST_OPEN: Role.CONTRIBUTOR,
+    Permission.REQUEST_REVIEW: Role.READER,
+    Permission.CHECK_POST: Role.CONTRIBUTOR,
+    Permission.VERSION_STATUS: Role.MAINTAINER,
+    Permission.ALIAS_PROTECT: Role.MAINTAINER,
+    Permission.GOVERNANCE_ADMIN: Role.ADMIN,
     Permission.REGISTRY_ADMIN: Role.ADMIN,
     Permission.SELF: Role.READER,  # never checked on a namespace: see server/auth.py
 }

@@ -31,6 +31,7 @@ STATUS: dict[type[e.ModeldepotError], int] = {
     e.NotFound: 404,
     e.Unauthenticated: 401,
     e.Forbidden: 403,
+    e.PolicyInvalid: 400,
     e.AuthRateLimited: 429,
     e.Conflict: 409,
     e.DigestMismatch: 400,
