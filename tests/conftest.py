@@ -128,8 +128,7 @@ def db(shared_db: Database) -> Database:
 _DEFAULT_PROTECTIONS = (
     "INSERT INTO protected_aliases (kind, scope, alias, created_at, created_by) VALUES "
     + ", ".join(
-        f"('prefix', '', '{alias}', CURRENT_TIMESTAMP, 'modeldepot')"
-        for alias in DEFAULT_PROTECTED
+        f"('prefix', '', '{alias}', CURRENT_TIMESTAMP, 'modeldepot')" for alias in DEFAULT_PROTECTED
     )
 )
 _EMPTY_ALL = "; ".join(
