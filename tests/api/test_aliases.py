@@ -62,13 +62,13 @@ def test_put_alias_again_moves_it(api) -> None:
 
 @pytest.mark.usefixtures("three_versions")
 def test_list_aliases_is_ordered_by_name_and_pages(api) -> None:
-    for alias, version in [("staging", 2), ("canary", 3), ("prod", 1)]:
+    for alias, version in [("shadow", 2), ("canary", 3), ("prod", 1)]:
         set_alias(api, alias, version)
     first = assert_json(api.get(model_url(NAME, "aliases"), params={"limit": 2}), 200)
     assert [(a["name"], a["version"]) for a in first["items"]] == [("canary", 3), ("prod", 1)]
     params = {"limit": 2, "cursor": first["next_cursor"]}
     rest = assert_json(api.get(model_url(NAME, "aliases"), params=params), 200)
-    assert ([a["name"] for a in rest["items"]], rest["next_cursor"]) == (["staging"], None)
+    assert ([a["name"] for a in rest["items"]], rest["next_cursor"]) == (["shadow"], None)
 
 
 @pytest.mark.usefixtures("three_versions")

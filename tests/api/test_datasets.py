@@ -282,7 +282,7 @@ def test_impact_lists_aliases_pointing_at_versions_that_used_the_dataset(api) ->
     push_using(api, OTHER, dataset(CLICKS, SHA_B, role="test"))
     set_alias(api, NAME, "prod", 1)
     set_alias(api, NAME, "canary", 1)
-    set_alias(api, NAME, "staging", 2)
+    set_alias(api, NAME, "shadow", 2)
     set_alias(api, OTHER, "prod", 1)
     assert impact(api, CLICKS) == [
         (OTHER, "prod", 1, "test"),

@@ -71,7 +71,7 @@ def at(text: str) -> datetime:
 @pytest.fixture
 def described(api) -> None:
     """``ads/rec``: owned, two contacts, high risk, three versions (the third deleted),
-    ``prod`` on 1 and ``staging`` on 2, personal data in version 1, relations to two
+    ``prod`` on 1 and ``shadow`` on 2, personal data in version 1, relations to two
     other models, and pulls by two actors."""
     created = create_model(
         api,
@@ -103,7 +103,7 @@ def described(api) -> None:
         api, NAME, b"3", lineage={"datasets": [dataset("s3://secret", personal_data=True)]}
     )
     api.delete(model_url(NAME, "versions", "3"))
-    set_alias(api, NAME, "staging", 2)
+    set_alias(api, NAME, "shadow", 2)
     set_alias(api, NAME, "prod", 1)
     for number, actor in [(1, "alice"), (1, "bob"), (1, "alice"), (2, "carol")]:
         record_pull(api, NAME, number, actor)
@@ -121,8 +121,8 @@ def test_inventory_entry_holds_owner_risk_aliases_and_versions(api) -> None:
         "contacts": ["alice@example.com", "bob@example.com"],
     }
     assert (entry["risk_level"], entry["risk_reason"]) == ("high", "Profiles users")
-    assert entry["aliases"] == {"prod": 1, "staging": 2}
-    assert list(entry["aliases"]) == ["prod", "staging"]
+    assert entry["aliases"] == {"prod": 1, "shadow": 2}
+    assert list(entry["aliases"]) == ["prod", "shadow"]
     assert (entry["latest_version"], entry["version_count"]) == (2, 2)
     assert entry["card_completeness"] is None
 
@@ -141,7 +141,7 @@ def test_inventory_names_the_models_live_versions_depend_on_and_derive_from(api)
     assert found[NAME]["depends_on"] == ["ads/emb"]
     assert found[NAME]["derived_from"] == ["ads/base", NAME]
     assert (found["ads/emb"]["depends_on"], found["ads/emb"]["derived_from"]) == ([], [])
-    api.delete(model_url(NAME, "aliases", "staging"))
+    api.delete(model_url(NAME, "aliases", "shadow"))
     api.delete(model_url(NAME, "versions", "2"))
     assert entries(api)[NAME]["derived_from"] == []
 
@@ -234,7 +234,7 @@ def test_inventory_csv_has_one_row_per_model_under_the_header(api) -> None:
         "risk_level": "high",
         "risk_reason": "Profiles users",
         "card_completeness": "0.5",
-        "aliases": "prod=1;staging=2",
+        "aliases": "prod=1;shadow=2",
         "latest_version": "2",
         "version_count": "2",
         "last_change": row["last_change"],

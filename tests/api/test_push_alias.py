@@ -39,23 +39,23 @@ def _version_count(registry) -> int:
 def test_commit_with_aliases_points_them_at_the_new_version(api, registry) -> None:
     put_blob(api, b"weights")
     body = assert_json(
-        commit(api, NAME, [entry("model.bin", b"weights")], aliases=["production", "champion"]), 201
+        commit(api, NAME, [entry("model.bin", b"weights")], aliases=["champion", "candidate"]), 201
     )
-    assert body["aliases"] == ["champion", "production"]
-    for alias in ("production", "champion"):
+    assert body["aliases"] == ["candidate", "champion"]
+    for alias in ("candidate", "champion"):
         assert assert_json(api.get(model_url(NAME, "aliases", alias)), 200)["version"] == 1
     assert _actions(registry) == [
         ("model.create", NAME, "admin"),
         ("version.create", f"{NAME}:1", "admin"),
-        ("alias.set", f"{NAME}@production", "admin"),
         ("alias.set", f"{NAME}@champion", "admin"),
+        ("alias.set", f"{NAME}@candidate", "admin"),
     ]
 
 
 def test_the_second_push_moves_the_alias_and_history_keeps_both(api) -> None:
-    push(api, NAME, {"a.bin": b"one"}, aliases=["production"])
-    push(api, NAME, {"a.bin": b"two"}, aliases=["production"])
-    history = assert_json(api.get(model_url(NAME, "aliases", "production", "history")), 200)
+    push(api, NAME, {"a.bin": b"one"}, aliases=["candidate"])
+    push(api, NAME, {"a.bin": b"two"}, aliases=["candidate"])
+    history = assert_json(api.get(model_url(NAME, "aliases", "candidate", "history")), 200)
     assert [(e["from_version"], e["to_version"]) for e in history["items"]] == [(1, 2), (None, 1)]
 
 
@@ -70,7 +70,7 @@ def test_a_contributor_cannot_move_aliases_so_nothing_is_committed(api, registry
     assert uploaded.status_code == 201, uploaded.text
     response = api.post(
         model_url(NAME, "versions"),
-        json={"files": [entry("model.bin", b"weights")], "aliases": ["production"]},
+        json={"files": [entry("model.bin", b"weights")], "aliases": ["candidate"]},
         headers=headers,
     )
     assert_problem(response, 403, "FORBIDDEN")
@@ -93,6 +93,6 @@ def test_an_invalid_alias_refuses_the_whole_commit(api, registry) -> None:
 
 
 def test_a_failed_commit_appends_no_audit_record(api, registry) -> None:
-    response = commit(api, NAME, [entry("model.bin", b"never uploaded")], aliases=["production"])
+    response = commit(api, NAME, [entry("model.bin", b"never uploaded")], aliases=["candidate"])
     assert_problem(response, 404, "BLOB_UNKNOWN")
     assert _actions(registry) == []

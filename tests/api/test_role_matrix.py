@@ -45,7 +45,7 @@ def world(api) -> World:
 
 
 def seed(w: World) -> None:
-    """Each caller's model of this round: versions 1 and 2, ``production`` on 1, tags
+    """Each caller's model of this round: versions 1 and 2, ``w.alias`` on 1, tags
     and a dataset. Through the services (what the routes call): faster than HTTP."""
     registry = w.api.app.state.registry  # type: ignore[attr-defined]
     ctx = Context.system("seed")
@@ -56,7 +56,7 @@ def seed(w: World) -> None:
         first = VersionCreate(files=files, tags={"stage": "x"}, lineage=lineage)
         registry.versions.create_version(ctx, model, first)
         registry.versions.create_version(ctx, model, VersionCreate(files=files))
-        registry.aliases.set_alias(ctx, model, "production", 1)
+        registry.aliases.set_alias(ctx, model, w.alias, 1)
         registry.models.set_tag(ctx, model, "team", "t")
 
 
