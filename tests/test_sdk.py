@@ -206,12 +206,12 @@ def test_alias_lifecycle_and_history(client, tmp_path: Path) -> None:
     source = make_model_dir(tmp_path / "m", {"a": b"1"})
     client.push(source, "a/m")
     client.push(source, "a/m")
-    client.set_alias("a/m", "production", 1)
-    client.set_alias("a/m", "production", 2)
+    client.set_alias("a/m", "champion", 1)
+    client.set_alias("a/m", "champion", 2)
     with pytest.raises(VersionInUse):
         client.delete_version("a/m:2")
-    client.delete_alias("a/m", "production")
-    history = client.alias_history("a/m", "production")
+    client.delete_alias("a/m", "champion")
+    history = client.alias_history("a/m", "champion")
     assert [(e.from_version, e.to_version) for e in history] == [(2, None), (1, 2), (None, 1)]
     # Who moved it: the owner of the token the client sent, never a declared name.
     assert all(e.actor == "admin" for e in history)
