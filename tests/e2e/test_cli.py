@@ -79,22 +79,22 @@ def test_issue_walkthrough(cli: Cli, md: Client, tmp_path: Path) -> None:
     )
     assert pushed["file_count"] == len(files)
     digest = pushed["digest"]
-    assert ok(cli("alias", "set", name, "production", "1")).strip() == f"{name}@production -> 1"
+    assert ok(cli("alias", "set", name, "champion", "1")).strip() == f"{name}@champion -> 1"
 
     namespace = name.split("/")[0] + "/"
     deploy, _by_number, _by_digest, *shown = map(
         ok,
         cli.many(
-            ["pull", f"{name}@production", "-o", "./deploy"],
+            ["pull", f"{name}@champion", "-o", "./deploy"],
             ["pull", f"{name}:1", "-o", "by-number"],
             ["pull", f"{name}@{digest}", "-o", "by-digest"],
             ["models", "list", "--prefix", namespace],
             ["models", "show", name],
             ["versions", "list", name],
-            ["version", "show", f"{name}@production"],
+            ["version", "show", f"{name}@champion"],
             ["version", "files", f"{name}:1"],
             ["alias", "list", name],
-            ["alias", "history", f"{name}@production"],
+            ["alias", "history", f"{name}@champion"],
         ),
     )
     assert deploy.startswith(f"pulled {name}:1 {digest} into deploy ")
@@ -102,12 +102,12 @@ def test_issue_walkthrough(cli: Cli, md: Client, tmp_path: Path) -> None:
         assert tree(tmp_path / target) == files
     models, model, versions, version, version_files, aliases, history = shown
     assert name in models
-    assert "production=1" in model
-    assert digest[:19] in versions and "production" in versions
+    assert "champion=1" in model
+    assert digest[:19] in versions and "champion" in versions
     assert f"{name}:1" in version and "auc=0.91" in version and "lr=0.01" in version
     assert all(path in version_files for path in files)
-    assert "production" in aliases
-    assert "production" in history
+    assert "champion" in aliases
+    assert "champion" in history
 
     unique_files(tmp_path / "model_dir", {"weights.bin": os.urandom(1000)})
     tagged_model, tagged_version, second, no_alias = cli.many(
@@ -134,7 +134,7 @@ def test_issue_walkthrough(cli: Cli, md: Client, tmp_path: Path) -> None:
     assert ok(untagged_model).strip() == f"untagged model {name}: owner"
     assert ok(untagged_version).strip() == f"untagged {name}:1: stage"
     assert ok(deleted).startswith(f"deleted {name}:2")
-    assert "production" in one_line_error(in_use, "VERSION_HAS_ALIASES")
+    assert "champion" in one_line_error(in_use, "VERSION_HAS_ALIASES")
     assert md.get_model(name).tags == {}
     assert md.get_version(f"{name}:1").tags == {"team": "ads"}
     assert [v.number for v in md.list_versions(name)] == [1]
@@ -142,13 +142,13 @@ def test_issue_walkthrough(cli: Cli, md: Client, tmp_path: Path) -> None:
 
     restored, unaliased = map(
         ok,
-        cli.many(["version", "restore", f"{name}:2"], ["alias", "rm", name, "production"]),
+        cli.many(["version", "restore", f"{name}:2"], ["alias", "rm", name, "champion"]),
     )
     assert restored.strip() == f"restored {name}:2"
-    assert unaliased.strip() == f"removed {name}@production"
+    assert unaliased.strip() == f"removed {name}@champion"
     assert md.get_version(name).number == 2
     assert md.list_aliases(name) == []
-    assert [(e.from_version, e.to_version) for e in md.alias_history(name, "production")] == [
+    assert [(e.from_version, e.to_version) for e in md.alias_history(name, "champion")] == [
         (1, None),
         (None, 1),
     ]

@@ -66,8 +66,8 @@ def test_list_export_and_verify_a_servers_audit_log(tmp_path: Path, server: Serv
     unique_files(tmp_path / "m")
     ok(cli("push", tmp_path / "m", name))
     ok(cli("push", tmp_path / "m", name, "--tag", "run=2"))
-    ok(cli("alias", "set", name, "production", "1"))
-    ok(cli("alias", "set", name, "production", "2"))
+    ok(cli("alias", "set", name, "champion", "1"))
+    ok(cli("alias", "set", name, "champion", "2"))
 
     listed = ok_json(cli("audit", "list", "--action", "alias.*", "--json"))
     assert [(r["action"], r["after"]["version"]) for r in listed] == [
@@ -76,7 +76,7 @@ def test_list_export_and_verify_a_servers_audit_log(tmp_path: Path, server: Serv
     ]
     table = ok(cli("audit", "list", "--model", name)).splitlines()
     assert table[0].split() == ["SEQ", "WHEN", "WHO", "ACTION", "TARGET"]
-    assert table[1].split()[-2:] == ["alias.set", f"{name}@production"]
+    assert table[1].split()[-2:] == ["alias.set", f"{name}@champion"]
 
     exported = [json.loads(line) for line in ok(cli("audit", "export")).splitlines()]
     assert [r["seq"] for r in exported] == list(range(1, len(exported) + 1))
@@ -121,11 +121,11 @@ def test_watch_prints_each_change_as_it_commits_and_resumes_after_a_seq(
         ok(cli("push", tmp_path / "m", model))
     ok(cli("alias", "set", name, "before", "1"))
     with watching(cli, namespace, "--action", "alias.*") as watcher:
-        ok(cli("alias", "set", name, "production", "1"))
-        ok(cli("alias", "set", elsewhere, "production", "1"))
-        ok(cli("alias", "set", name, "staging", "1"))
+        ok(cli("alias", "set", name, "champion", "1"))
+        ok(cli("alias", "set", elsewhere, "champion", "1"))
+        ok(cli("alias", "set", name, "canary", "1"))
         events = [json.loads(watcher.line()) for _ in range(2)]
-    assert [e["target"] for e in events] == [f"{name}@production", f"{name}@staging"]
+    assert [e["target"] for e in events] == [f"{name}@champion", f"{name}@canary"]
     with watching(cli, namespace, "--after", str(events[0]["seq"])) as resumed:
         assert json.loads(resumed.line())["seq"] == events[1]["seq"]
     with watching(cli, namespace, "--after", "0", "--action", "alias.*", json_lines=False) as plain:

@@ -248,7 +248,7 @@ def test_anonymous_read_serves_reads_only(tmp_path: Path) -> None:
         anyone = person(tmp_path, server, "anyone")
         assert ok_json(run(anyone, "whoami", "--json"))["name"] == "anonymous"
         ok(run(anyone, "pull", "pub/model", "-o", "out"))
-        refused(run(anyone, "alias", "set", "pub/model", "production", "1"), "FORBIDDEN")
+        refused(run(anyone, "alias", "set", "pub/model", "champion", "1"), "FORBIDDEN")
         refused(run(anyone, "token", "create", "mine"), "UNAUTHENTICATED")
     finally:
         server.close()

@@ -124,8 +124,8 @@ def test_an_alias_moved_through_one_replica_reads_through_the_other(
         for i in range(2):
             md_a.push(make_model_dir(tmp_path / f"m{i}", {"w": f"v{i}".encode()}), name)
         for number in (1, 2, 1):
-            md_a.set_alias(name, "production", number)
-            assert md_b.get_version(f"{name}@production").number == number
+            md_a.set_alias(name, "champion", number)
+            assert md_b.get_version(f"{name}@champion").number == number
 
 
 def test_an_upload_started_through_one_replica_completes_through_the_other(
