@@ -115,12 +115,12 @@ def wrk_figures(base: str, name: str, digest: str, clients: int, work: Path) -> 
         ),
     }
     with http_client(base) as http:
-        http.put(f"/models/{name}-seq/-/aliases/production", json={"version": 1}).raise_for_status()
+        http.put(f"/models/{name}-seq/-/aliases/champion", json={"version": 1}).raise_for_status()
         numbers = [v["number"] for v in _all_versions(http, f"{name}-conc")]
     figures["concurrent_numbers_contiguous"] = sorted(numbers) == list(range(1, len(numbers) + 1))
     resolve = work / "resolve.lua"
     resolve.write_text(wrk_auth())
-    figures["resolve_alias"] = wrk(f"{base}/api/v1/resolve?ref={name}-seq@production", 1, resolve)
+    figures["resolve_alias"] = wrk(f"{base}/api/v1/resolve?ref={name}-seq@champion", 1, resolve)
     return figures
 
 
@@ -164,12 +164,12 @@ def main() -> None:
             numbers = [v["number"] for v in _all_versions(http, f"bench/conc-{suffix}")]
             contiguous = sorted(numbers) == list(range(1, per_client * args.clients + 1))
 
-            http.put(f"/models/bench/seq-{suffix}/-/aliases/production", json={"version": 7})
+            http.put(f"/models/bench/seq-{suffix}/-/aliases/champion", json={"version": 7})
             resolves: list[float] = []
             for _ in range(args.resolves):
                 t = time.perf_counter()
                 http.get(
-                    "/resolve", params={"ref": f"bench/seq-{suffix}@production"}
+                    "/resolve", params={"ref": f"bench/seq-{suffix}@champion"}
                 ).raise_for_status()
                 resolves.append(time.perf_counter() - t)
         results: dict = {
