@@ -1,4 +1,4 @@
-"""``modeldepot alias set|rm|list|history``."""
+"""``modeldepot alias set|rm|list|history|protect|unprotect|protections``."""
 
 from __future__ import annotations
 
@@ -55,8 +55,11 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(items)
         return
     emit_table(
-        ["ALIAS", "VERSION", "SINCE", "BY"],
-        [(a.name, a.version, when(a.updated_at), a.updated_by) for a in items],
+        ["ALIAS", "VERSION", "SINCE", "BY", "PROTECTED"],
+        [
+            (a.name, a.version, when(a.updated_at), a.updated_by, "yes" if a.protected else "-")
+            for a in items
+        ],
     )
 
 
@@ -76,4 +79,77 @@ def alias_history(ctx: click.Context, target: str, limit: int | None, as_json: b
     emit_table(
         ["WHEN", "ALIAS", "FROM", "TO", "BY"],
         [(when(e.at), e.alias, e.from_version or "-", e.to_version or "-", e.actor) for e in items],
+    )
+
+
+def _shown(kind: str, scope: str) -> str:
+    """A rule's scope as shown: the model, or the prefix with its slash (``/``: all)."""
+    if kind == "model":
+        return scope
+    scope = scope.strip("/")
+    return scope + "/" if scope else "/"
+
+
+def _rule(first: str, second: str | None, prefix: str | None) -> tuple[dict[str, str], str]:
+    """The SDK's arguments for ``MODEL ALIAS`` or ``--prefix PREFIX ALIAS``, and how the
+    rule is shown."""
+    if prefix is not None:
+        if second is not None:
+            raise click.UsageError("with --prefix, give only ALIAS")
+        return {"prefix": prefix, "alias": first}, f"{first} of every model under " + _shown(
+            "prefix", prefix
+        )
+    if second is None:
+        raise click.UsageError("give MODEL ALIAS, or --prefix PREFIX ALIAS")
+    return {"model": first, "alias": second}, f"{first}@{second}"
+
+
+PREFIX_HELP = "Every model under this prefix (`/`: every model)."
+
+
+@alias.command("protect")
+@click.argument("first", metavar="[MODEL] ALIAS")
+@click.argument("second", required=False, metavar="")
+@click.option("--prefix", help=PREFIX_HELP)
+@click.pass_context
+@handle_errors
+def protect(ctx: click.Context, first: str, second: str | None, prefix: str | None) -> None:
+    """Protect ALIAS of MODEL (its maintainers may), or of every model under --prefix
+    (its admins may): it then moves only by applying a promotion request."""
+    arguments, shown = _rule(first, second, prefix)
+    client(ctx).protect(**arguments)
+    click.echo(f"protected {shown}")
+
+
+@alias.command("unprotect")
+@click.argument("first", metavar="[MODEL] ALIAS")
+@click.argument("second", required=False, metavar="")
+@click.option("--prefix", help=PREFIX_HELP)
+@click.pass_context
+@handle_errors
+def unprotect(ctx: click.Context, first: str, second: str | None, prefix: str | None) -> None:
+    """Remove the rule protecting ALIAS of MODEL or under --prefix (an admin's act); the
+    alias moves directly again unless another rule covers it."""
+    arguments, shown = _rule(first, second, prefix)
+    client(ctx).unprotect(**arguments)
+    click.echo(f"unprotected {shown}")
+
+
+@alias.command("protections")
+@click.argument("name", required=False, metavar="[MODEL]")
+@json_option
+@click.pass_context
+@handle_errors
+def list_protections(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Every protection rule, or those covering MODEL."""
+    items = client(ctx).protections(name)
+    if as_json:
+        emit_json(items)
+        return
+    emit_table(
+        ["ALIAS", "KIND", "SCOPE", "SINCE", "BY"],
+        [
+            (r.alias, r.kind, _shown(r.kind, r.scope), when(r.created_at), r.created_by)
+            for r in items
+        ],
     )

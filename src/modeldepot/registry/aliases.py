@@ -100,7 +100,11 @@ class AliasService:
                 (after,) = decode_cursor(cursor, str)
                 query = query.where(aliases.c.name > after)
             rows = conn.execute(query).all()
-        items = [_row_to_read(model.name, r) for r in rows[:limit]]
+            # Imported here: governance.protection imports the registry package.
+            from modeldepot.governance.protection import protected_of
+
+            guarded = protected_of(conn, model.name)
+        items = [_row_to_read(model.name, r, r.name in guarded) for r in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1].name) if len(rows) > limit else None
         return Page[AliasRead](items=items, next_cursor=next_cursor)
 
@@ -241,10 +245,12 @@ def _alias_read(conn: Connection, model: Row[Any], alias: str) -> AliasRead:
     ).first()
     if row is None:
         raise AliasNotFound(f"model {model.name!r} has no alias {alias!r}", model=model.name)
-    return _row_to_read(model.name, row)
+    from modeldepot.governance.protection import protected
+
+    return _row_to_read(model.name, row, protected(conn, model.name, alias))
 
 
-def _row_to_read(model_name: str, row: Row[Any]) -> AliasRead:
+def _row_to_read(model_name: str, row: Row[Any], is_protected: bool) -> AliasRead:
     return AliasRead(
         model=model_name,
         name=row.name,
@@ -253,4 +259,5 @@ def _row_to_read(model_name: str, row: Row[Any]) -> AliasRead:
         created_by=row.created_by,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
+        protected=is_protected,
     )

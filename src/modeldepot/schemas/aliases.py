@@ -28,6 +28,8 @@ class AliasRead(BaseModel):
     created_by: str
     updated_at: datetime
     updated_by: str
+    # Moves only by applying a promotion request (docs/protection.md).
+    protected: bool = False
 
 
 class AliasEventRead(BaseModel):
