@@ -440,3 +440,28 @@ CASES.update(
         ("DELETE", "/api/v1/grants/{grant_id}"): Case("maintainer", grant_below, hidden=True),
     }
 )
+
+
+def protected_by_root(w: World, caller: str, model: str) -> httpx.Response:
+    """Remove a rule root made on ``caller``'s model: an admin's act."""
+    rule = {"kind": "model", "scope": model, "alias": "gate"}
+    w.root("POST", "/protections", json=rule)
+    return w.call(caller, "DELETE", "/protections", params=rule)
+
+
+CASES.update(
+    {
+        # Protected aliases: anyone who can read a model sees its rules; its maintainer
+        # protects its aliases; only an admin removes a rule.
+        ("GET", "/api/v1/protections"): Case(
+            "reader", lambda w, c, mo: w.call(c, "GET", "/protections", params={"model": mo})
+        ),
+        ("POST", "/api/v1/protections"): Case(
+            "maintainer",
+            lambda w, c, mo: w.call(
+                c, "POST", "/protections", json={"kind": "model", "scope": mo, "alias": "gate"}
+            ),
+        ),
+        ("DELETE", "/api/v1/protections"): Case("admin", protected_by_root),
+    }
+)
