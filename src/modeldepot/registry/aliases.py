@@ -46,7 +46,10 @@ class AliasService:
         with self.units.write(ctx) as uow:
             uow.require(Permission.ALIAS_MOVE, name)
             move_alias(uow, name, alias, number, expected_version=expected_version)
-            return _alias_read(uow.conn, model_row(uow.conn, name), alias)
+            # A recorded move commits only if the alias is not protected (the guard
+            # refuses the whole unit otherwise): only a move that changed nothing asks.
+            unprotected = False if uow.changes else None
+            return _alias_read(uow.conn, model_row(uow.conn, name), alias, unprotected)
 
     def delete_alias(self, ctx: Context, name: str, alias: str) -> None:
         validate_alias(alias)
@@ -237,7 +240,9 @@ def keep_alias_history(uow: UnitOfWork, change: Change) -> None:
     )
 
 
-def _alias_read(conn: Connection, model: Row[Any], alias: str) -> AliasRead:
+def _alias_read(
+    conn: Connection, model: Row[Any], alias: str, is_protected: bool | None = None
+) -> AliasRead:
     row = conn.execute(
         select(aliases, versions.c.number)
         .join(versions, versions.c.id == aliases.c.version_id)
@@ -245,9 +250,11 @@ def _alias_read(conn: Connection, model: Row[Any], alias: str) -> AliasRead:
     ).first()
     if row is None:
         raise AliasNotFound(f"model {model.name!r} has no alias {alias!r}", model=model.name)
-    from modeldepot.governance.protection import protected
+    if is_protected is None:
+        from modeldepot.governance.protection import protected
 
-    return _row_to_read(model.name, row, protected(conn, model.name, alias))
+        is_protected = protected(conn, model.name, alias)
+    return _row_to_read(model.name, row, is_protected)
 
 
 def _row_to_read(model_name: str, row: Row[Any], is_protected: bool) -> AliasRead:
