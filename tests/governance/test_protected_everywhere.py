@@ -141,14 +141,16 @@ def test_setting_or_deleting_a_protected_alias_is_refused(
 ) -> None:
     headers = headers_of(api, role)
     url = model_url(production, "aliases", PROTECTED)
-    for response in (
-        api.put(url, json={"version": 2}, headers=headers),
-        api.put(url, json={"version": 2, "expected_version": 1}, headers=headers),
-        api.delete(url, headers=headers),
-        api.put(model_url(production, "aliases", "staging"), json={"version": 2}, headers=headers),
+    staging = model_url(production, "aliases", "staging")
+    for alias, response in (
+        (PROTECTED, api.put(url, json={"version": 2}, headers=headers)),
+        (PROTECTED, api.put(url, json={"version": 2, "expected_version": 1}, headers=headers)),
+        (PROTECTED, api.delete(url, headers=headers)),
+        ("staging", api.put(staging, json={"version": 2}, headers=headers)),
     ):
         problem = assert_problem(response, 403, "ALIAS_PROTECTED")
-        assert "promotion request" in problem["detail"]
+        assert (problem["model"], problem["alias"]) == (production, alias)
+        assert f"modeldepot promote {production}:<version> --to {alias}" in problem["detail"]
     assert state(registry, production) == SEEDED
     assert state(registry, production, "staging") == (None, [])
 

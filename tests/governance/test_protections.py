@@ -115,6 +115,11 @@ def test_aliases_say_whether_they_are_protected(api, registry) -> None:
     assert [(a["name"], a["protected"]) for a in listed] == [("canary", False), ("staging", True)]
     one = assert_json(api.get(model_url("ads/rec", "aliases", "staging")), 200)
     assert one["protected"] is True
+    # Setting it where it is already moves nothing: answered, not refused.
+    again = assert_json(move(api, "ads/rec", "staging", 1), 200)
+    assert (again["version"], again["protected"]) == (1, True)
+    assert_problem(move(api, "ads/rec", "staging", 2), 403, "ALIAS_PROTECTED")
+    assert assert_json(move(api, "ads/rec", "canary", 2), 200)["protected"] is False
 
 
 def test_malformed_rules_are_refused(api) -> None:
