@@ -7,7 +7,7 @@ the guard and on this code, in turns in one run, every request carrying a token.
 ``--baseline-src`` is the ``src`` directory of a checkout from before the guard (e.g.
 ``git archive 4cc7e21 src | tar -x -C /tmp/base``). Each round starts each server on a
 fresh data directory (and, with ``--database-url``, a fresh PostgreSQL database), the
-old code first in even rounds and second in odd ones (the second of a pair ran 10-20 %
+old code first in even rounds and second in odd ones (the second of a pair ran 9-22 %
 slower, whichever it was), with a model of two versions, then measures with wrk
 (``apt-get install wrk``) over one connection, one request at a time:
 
