@@ -96,9 +96,8 @@ def _rule(first: str, second: str | None, prefix: str | None) -> tuple[dict[str,
     if prefix is not None:
         if second is not None:
             raise click.UsageError("with --prefix, give only ALIAS")
-        return {"prefix": prefix, "alias": first}, f"{first} of every model under " + _shown(
-            "prefix", prefix
-        )
+        shown = f"{first} of every model under {_shown('prefix', prefix)}"
+        return {"prefix": prefix, "alias": first}, shown
     if second is None:
         raise click.UsageError("give MODEL ALIAS, or --prefix PREFIX ALIAS")
     return {"model": first, "alias": second}, f"{first}@{second}"
