@@ -41,6 +41,7 @@ CSV_COLUMNS = [
     "depends_on",
     "derived_from",
     "pulls",
+    "alias_status",
 ]
 CARD = "# rec\n## Intended use\nRanking.\n## Evaluation\nAUC 0.9.\n## Limitations\nCold start.\n"
 

@@ -55,9 +55,19 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(items)
         return
     emit_table(
-        ["ALIAS", "VERSION", "SINCE", "BY"],
-        [(a.name, a.version, when(a.updated_at), a.updated_by) for a in items],
+        ["ALIAS", "VERSION", "STATUS", "SINCE", "BY"],
+        [
+            (a.name, a.version, a.version_status.upper(), when(a.updated_at), a.updated_by)
+            for a in items
+        ],
     )
+    for a in items:
+        if a.version_status == "revoked":
+            click.echo(
+                f"WARNING: {name}@{a.name} points at revoked version {a.version} "
+                f"(see: modeldepot version show {name}:{a.version})",
+                err=True,
+            )
 
 
 @alias.command("history")

@@ -71,6 +71,10 @@ class Registry:
         from modeldepot.governance.protection import ProtectionService
 
         self.protection = ProtectionService(self.units)
+        from modeldepot.governance.lifecycle import LifecycleService
+
+        # ``open_rollback`` is the promotion-request service's, wired where it is made.
+        self.lifecycle = LifecycleService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )

@@ -90,7 +90,7 @@ class AliasService:
             conn = reading.conn
             model = model_row(conn, name)
             query = (
-                select(aliases, versions.c.number)
+                select(aliases, versions.c.number, versions.c.status)
                 .join(versions, versions.c.id == aliases.c.version_id)
                 .where(aliases.c.model_id == model.id)
                 .order_by(aliases.c.name)
@@ -235,7 +235,7 @@ def keep_alias_history(uow: UnitOfWork, change: Change) -> None:
 
 def _alias_read(conn: Connection, model: Row[Any], alias: str) -> AliasRead:
     row = conn.execute(
-        select(aliases, versions.c.number)
+        select(aliases, versions.c.number, versions.c.status)
         .join(versions, versions.c.id == aliases.c.version_id)
         .where(aliases.c.model_id == model.id, aliases.c.name == alias)
     ).first()
@@ -253,4 +253,5 @@ def _row_to_read(model_name: str, row: Row[Any]) -> AliasRead:
         created_by=row.created_by,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
+        version_status=row.status,
     )

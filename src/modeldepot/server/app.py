@@ -26,6 +26,7 @@ from modeldepot.server.api import (
     events,
     identity,
     inventory,
+    lifecycle,
     lineage,
     models,
     search,
@@ -117,6 +118,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         audit.router,
         events.router,
         identity.router,
+        lifecycle.router,
         final,
     )
     for router in routers:
