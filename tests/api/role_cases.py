@@ -437,3 +437,44 @@ CASES.update(
         ("DELETE", "/api/v1/grants/{grant_id}"): Case("maintainer", grant_below, hidden=True),
     }
 )
+
+
+def revoked_then(verb: str) -> Request:
+    """``verb`` on the caller's version 1, which root revoked first."""
+
+    def request(w: World, caller: str, model: str) -> httpx.Response:
+        w.root("POST", f"/models/{model}/-/versions/1/revoke", json={"reason": "leak"})
+        return w.call(caller, "POST", f"/models/{model}/-/versions/1/{verb}", json={"reason": "r"})
+
+    return request
+
+
+CASES.update(
+    {
+        # A version's lifecycle: maintainers of the model (version:status).
+        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/deprecate"): Case(
+            "maintainer",
+            req(
+                "POST",
+                "/models/{m}/-/versions/1/deprecate",
+                json={"reason": "old", "replacement": 2},
+            ),
+        ),
+        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/revoke"): Case(
+            "maintainer", req("POST", "/models/{m}/-/versions/1/revoke", json={"reason": "leak"})
+        ),
+        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/reinstate"): Case(
+            "maintainer", revoked_then("reinstate")
+        ),
+        # Applying a revocation by dataset needs version:status on every model in it.
+        ("POST", "/api/v1/datasets/-/revoke"): Case(
+            "maintainer",
+            lambda w, c, mo: w.call(
+                c,
+                "POST",
+                "/datasets/-/revoke",
+                json={"dataset": f"s3://data/{mo}", "reason": "leak", "apply": True},
+            ),
+        ),
+    }
+)
