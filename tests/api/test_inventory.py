@@ -243,6 +243,7 @@ def test_inventory_csv_has_one_row_per_model_under_the_header(api) -> None:
         "depends_on": "ads/emb",
         "derived_from": f"ads/base;{NAME}",
         "pulls": "2:carol=1;1:alice=2,bob=1",
+        "alias_status": "",
     }
     assert at(row["last_change"]) == at(entries(api)[NAME]["last_change"])
     empty = rows["ads/emb"]
