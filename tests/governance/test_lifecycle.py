@@ -76,6 +76,8 @@ def test_deprecation_is_shown_by_every_read_of_the_version(api) -> None:
     assert [(v["number"], v["status"]) for v in listed] == [(2, "active"), (1, "deprecated")]
     alias = assert_json(api.get(model_url(NAME, "aliases", "champion")), 200)
     assert alias["version_status"] == "deprecated"
+    hits = assert_json(api.get(f"{API}/search/versions", params={"q": ""}), 200)["items"]
+    assert {(v["number"], v["status"]) for v in hits} == {(2, "active"), (1, "deprecated")}
     # A deprecated version is still pulled.
     assert manifest(api, NAME, 1).status_code == 200
     (record,) = records(api, "version.deprecate")
@@ -275,6 +277,7 @@ def test_applying_revokes_everything_then_opens_the_rollbacks(
     assert by_alias["frozen"].note == "REQUEST_CLOSED: a freeze holds"
     assert (by_alias["stable"].request, by_alias["first"].target) == (43, None)
     assert by_alias["first"].request is None
+    assert by_alias["first"].note.startswith("no earlier version")
 
 
 def test_applying_is_refused_whole_when_one_model_is_not_the_callers(

@@ -128,7 +128,7 @@ def print_plan(plan: RevocationPlan) -> None:
                 (
                     f"{a.model}@{a.alias}",
                     a.version,
-                    a.target if a.target is not None else "- (no earlier usable version)",
+                    a.target if a.target is not None else "-",
                     f"#{a.request}" if a.request is not None else a.note or "-",
                 )
                 for a in plan.aliases

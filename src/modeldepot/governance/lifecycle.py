@@ -45,6 +45,7 @@ from modeldepot.security.access import Access
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
 
+NO_TARGET = "no earlier version in its history is neither in the plan, revoked nor deleted"
 # (ctx, model, alias, reason) -> the request opened (anything with an ``id``).
 OpenRollback = Callable[[Context, str, str, str], object]
 
@@ -298,16 +299,20 @@ def _plan(
         .where(aliases.c.version_id.in_(sorted(ids)))
         .order_by(models.c.name, aliases.c.name)
     ).all()
-    rollbacks = [
-        PlannedRollback(
-            model=a.model,
-            alias=a.alias,
-            version=a.number,
-            target=_rollback_target(conn, a.model_id, a.alias, ids),
+    rollbacks = []
+    for a in pointing:
+        if not protected(conn, a.model, a.alias):
+            continue
+        target = _rollback_target(conn, a.model_id, a.alias, ids)
+        rollbacks.append(
+            PlannedRollback(
+                model=a.model,
+                alias=a.alias,
+                version=a.number,
+                target=target,
+                note="" if target is not None else NO_TARGET,
+            )
         )
-        for a in pointing
-        if protected(conn, a.model, a.alias)
-    ]
     return planned, rollbacks
 
 
