@@ -244,7 +244,7 @@ class Recorder:
         self.calls.append((ctx.name, name, alias, reason))
         if alias == self.fail_on:
             raise RequestClosed("a freeze holds")
-        return type("Opened", (), {"id": 40 + len(self.calls)})()
+        return 40 + len(self.calls)  # the request's id, as RequestService.open_rollback
 
 
 def test_applying_revokes_everything_then_opens_the_rollbacks(

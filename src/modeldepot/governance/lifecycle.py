@@ -46,7 +46,7 @@ from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
 
 NO_TARGET = "no earlier version in its history is neither in the plan, revoked nor deleted"
-# (ctx, model, alias, reason) -> the request opened (anything with an ``id``).
+# (ctx, model, alias, reason) -> the request opened: its id, or a read with an ``id``.
 OpenRollback = Callable[[Context, str, str, str], object]
 
 
@@ -173,7 +173,7 @@ class LifecycleService:
         except ModeldepotError as exc:
             rollback.note = f"{exc.code}: {exc.detail}"
             return
-        request = getattr(opened, "id", None)
+        request = opened if isinstance(opened, int) else getattr(opened, "id", None)
         rollback.request = request if isinstance(request, int) else None
 
 
