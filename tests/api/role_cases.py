@@ -437,3 +437,9 @@ CASES.update(
         ("DELETE", "/api/v1/grants/{grant_id}"): Case("maintainer", grant_below, hidden=True),
     }
 )
+
+
+# Governance routes, in modules of their own (imported last: they use the names above).
+from tests.api.role_cases_requests import REQUEST_CASES  # noqa: E402
+
+CASES.update(REQUEST_CASES)

@@ -1,7 +1,9 @@
 # TEMPORARY (lead's scaffold until H1's branch merges; removed before merge)
 from __future__ import annotations
+
 from dataclasses import dataclass
 from typing import Any
+
 from modeldepot.security.roles import Role
 
 

@@ -1,5 +1,6 @@
 # TEMPORARY (lead's scaffold until H1's branch merges; removed before merge)
 from __future__ import annotations
+
 from datetime import datetime
 from typing import Any
 
