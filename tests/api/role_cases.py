@@ -478,3 +478,9 @@ CASES.update(
         ),
     }
 )
+
+
+# Governance routes, in modules of their own (imported last: they use the names above).
+from tests.api.role_cases_requests import REQUEST_CASES  # noqa: E402
+
+CASES.update(REQUEST_CASES)

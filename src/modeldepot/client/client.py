@@ -20,6 +20,7 @@ from modeldepot.client.lifecycle import LifecycleMixin
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
 from modeldepot.client.progress import NoProgress, Progress
+from modeldepot.client.requests import RequestsMixin
 from modeldepot.config import ClientSettings
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
 
@@ -37,7 +38,9 @@ M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, LifecycleMixin):
+class Client(
+    DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, RequestsMixin, LifecycleMixin
+):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 

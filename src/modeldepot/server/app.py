@@ -29,6 +29,7 @@ from modeldepot.server.api import (
     lifecycle,
     lineage,
     models,
+    requests,
     search,
     versions,
 )
@@ -118,6 +119,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         audit.router,
         events.router,
         identity.router,
+        requests.router,
         lifecycle.router,
         final,
     )
@@ -156,6 +158,10 @@ async def _sweep_uploads(registry: Registry, interval: int) -> None:
             expired = await run_in_threadpool(registry.uploads.expire_uploads, SWEEPER)
             if expired:
                 log.info("expired %d abandoned upload sessions", expired)
+            # Time passing settles requests: soak periods end, requests expire.
+            settled = await run_in_threadpool(registry.request_followers.sweep, SWEEPER)
+            if settled:
+                log.info("%d promotion requests changed state", settled)
         except Exception:
             log.exception("upload sweep failed")
 
