@@ -51,6 +51,7 @@ def test_pull_is_refused_on_a_revoked_version_until_allowed(cli: Cli, tmp_path: 
     assert "REVOKED" in ok(aliases)
     assert f"{name}@champion points at revoked version 1" in aliases.stderr
     assert "1 (REVOKED)" in ok(cli("versions", "list", name))
+    assert "champion=1 (REVOKED)" in ok(cli("models", "show", name))
     # Listing files is no pull: allowed on a revoked version.
     assert "weights.bin" in ok(cli("version", "files", f"{name}:1"))
 
