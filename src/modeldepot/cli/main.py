@@ -51,6 +51,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("modeldepot.cli.audit", "audit", "List, export and verify the audit log."),
     "watch": ("modeldepot.cli.audit", "watch", "Print changes as they happen."),
     "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
+    "policy": ("modeldepot.cli.policies", "policy", "Apply, show, diff, remove policies."),
+    "freeze": ("modeldepot.cli.policies", "freeze", "Declare, list, lift change freezes."),
 }
 ALIASES = {"model": "models", "datasets": "dataset", "users": "user", "tokens": "token"}
 

@@ -18,6 +18,7 @@ from modeldepot.client.http import Http
 from modeldepot.client.identity import IdentityMixin
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
+from modeldepot.client.policies import PoliciesMixin
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.config import ClientSettings
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
@@ -36,7 +37,7 @@ M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin):
+class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, PoliciesMixin):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 

@@ -71,6 +71,11 @@ class Registry:
         from modeldepot.governance.protection import ProtectionService
 
         self.protection = ProtectionService(self.units)
+        from modeldepot.governance.freezes import FreezeService
+        from modeldepot.governance.policy_service import PolicyService
+
+        self.policies = PolicyService(self.units)
+        self.freezes = FreezeService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )

@@ -28,6 +28,7 @@ from modeldepot.server.api import (
     inventory,
     lineage,
     models,
+    policies,
     search,
     versions,
 )
@@ -117,6 +118,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         audit.router,
         events.router,
         identity.router,
+        policies.router,
         final,
     )
     for router in routers:
