@@ -437,3 +437,62 @@ CASES.update(
         ("DELETE", "/api/v1/grants/{grant_id}"): Case("maintainer", grant_below, hidden=True),
     }
 )
+
+
+def policy_source(name: str, prefix: str) -> dict[str, str]:
+    return {"source": f"name: {name}\nalias: production\nprefix: {prefix}\nsoak_hours: 1\n"}
+
+
+def shared_policy(w: World) -> str:
+    """A policy every caller may read (applying it again changes nothing)."""
+    w.root("POST", "/policies", json=policy_source("readable", "ads"))
+    return "/policies/readable"
+
+
+def root_policy(w: World, caller: str, model: str) -> str:
+    name = w.name("p", caller)
+    w.root("POST", "/policies", json=policy_source(name, model))
+    return f"/policies/{name}"
+
+
+def root_freeze(w: World, model: str) -> int:
+    response = w.root("POST", "/freezes", json={"prefix": model, "reason": "test"})
+    return int(response.json()["id"])
+
+
+# Policies and freezes: governance admins of the prefix write; anyone authenticated reads.
+CASES.update(
+    {
+        ("POST", "/api/v1/policies"): Case(
+            "admin",
+            lambda w, c, mo: w.call(c, "POST", "/policies", json=policy_source(w.name("p", c), mo)),
+        ),
+        ("GET", "/api/v1/policies"): Case("nobody", req("GET", "/policies")),
+        ("GET", "/api/v1/policies/{name}"): Case(
+            "nobody", lambda w, c, mo: w.call(c, "GET", shared_policy(w))
+        ),
+        ("GET", "/api/v1/policies/{name}/versions"): Case(
+            "nobody", lambda w, c, mo: w.call(c, "GET", shared_policy(w) + "/versions")
+        ),
+        ("GET", "/api/v1/policies/{name}/versions/{version}"): Case(
+            "nobody", lambda w, c, mo: w.call(c, "GET", shared_policy(w) + "/versions/1")
+        ),
+        ("GET", "/api/v1/policies/{name}/diff"): Case(
+            "nobody",
+            lambda w, c, mo: w.call(
+                c, "GET", shared_policy(w) + "/diff", params={"from": 1, "to": 1}
+            ),
+        ),
+        ("DELETE", "/api/v1/policies/{name}"): Case(
+            "admin", lambda w, c, mo: w.call(c, "DELETE", root_policy(w, c, mo))
+        ),
+        ("POST", "/api/v1/freezes"): Case(
+            "admin",
+            lambda w, c, mo: w.call(c, "POST", "/freezes", json={"prefix": mo, "reason": "r"}),
+        ),
+        ("GET", "/api/v1/freezes"): Case("nobody", req("GET", "/freezes")),
+        ("DELETE", "/api/v1/freezes/{freeze_id}"): Case(
+            "admin", lambda w, c, mo: w.call(c, "DELETE", f"/freezes/{root_freeze(w, mo)}")
+        ),
+    }
+)
