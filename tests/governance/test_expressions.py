@@ -12,6 +12,8 @@ from modeldepot.governance.expressions import (
     check_bounds,
     compile_rule,
     evaluate_rule,
+    evaluate_rules,
+    prepare_record,
 )
 from modeldepot.governance.policies import RuleSpec
 
@@ -149,3 +151,19 @@ def test_compiled_programs_are_cached_by_expression_text() -> None:
     evaluate_rule(rule(expression), RECORD)
     first = PROGRAMS.get(expression)
     assert PROGRAMS.get(expression) is first
+
+
+def test_a_set_of_rules_is_evaluated_on_one_prepared_record() -> None:
+    rules = [
+        rule('version.metrics["auc"] >= 0.8'),
+        rule("version.metrics.f1 > 0.5"),
+        rule("version.number"),
+        rule("version.tags.dpia > 2"),
+    ]
+    outcomes = evaluate_rules(rules, RECORD)
+    assert [o.passed for o in outcomes] == [True, False, False, False]
+    assert "no field 'f1'" in outcomes[1].message
+    assert "not true or false" in outcomes[2].message
+    assert "could not be evaluated" in outcomes[3].message
+    prepared = prepare_record(RECORD)
+    assert [evaluate_rule(r, prepared) for r in rules] == outcomes

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -166,15 +166,34 @@ class _Programs:
 PROGRAMS = _Programs(CACHE_SIZE)
 
 
-def evaluate_rule(rule: RuleSpec, record: Mapping[str, Any]) -> RuleOutcome:
-    """Evaluate ``rule`` on ``record``. Never raises: whatever goes wrong is a failed
-    outcome whose message says what."""
+def prepare_record(record: Mapping[str, Any]) -> cel.Context:
+    """``record`` converted once for the evaluator: converting a record costs about a
+    millisecond, evaluating a rule on a converted one about ten microseconds (see
+    ``bench/policy_eval.py``). Not thread-safe: one per evaluation."""
+    return cel.Context(dict(record))
+
+
+def evaluate_rules(rules: Iterable[RuleSpec], record: Mapping[str, Any]) -> list[RuleOutcome]:
+    """Each rule's outcome on ``record``, converted once for all of them."""
+    rules = list(rules)
+    try:
+        prepared: Mapping[str, Any] | cel.Context = prepare_record(record)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException:  # the evaluator's panics are BaseException
+        prepared = record  # each rule then says what it could not read
+    return [evaluate_rule(rule, prepared) for rule in rules]
+
+
+def evaluate_rule(rule: RuleSpec, record: Mapping[str, Any] | cel.Context) -> RuleOutcome:
+    """Evaluate ``rule`` on ``record`` (a mapping, or one ``prepare_record`` made).
+    Never raises: whatever goes wrong is a failed outcome whose message says what."""
     try:
         program = PROGRAMS.get(rule.expression)
     except PolicyInvalid as exc:
         return RuleOutcome(False, f"rule {rule.name!r} does not compile: {exc.detail}", None)
     try:
-        value = program.execute(dict(record))
+        value = program.execute(record if isinstance(record, cel.Context) else dict(record))
     except KeyError as exc:
         key = exc.args[0] if exc.args else "?"
         return RuleOutcome(
