@@ -125,6 +125,8 @@ def test_bad_freezes_are_refused(api: TestClient) -> None:
         "ends_at": (now + timedelta(days=1)).isoformat(),
     }
     assert_problem(api.post(f"{API}/freezes", json=backwards), 400, "INVALID_INPUT")
+    nul = {"prefix": "a\x00b", "reason": "r"}
+    assert_problem(api.post(f"{API}/freezes", json=nul), 400, "INVALID_INPUT")
     assert_problem(
         api.post(f"{API}/freezes", json={"prefix": "a", "reason": " "}), 400, "INVALID_INPUT"
     )

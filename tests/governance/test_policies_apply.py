@@ -91,6 +91,10 @@ def test_unknown_policies_and_versions_are_not_found(api: TestClient) -> None:
     assert_problem(api.get(f"{API}/policies/here/versions/2"), 404, "POLICY_NOT_FOUND")
     diff = api.get(f"{API}/policies/here/diff", params={"from": 1, "to": 5})
     assert_problem(diff, 404, "POLICY_NOT_FOUND")
+    # A name no policy could have is not found without reaching the database.
+    for path in ("/policies/Bad%00Name", "/policies/%20/versions", "/policies/UP/versions/1"):
+        assert_problem(api.get(f"{API}{path}"), 404, "POLICY_NOT_FOUND", path)
+    assert_problem(api.delete(f"{API}/policies/no%00pe"), 404, "POLICY_NOT_FOUND")
 
 
 def test_an_invalid_expression_is_refused_with_its_field_and_position(api: TestClient) -> None:

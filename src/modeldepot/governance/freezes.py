@@ -51,6 +51,8 @@ class FreezeService:
     ) -> FreezeRead:
         """Freeze ``prefix`` from ``starts_at`` (default now) until ``ends_at`` (default:
         until lifted)."""
+        if "\x00" in prefix:
+            raise InvalidInput("a namespace prefix cannot contain a NUL character")
         prefix = normalize_prefix(prefix)
         reason = reason.strip()
         if not reason or "\x00" in reason:

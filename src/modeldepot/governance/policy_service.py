@@ -10,6 +10,7 @@ reading needs only to be authenticated.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, Row, insert, select
 from modeldepot.db.tables import policies
 from modeldepot.errors import PolicyNotFound
 from modeldepot.governance.policies import in_force
-from modeldepot.governance.policyspec import parse_policy
+from modeldepot.governance.policyspec import parse_policy, valid_policy_name
 from modeldepot.registry.unit import UnitOfWork, Units
 from modeldepot.schemas.policies import PolicyRead
 from modeldepot.security.context import Context
@@ -86,9 +87,11 @@ class PolicyService:
     def history(self, ctx: Context, name: str) -> list[PolicyRead]:
         """Every version of policy ``name``, oldest first."""
         with self.units.read(ctx) as reading:
-            rows = reading.conn.execute(
-                select(policies).where(policies.c.name == name).order_by(policies.c.version)
-            ).all()
+            rows: Sequence[Row[Any]] = []
+            if valid_policy_name(name):
+                rows = reading.conn.execute(
+                    select(policies).where(policies.c.name == name).order_by(policies.c.version)
+                ).all()
         if not rows:
             raise PolicyNotFound(f"no policy is named {name!r}")
         return [_read(row) for row in rows]
@@ -112,15 +115,19 @@ def _lines(text: str) -> list[str]:
 
 
 def _newest(conn: Connection, name: str) -> Row[Any] | None:
+    if not valid_policy_name(name):
+        return None  # never a policy's: not even worth a query (nor a NUL for PostgreSQL)
     return conn.execute(
         select(policies).where(policies.c.name == name).order_by(policies.c.version.desc()).limit(1)
     ).first()
 
 
 def _version(conn: Connection, name: str, version: int) -> Row[Any]:
-    row = conn.execute(
-        select(policies).where(policies.c.name == name, policies.c.version == version)
-    ).first()
+    row = None
+    if valid_policy_name(name):
+        row = conn.execute(
+            select(policies).where(policies.c.name == name, policies.c.version == version)
+        ).first()
     if row is None:
         raise PolicyNotFound(f"policy {name!r} has no version {version}")
     return row

@@ -51,6 +51,11 @@ TOP_KEYS = (
 )
 
 
+def valid_policy_name(name: str) -> bool:
+    """Whether ``name`` could be a policy's."""
+    return _POLICY_NAME.fullmatch(name) is not None
+
+
 def load_source(source: str) -> dict[str, Any]:
     """The YAML mapping of ``source`` (at most MAX_SOURCE_BYTES, safe loader only)."""
     if not isinstance(source, str):
