@@ -103,3 +103,18 @@ def test_without_a_rollback_block_rollback_needs_what_promotion_needs(
     with registry.db.read() as conn:
         policy = policy_for(conn, "m", None, "production")
     assert policy is not None and policy.rollback == policy.requirements
+
+
+def test_two_applies_taking_the_same_version_conflict(
+    registry: Registry, admin: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modeldepot.errors import Conflict
+    from modeldepot.governance import policy_service
+
+    registry.policies.apply(admin, source("raced"))
+    # As if another apply had committed version 1 after this one read the policy.
+    monkeypatch.setattr(policy_service, "_newest", lambda conn, name: None)
+    with pytest.raises(Conflict, match="apply it again"):
+        registry.policies.apply(admin, source("raced", soak_hours=5))
+    monkeypatch.undo()
+    assert [p.version for p in registry.policies.history(admin, "raced")] == [1]

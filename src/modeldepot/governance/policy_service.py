@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from modeldepot.db.tables import policies
-from modeldepot.errors import PolicyNotFound
+from modeldepot.errors import Conflict, PolicyNotFound
 from modeldepot.governance.policies import in_force
 from modeldepot.governance.policyspec import parse_policy, valid_policy_name
 from modeldepot.registry.unit import UnitOfWork, Units
@@ -136,20 +137,25 @@ def _version(conn: Connection, name: str, version: int) -> Row[Any]:
 def _insert(
     uow: UnitOfWork, spec: dict[str, Any], source: str, version: int, *, removed: bool
 ) -> Row[Any]:
-    uow.conn.execute(
-        insert(policies).values(
-            name=spec["name"],
-            version=version,
-            alias=spec["alias"],
-            prefix=spec["prefix"],
-            risk_levels=",".join(spec["risk"]),
-            source=source,
-            spec=spec,
-            removed=removed,
-            created_at=uow.now,
-            created_by=uow.ctx.name,
-        )
+    statement = insert(policies).values(
+        name=spec["name"],
+        version=version,
+        alias=spec["alias"],
+        prefix=spec["prefix"],
+        risk_levels=",".join(spec["risk"]),
+        source=source,
+        spec=spec,
+        removed=removed,
+        created_at=uow.now,
+        created_by=uow.ctx.name,
     )
+    try:
+        uow.conn.execute(statement)
+    except IntegrityError:
+        # Another apply or removal of the same policy took this version number first.
+        raise Conflict(
+            f"policy {spec['name']!r} changed while this was applied: apply it again"
+        ) from None
     return _version(uow.conn, spec["name"], version)
 
 
