@@ -90,7 +90,7 @@ def test_a_scheduled_freeze_holds_only_in_its_window(api: TestClient, registry: 
         assert active_freezes(conn, "any/model", datetime.now(UTC)) == []
         assert len(active_freezes(conn, "any/model", start + timedelta(hours=1))) == 1
         assert active_freezes(conn, "any/model", end) == []
-    listed = assert_json(api.get(f"{API}/freezes"), 200)
+    listed = assert_json(api.get(f"{API}/freezes"), 200)["items"]
     assert [f["id"] for f in listed] == [created["id"]]
 
 
@@ -98,9 +98,16 @@ def test_lifted_and_ended_freezes_are_listed_only_with_all(api: TestClient) -> N
     kept = freeze(api, "a")
     lifted = freeze(api, "b")
     assert_json(api.delete(f"{API}/freezes/{lifted['id']}"), 200)
-    assert [f["id"] for f in assert_json(api.get(f"{API}/freezes"), 200)] == [kept["id"]]
-    every = assert_json(api.get(f"{API}/freezes", params={"all": "true"}), 200)
+    listed = assert_json(api.get(f"{API}/freezes"), 200)["items"]
+    assert [f["id"] for f in listed] == [kept["id"]]
+    every = assert_json(api.get(f"{API}/freezes", params={"all": "true"}), 200)["items"]
     assert [f["id"] for f in every] == [lifted["id"], kept["id"]]
+    page = assert_json(api.get(f"{API}/freezes", params={"all": "true", "limit": 1}), 200)
+    assert [f["id"] for f in page["items"]] == [lifted["id"]]
+    after = {"all": "true", "limit": 1, "cursor": page["next_cursor"]}
+    assert [
+        f["id"] for f in assert_json(api.get(f"{API}/freezes", params=after), 200)["items"]
+    ] == [kept["id"]]
 
 
 def test_freezes_are_audited(api: TestClient) -> None:
@@ -144,5 +151,6 @@ def test_only_admins_of_the_prefix_freeze_and_lift(api: TestClient) -> None:
     )
     lift = f"{API}/freezes/{created['id']}"
     assert_problem(api.delete(lift, headers=maintainer), 403, "FORBIDDEN")
-    assert assert_json(api.get(f"{API}/freezes", headers=maintainer), 200)[0]["id"] == created["id"]
+    listed = assert_json(api.get(f"{API}/freezes", headers=maintainer), 200)["items"]
+    assert listed[0]["id"] == created["id"]
     assert_json(api.delete(lift, headers=team_admin), 200)

@@ -9,34 +9,36 @@ from tests.governance.helpers import FULL, apply, source
 
 
 def test_a_full_policy_applies_as_version_one_with_its_normalised_spec(api: TestClient) -> None:
-    body = assert_json(apply(api, FULL), 200)
+    body = assert_json(apply(api, FULL), 201)
     assert (body["name"], body["version"], body["alias"]) == ("credit-production", 1, "production")
     assert (body["prefix"], body["risk_levels"], body["removed"]) == ("credit", ["high"], False)
     assert body["source"] == FULL
     spec = body["spec"]
     assert spec["approvals"] == [{"group": "ml-leads", "count": 1}, {"group": "risk", "count": 1}]
     assert spec["windows"] == {"deny_days": ["sat", "sun"], "deny_hours": [18, 8]}
-    # The rollback block overrides what it names; the rest is the promotion's.
+    # The rollback block is the rollback's requirements, whole: what it leaves out is
+    # at its default, not the promotion's.
     rollback = spec["rollback"]
     assert rollback["approvals"] == [{"group": "ml-leads", "count": 1}]
     assert (rollback["prior_stage"], rollback["soak_hours"], rollback["rules"]) == (None, 0, [])
-    assert rollback["windows"] == spec["windows"]
-    assert rollback["approval_expiry_days"] == 30
+    assert rollback["windows"] == {"deny_days": [], "deny_hours": None}
+    assert rollback["approval_expiry_days"] is None
 
 
 def test_applying_the_same_policy_again_changes_nothing(api: TestClient) -> None:
-    first = assert_json(apply(api, FULL), 200)
+    first = assert_json(apply(api, FULL), 201)
     # Another way of writing the same policy is the same policy.
     again = assert_json(apply(api, FULL.replace("prefix: credit/", "prefix: /credit")), 200)
+    assert again == first
     assert again["version"] == 1 and again["created_at"] == first["created_at"]
     history = assert_json(api.get(f"{API}/policies/credit-production/versions"), 200)
     assert [v["version"] for v in history] == [1]
 
 
 def test_a_change_makes_a_new_version_and_the_diff_shows_it(api: TestClient) -> None:
-    assert_json(apply(api, FULL), 200)
+    assert_json(apply(api, FULL), 201)
     changed = FULL.replace("soak_hours: 24", "soak_hours: 48")
-    assert assert_json(apply(api, changed), 200)["version"] == 2
+    assert assert_json(apply(api, changed), 201)["version"] == 2
     current = assert_json(api.get(f"{API}/policies/credit-production"), 200)
     assert (current["version"], current["spec"]["soak_hours"]) == (2, 48)
     old = assert_json(api.get(f"{API}/policies/credit-production/versions/1"), 200)
@@ -49,8 +51,8 @@ def test_a_change_makes_a_new_version_and_the_diff_shows_it(api: TestClient) -> 
 
 
 def test_applying_and_removing_are_audited_with_the_versions(api: TestClient) -> None:
-    assert_json(apply(api, source("audited", soak_hours=1)), 200)
-    assert_json(apply(api, source("audited", soak_hours=2)), 200)
+    assert_json(apply(api, source("audited", soak_hours=1)), 201)
+    assert_json(apply(api, source("audited", soak_hours=2)), 201)
     assert_json(api.delete(f"{API}/policies/audited"), 200)
     records = assert_json(api.get(f"{API}/audit", params={"action": "policy.*"}), 200)["items"]
     seen = [(r["action"], r["target"], r["before"], r["after"]) for r in reversed(records)]
@@ -65,29 +67,35 @@ def test_applying_and_removing_are_audited_with_the_versions(api: TestClient) ->
 
 
 def test_a_removed_policy_is_out_of_force_but_keeps_its_history(api: TestClient) -> None:
-    assert_json(apply(api, source("gone")), 200)
+    assert_json(apply(api, source("gone")), 201)
     removal = assert_json(api.delete(f"{API}/policies/gone"), 200)
     assert (removal["version"], removal["removed"], removal["source"]) == (2, True, "")
     assert_problem(api.get(f"{API}/policies/gone"), 404, "POLICY_NOT_FOUND")
     assert_problem(api.delete(f"{API}/policies/gone"), 404, "POLICY_NOT_FOUND")
-    assert "gone" not in [p["name"] for p in assert_json(api.get(f"{API}/policies"), 200)]
+    listed = assert_json(api.get(f"{API}/policies"), 200)["items"]
+    assert "gone" not in [p["name"] for p in listed]
     history = assert_json(api.get(f"{API}/policies/gone/versions"), 200)
     assert [(v["version"], v["removed"]) for v in history] == [(1, False), (2, True)]
     # Applying it again brings it back as a new version.
-    assert assert_json(apply(api, source("gone")), 200)["version"] == 3
+    assert assert_json(apply(api, source("gone")), 201)["version"] == 3
 
 
 def test_list_shows_the_policies_in_force_by_name(api: TestClient) -> None:
     for name in ("zeta", "alpha"):
-        assert_json(apply(api, source(name)), 200)
+        assert_json(apply(api, source(name)), 201)
     listed = assert_json(api.get(f"{API}/policies"), 200)
-    assert [p["name"] for p in listed] == ["alpha", "zeta"]
+    assert [p["name"] for p in listed["items"]] == ["alpha", "zeta"]
+    first = assert_json(api.get(f"{API}/policies", params={"limit": 1}), 200)
+    assert [p["name"] for p in first["items"]] == ["alpha"]
+    rest = api.get(f"{API}/policies", params={"limit": 1, "cursor": first["next_cursor"]})
+    assert [p["name"] for p in assert_json(rest, 200)["items"]] == ["zeta"]
+    assert rest.json()["next_cursor"] is None
 
 
 def test_unknown_policies_and_versions_are_not_found(api: TestClient) -> None:
     assert_problem(api.get(f"{API}/policies/nope"), 404, "POLICY_NOT_FOUND")
     assert_problem(api.get(f"{API}/policies/nope/versions"), 404, "POLICY_NOT_FOUND")
-    assert_json(apply(api, source("here")), 200)
+    assert_json(apply(api, source("here")), 201)
     assert_problem(api.get(f"{API}/policies/here/versions/2"), 404, "POLICY_NOT_FOUND")
     diff = api.get(f"{API}/policies/here/diff", params={"from": 1, "to": 5})
     assert_problem(diff, 404, "POLICY_NOT_FOUND")
@@ -160,7 +168,7 @@ def test_only_admins_of_the_prefix_may_apply_or_remove(api: TestClient) -> None:
     team_admin = as_user(api, "credit-admin", "admin", "credit/")
     body = assert_problem(apply(api, FULL, maintainer), 403, "FORBIDDEN")
     assert body["detail"]
-    assert assert_json(apply(api, FULL, team_admin), 200)["version"] == 1
+    assert assert_json(apply(api, FULL, team_admin), 201)["version"] == 1
     # An admin of credit/ cannot write a policy over everything, nor move one there.
     assert_problem(apply(api, source("everything"), team_admin), 403, "FORBIDDEN")
     moved = FULL.replace("prefix: credit/", "prefix: ''")
@@ -170,5 +178,6 @@ def test_only_admins_of_the_prefix_may_apply_or_remove(api: TestClient) -> None:
     )
     # Anyone authenticated may read them.
     reader = as_user(api, "someone", "reader", "elsewhere/")
-    assert assert_json(api.get(f"{API}/policies", headers=reader), 200)[0]["version"] == 1
+    listed = assert_json(api.get(f"{API}/policies", headers=reader), 200)["items"]
+    assert listed[0]["version"] == 1
     assert_json(api.delete(f"{API}/policies/credit-production", headers=team_admin), 200)

@@ -18,6 +18,7 @@ BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
 def test_the_complete_example_applies() -> None:
     spec = parse_policy(BLOCKS[0])
     assert (spec["name"], spec["prefix"], spec["risk"]) == ("credit-production", "credit", ["high"])
+    assert parse_policy(BLOCKS[1])["alias"] == "staging"
 
 
 def test_every_key_is_documented() -> None:
@@ -31,7 +32,7 @@ def test_every_key_is_documented() -> None:
 
 
 def test_the_example_rules_compile_and_hold_on_a_record_meeting_them() -> None:
-    spec = parse_policy("name: doc\nalias: production\n" + BLOCKS[1])
+    spec = parse_policy("name: doc\nalias: production\n" + BLOCKS[2])
     version = {
         **RECORD["version"],
         "metrics": {"auc": 0.83, "latency_ms": 20.0},

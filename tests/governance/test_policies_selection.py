@@ -93,7 +93,21 @@ def test_the_policy_carries_every_requirement_and_its_rollback(
     rollback = policy.for_kind("rollback")
     assert rollback.approvals == (ApprovalRequirement("ml-leads", 1),)
     assert (rollback.rules, rollback.checks, rollback.prior_stage) == ((), (), None)
-    assert (rollback.soak_hours, rollback.deny_days) == (0, ("sat", "sun"))
+    assert (rollback.soak_hours, rollback.deny_days, rollback.deny_hours) == (0, (), None)
+    assert rollback.approval_expiry_days is None
+
+
+def test_a_rollback_block_leaving_out_soak_needs_no_soak(
+    registry: Registry, admin: Context
+) -> None:
+    rollback = {"approvals": [{"group": "leads"}], "rules": [], "checks": []}
+    text = source("fast", prior_stage="staging", soak_hours=24, rollback=rollback)
+    registry.policies.apply(admin, text)
+    with registry.db.read() as conn:
+        policy = policy_for(conn, "m", None, "production")
+    assert policy is not None
+    assert (policy.requirements.soak_hours, policy.requirements.prior_stage) == (24, "staging")
+    assert (policy.rollback.soak_hours, policy.rollback.prior_stage) == (0, None)
 
 
 def test_without_a_rollback_block_rollback_needs_what_promotion_needs(

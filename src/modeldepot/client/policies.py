@@ -6,6 +6,7 @@ code; declare, list and lift change freezes. Each method is one REST call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +31,9 @@ class PoliciesMixin:
     if TYPE_CHECKING:
 
         def _call(self, schema: type[M], method: str, path: str, **kwargs: Any) -> M: ...
+        def _pages(
+            self, schema: type[M], path: str, params: dict[str, Any], limit: int | None
+        ) -> Iterator[M]: ...
 
     def apply_policy(self, source: str | Path) -> PolicyRead:
         """Apply a policy's YAML (text, or a path to a file): its new version, or the
@@ -40,12 +44,11 @@ class PoliciesMixin:
         # Applying the same source twice makes one version: safe to retry.
         return self._call(PolicyRead, "POST", "/policies", json={"source": text}, idempotent=True)
 
-    def list_policies(self) -> list[PolicyRead]:
-        """Every policy in force, by name."""
+    def list_policies(self, *, limit: int | None = None) -> list[PolicyRead]:
+        """The policies in force, by name (all, or the first ``limit``)."""
         from modeldepot.schemas.policies import PolicyRead
 
-        items = self.http.request("GET", "/policies").json()
-        return [PolicyRead.model_validate(item) for item in items]
+        return list(self._pages(PolicyRead, "/policies", {}, limit))
 
     def get_policy(self, name: str, version: int | None = None) -> PolicyRead:
         """The version in force of policy ``name``, or its version ``version``."""
@@ -93,13 +96,12 @@ class PoliciesMixin:
         }
         return self._call(FreezeRead, "POST", "/freezes", json=body)
 
-    def list_freezes(self, *, everyone: bool = False) -> list[FreezeRead]:
+    def list_freezes(self, *, everyone: bool = False, limit: int | None = None) -> list[FreezeRead]:
         """Freezes in force or scheduled, newest first (every one with ``everyone``)."""
         from modeldepot.schemas.policies import FreezeRead
 
-        params = {"all": "true"} if everyone else None
-        items = self.http.request("GET", "/freezes", params=params).json()
-        return [FreezeRead.model_validate(item) for item in items]
+        params = {"all": "true"} if everyone else {}
+        return list(self._pages(FreezeRead, "/freezes", params, limit))
 
     def lift_freeze(self, freeze_id: int) -> FreezeRead:
         """Lift freeze ``freeze_id`` now."""

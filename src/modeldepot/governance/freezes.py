@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, or_, select, update
 
 from modeldepot.db.tables import freezes
 from modeldepot.errors import FreezeNotFound, InvalidInput
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 from modeldepot.registry.unit import Units
+from modeldepot.schemas.common import Page
 from modeldepot.schemas.policies import FreezeRead
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission, covers, normalize_prefix, show_prefix
@@ -94,20 +96,32 @@ class FreezeService:
             uow.record("freeze.lift", _target(row), before=_summary(row), after=_summary(after))
             return _read(after, uow.now)
 
-    def list(self, ctx: Context, active_only: bool = True) -> list[FreezeRead]:
-        """Freezes, newest first: with ``active_only``, those not over (in force now,
-        or scheduled to start), else every one ever declared."""
+    def list(
+        self,
+        ctx: Context,
+        active_only: bool = True,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[FreezeRead]:
+        """Freezes, newest first, a page at a time: with ``active_only``, those not
+        over (in force now, or scheduled to start), else every one ever declared."""
+        size = check_limit(limit)
+        now = self.units.clock()
+        query = select(freezes).order_by(freezes.c.id.desc()).limit(size + 1)
+        if cursor:
+            query = query.where(freezes.c.id < decode_cursor(cursor, int)[0])
+        if active_only:
+            query = query.where(
+                freezes.c.lifted_at.is_(None),
+                or_(freezes.c.ends_at.is_(None), freezes.c.ends_at > now),
+            )
         with self.units.read(ctx) as reading:
-            now = self.units.clock()
-            query = select(freezes).order_by(freezes.c.id.desc())
-            if active_only:
-                query = query.where(freezes.c.lifted_at.is_(None))
             rows = reading.conn.execute(query).all()
-        return [
-            _read(row, now)
-            for row in rows
-            if not active_only or row.ends_at is None or _utc(row.ends_at) > now
-        ]
+        next_cursor = encode_cursor(rows[size - 1].id) if len(rows) > size else None
+        return Page[FreezeRead](
+            items=[_read(row, now) for row in rows[:size]], next_cursor=next_cursor
+        )
 
 
 def _in_force(row: Row[Any], now: datetime) -> bool:

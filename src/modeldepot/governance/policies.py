@@ -22,7 +22,7 @@ from modeldepot.security.roles import Role, covers
 @dataclass(frozen=True)
 class ApprovalRequirement:
     group: str
-    count: int  # >= 1
+    count: int = 1  # >= 1
 
 
 @dataclass(frozen=True)

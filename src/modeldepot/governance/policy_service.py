@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
@@ -20,10 +21,18 @@ from modeldepot.db.tables import policies
 from modeldepot.errors import Conflict, PolicyNotFound
 from modeldepot.governance.policies import in_force
 from modeldepot.governance.policyspec import parse_policy, valid_policy_name
+from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cursor
 from modeldepot.registry.unit import UnitOfWork, Units
+from modeldepot.schemas.common import Page
 from modeldepot.schemas.policies import PolicyRead
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
+
+
+@dataclass(frozen=True)
+class Applied:
+    policy: PolicyRead
+    created: bool  # a new version; False: the source changed nothing
 
 
 class PolicyService:
@@ -35,6 +44,10 @@ class PolicyService:
     def apply(self, ctx: Context, source: str) -> PolicyRead:
         """Check ``source`` (PolicyInvalid, ExpressionTooComplex) and make it the
         policy in force of its name: a new version, or the current one if unchanged."""
+        return self.apply_policy(ctx, source).policy
+
+    def apply_policy(self, ctx: Context, source: str) -> Applied:
+        """``apply``, saying whether it made a new version."""
         spec = parse_policy(source)
         name = spec["name"]
         with self.units.write(ctx) as uow:
@@ -43,7 +56,7 @@ class PolicyService:
             if current is not None and not current.removed:
                 uow.require(Permission.GOVERNANCE_ADMIN, current.prefix)
                 if current.spec == spec:
-                    return _read(current)
+                    return Applied(_read(current), created=False)
             version = current.version + 1 if current is not None else 1
             row = _insert(uow, spec, source, version, removed=False)
             uow.record(
@@ -52,7 +65,7 @@ class PolicyService:
                 before=_summary(current) if current is not None and not current.removed else None,
                 after=_summary(row),
             )
-            return _read(row)
+            return Applied(_read(row), created=True)
 
     def remove(self, ctx: Context, name: str) -> PolicyRead:
         """End policy ``name``: a last version that removes it (its history stays)."""
@@ -65,10 +78,17 @@ class PolicyService:
             uow.record("policy.remove", name, before=_summary(current), after=_summary(row))
             return _read(row)
 
-    def list_policies(self, ctx: Context) -> list[PolicyRead]:
-        """Every policy in force (its newest version), by name."""
+    def list_policies(
+        self, ctx: Context, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[PolicyRead]:
+        """The policies in force (each its newest version), by name, a page at a time."""
+        size = check_limit(limit)
+        after = decode_cursor(cursor, str)[0] if cursor else None
         with self.units.read(ctx) as reading:
-            return [_read(row) for row in in_force(reading.conn)]
+            rows = [row for row in in_force(reading.conn) if after is None or row.name > after]
+        page = rows[:size]
+        next_cursor = encode_cursor(page[-1].name) if len(rows) > size else None
+        return Page[PolicyRead](items=[_read(row) for row in page], next_cursor=next_cursor)
 
     def get(self, ctx: Context, name: str, version: int | None = None) -> PolicyRead:
         """Version ``version`` of policy ``name`` (a removal too), or the one in force."""

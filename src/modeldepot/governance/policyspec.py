@@ -117,13 +117,12 @@ def parse_policy(source: str) -> dict[str, Any]:
             )
     requirements = _requirements(doc, "")
     rollback_doc = doc.get("rollback")
-    rollback = dict(requirements)
+    rollback = requirements
     if rollback_doc is not None:
         if not isinstance(rollback_doc, dict):
             raise PolicyInvalid("rollback is a mapping of requirements", field="rollback")
         _known(rollback_doc, REQUIREMENT_KEYS, "rollback.")
-        given = _requirements(rollback_doc, "rollback.")
-        rollback.update({key: given[key] for key in rollback_doc})
+        rollback = _requirements(rollback_doc, "rollback.")
     role_text = _text(doc.get("waiver_role", "admin"), "waiver_role")
     waiver_role = _domain(lambda: Role.parse(role_text), "waiver_role")
     return {

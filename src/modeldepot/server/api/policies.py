@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
+from modeldepot.schemas.common import Page
 from modeldepot.schemas.governance import MAX_VERSION
 from modeldepot.schemas.policies import (
     FreezeCreate,
@@ -21,7 +22,7 @@ from modeldepot.schemas.policies import (
 )
 from modeldepot.security.roles import Permission
 from modeldepot.server.auth import ReadCtx, requires
-from modeldepot.server.deps import RegistryDep
+from modeldepot.server.deps import CursorQ, LimitQ, RegistryDep
 
 router = APIRouter(tags=["policies"])
 GovernanceCtx = requires(Permission.GOVERNANCE_ADMIN)
@@ -30,16 +31,29 @@ VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 FreezeId = Annotated[int, Path(ge=1, le=MAX_VERSION, description="`id` of a freeze")]
 
 
-@router.post("/policies", response_model=PolicyRead)
-def apply_policy(ctx: GovernanceCtx, data: PolicyApply, registry: RegistryDep) -> PolicyRead:
-    """Apply a policy's YAML: a new version when it changed, else the current one."""
-    return registry.policies.apply(ctx, data.source)
+@router.post(
+    "/policies",
+    response_model=PolicyRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": PolicyRead, "description": "Unchanged: the version in force"}},
+)
+def apply_policy(
+    ctx: GovernanceCtx, data: PolicyApply, registry: RegistryDep, response: Response
+) -> PolicyRead:
+    """Apply a policy's YAML: 201 with its new version when it changed, else 200 with
+    the version in force."""
+    applied = registry.policies.apply_policy(ctx, data.source)
+    if not applied.created:
+        response.status_code = status.HTTP_200_OK
+    return applied.policy
 
 
-@router.get("/policies", response_model=list[PolicyRead])
-def list_policies(ctx: ReadCtx, registry: RegistryDep) -> list[PolicyRead]:
-    """Every policy in force, by name."""
-    return registry.policies.list_policies(ctx)
+@router.get("/policies", response_model=Page[PolicyRead])
+def list_policies(
+    ctx: ReadCtx, registry: RegistryDep, cursor: CursorQ = None, limit: LimitQ = None
+) -> Page[PolicyRead]:
+    """The policies in force, by name."""
+    return registry.policies.list_policies(ctx, cursor=cursor, limit=limit)
 
 
 @router.get("/policies/{name}", response_model=PolicyRead)
@@ -86,16 +100,18 @@ def create_freeze(ctx: GovernanceCtx, data: FreezeCreate, registry: RegistryDep)
     return registry.freezes.create(ctx, data.prefix, data.reason, data.starts_at, data.ends_at)
 
 
-@router.get("/freezes", response_model=list[FreezeRead])
+@router.get("/freezes", response_model=Page[FreezeRead])
 def list_freezes(
     ctx: ReadCtx,
     registry: RegistryDep,
     everyone: Annotated[
         bool, Query(alias="all", description="Lifted and ended freezes too")
     ] = False,
-) -> list[FreezeRead]:
+    cursor: CursorQ = None,
+    limit: LimitQ = None,
+) -> Page[FreezeRead]:
     """Freezes in force or scheduled, newest first (every one with ``all``)."""
-    return registry.freezes.list(ctx, active_only=not everyone)
+    return registry.freezes.list(ctx, active_only=not everyone, cursor=cursor, limit=limit)
 
 
 @router.delete("/freezes/{freeze_id}", response_model=FreezeRead)
