@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, and_, func, select
 
 from modeldepot.db.tables import policies
 from modeldepot.errors import InvalidInput, PolicyNotFound
@@ -108,19 +108,24 @@ def policy_from_spec(spec: dict[str, Any], version: int) -> Policy:
 
 def in_force(conn: Connection, alias: str | None = None) -> list[Row[Any]]:
     """The row in force of every policy not removed (of ``alias`` only, if given),
-    by name."""
-    query = select(policies).order_by(policies.c.name, policies.c.version)
-    if alias is not None:
-        # A policy's alias never changes between versions without a new highest
-        # version saying so; the newest row of each name is read below.
-        latest = (
-            select(policies.c.name).where(policies.c.alias == alias).distinct().scalar_subquery()
+    by name: each name's highest version, in one query."""
+    newest = (
+        select(policies.c.name, func.max(policies.c.version).label("version"))
+        .group_by(policies.c.name)
+        .subquery()
+    )
+    query = (
+        select(policies)
+        .join(
+            newest,
+            and_(policies.c.name == newest.c.name, policies.c.version == newest.c.version),
         )
-        query = query.where(policies.c.name.in_(latest))
-    newest: dict[str, Row[Any]] = {}
-    for row in conn.execute(query):
-        newest[row.name] = row
-    return [row for row in newest.values() if not row.removed and (alias in (None, row.alias))]
+        .where(policies.c.removed.is_(False))
+        .order_by(policies.c.name)
+    )
+    if alias is not None:
+        query = query.where(policies.c.alias == alias)
+    return list(conn.execute(query).all())
 
 
 def policy_for(conn: Connection, model_name: str, risk: str | None, alias: str) -> Policy | None:
