@@ -86,9 +86,11 @@ def test_expressions_at_the_bounds_compile() -> None:
     compile_rule("'" + "x" * (MAX_LENGTH - 9) + "' != ''")
 
 
-def test_brackets_and_macros_inside_strings_count_for_nothing() -> None:
+def test_brackets_and_macros_inside_strings_and_comments_count_for_nothing() -> None:
     check_bounds('version.tags["note"] == "((((((((((((((((((.all(.all(.all(.map(.filter("')
     check_bounds("x == '''a\n[[[[[[[[[[[[[[[[[[[[''' && y == \"\\\"(((((((((((((((((((\"")
+    check_bounds("x == 1 // ((((((((((((((((((.all(.all(.all(\n&& y == 2")
+    compile_rule("version.number == 7 // (((((((((((((((((((\n && true")
 
 
 def test_a_rule_that_holds_passes() -> None:

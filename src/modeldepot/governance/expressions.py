@@ -52,8 +52,8 @@ class RuleOutcome:
 
 
 def check_bounds(expression: str, field: str = "") -> None:
-    """Raise ExpressionTooComplex if ``expression`` is over a bound. Strings are
-    skipped, so that a bracket or ``.all(`` inside a literal counts for nothing."""
+    """Raise ExpressionTooComplex if ``expression`` is over a bound. Strings and
+    ``//`` comments are skipped: a bracket or ``.all(`` in them counts for nothing."""
     if len(expression) > MAX_LENGTH:
         raise ExpressionTooComplex(
             f"the expression has {len(expression)} characters; at most {MAX_LENGTH}",
@@ -69,6 +69,10 @@ def check_bounds(expression: str, field: str = "") -> None:
         char = expression[i]
         if char in "\"'":
             i = _skip_string(expression, i)
+            continue
+        if expression.startswith("//", i):  # a comment, to the end of its line
+            end = expression.find("\n", i)
+            i = n if end < 0 else end
             continue
         if char in "([{":
             depth += 1
