@@ -36,6 +36,9 @@ def test_policies_are_applied_listed_shown_diffed_and_removed(cli: Cli, tmp_path
         f"{name}@1 in force (production of {prefix}/)"
     )
     # The same file again changes nothing.
+    assert ok(cli("policy", "apply", first)).strip() == (
+        f"{name}@1 unchanged (production of {prefix}/)"
+    )
     assert ok_json(cli("policy", "apply", first, "--json"))["version"] == 1
     second = policy_file(tmp_path, name, prefix, 48, 'version.metrics["auc"] >= 0.8')
     assert ok_json(cli("policy", "apply", second, "--json"))["version"] == 2

@@ -17,7 +17,8 @@ def test_policies_through_the_sdk(client: Any, tmp_path: Path) -> None:
     path.write_text(FULL)
     first = client.apply_policy(path)
     assert (first.name, first.version, first.prefix) == ("credit-production", 1, "credit")
-    assert client.apply_policy(FULL).version == 1
+    again, changed = client.apply_policy_changed(FULL)
+    assert (again.version, changed) == (1, False)
     second = client.apply_policy(FULL.replace("soak_hours: 24", "soak_hours: 12"))
     assert second.version == 2
     assert [p.name for p in client.list_policies()] == ["credit-production"]

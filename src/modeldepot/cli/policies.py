@@ -40,12 +40,13 @@ def policy() -> None:
 @handle_errors
 def apply(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Apply the policy in FILE (YAML): a new version when it changed."""
-    result = client(ctx).apply_policy(file)
+    result, changed = client(ctx).apply_policy_changed(file)
     if as_json:
         emit_json(result)
         return
+    state = "in force" if changed else "unchanged"
     click.echo(
-        f"{result.name}@{result.version} in force ({result.alias} of {_prefix(result.prefix)})"
+        f"{result.name}@{result.version} {state} ({result.alias} of {_prefix(result.prefix)})"
     )
 
 

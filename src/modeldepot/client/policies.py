@@ -38,11 +38,16 @@ class PoliciesMixin:
     def apply_policy(self, source: str | Path) -> PolicyRead:
         """Apply a policy's YAML (text, or a path to a file): its new version, or the
         version in force when nothing changed."""
+        return self.apply_policy_changed(source)[0]
+
+    def apply_policy_changed(self, source: str | Path) -> tuple[PolicyRead, bool]:
+        """``apply_policy``, and whether it made a new version (False: unchanged)."""
         from modeldepot.schemas.policies import PolicyRead
 
         text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
         # Applying the same source twice makes one version: safe to retry.
-        return self._call(PolicyRead, "POST", "/policies", json={"source": text}, idempotent=True)
+        answer = self.http.request("POST", "/policies", json={"source": text}, idempotent=True)
+        return PolicyRead.model_validate(answer.json()), answer.status_code == 201
 
     def list_policies(self, *, limit: int | None = None) -> list[PolicyRead]:
         """The policies in force, by name (all, or the first ``limit``)."""
