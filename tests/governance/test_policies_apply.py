@@ -141,6 +141,8 @@ def test_wrong_types_and_values_are_refused(api: TestClient) -> None:
         "approvals[1].group": source("p", approvals=["g", "g"]),
         "risk[0]": source("p", risk=["severe"]),
         "soak_hours": source("p", soak_hours="a day"),
+        "request_expiry_days": source("p", request_expiry_days=0),
+        "rollback.approval_expiry_days": source("p", rollback={"approval_expiry_days": -1}),
         "windows.deny_days[0]": source("p", windows={"deny_days": ["someday"]}),
         "windows.deny_hours": source("p", windows={"deny_hours": [9, 9]}),
         "waiver_role": source("p", waiver_role="king"),

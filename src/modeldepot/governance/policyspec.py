@@ -134,7 +134,9 @@ def parse_policy(source: str) -> dict[str, Any]:
         **requirements,
         "auto_apply": _bool(doc.get("auto_apply", False), "auto_apply"),
         "waiver_role": waiver_role.label,
-        "request_expiry_days": _number(doc.get("request_expiry_days"), "request_expiry_days"),
+        "request_expiry_days": _number(
+            doc.get("request_expiry_days"), "request_expiry_days", positive=True
+        ),
         "rollback": rollback,
     }
 
@@ -152,7 +154,7 @@ def _requirements(doc: dict[str, Any], at: str) -> dict[str, Any]:
     return {
         "approvals": _approvals(doc.get("approvals", []), f"{at}approvals"),
         "approval_expiry_days": _number(
-            doc.get("approval_expiry_days"), f"{at}approval_expiry_days"
+            doc.get("approval_expiry_days"), f"{at}approval_expiry_days", positive=True
         ),
         "rules": _rules(doc.get("rules", []), f"{at}rules"),
         "checks": _checks(doc.get("checks", []), f"{at}checks"),
@@ -278,12 +280,16 @@ def _bool(value: Any, at: str) -> bool:
     return value
 
 
-def _number(value: Any, at: str) -> float | None:
+def _number(value: Any, at: str, *, positive: bool = False) -> float | None:
+    """A number of hours or days from 0 (above 0 if ``positive``) to ten years' hours."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3650 * 24:
-        raise PolicyInvalid(f"{at} must be a number, zero or more", field=at)
-    return float(value) if isinstance(value, float) else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyInvalid(f"{at} must be a number", field=at)
+    if not 0 <= value <= 3650 * 24 or (positive and value == 0):
+        least = "above zero" if positive else "zero or more"
+        raise PolicyInvalid(f"{at} must be {least}, at most {3650 * 24}", field=at)
+    return value
 
 
 def _list(value: Any, at: str, most: int = 20) -> list[Any]:
