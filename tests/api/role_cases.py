@@ -439,48 +439,9 @@ CASES.update(
 )
 
 
-def revoked_then(verb: str) -> Request:
-    """``verb`` on the caller's version 1, which root revoked first."""
-
-    def request(w: World, caller: str, model: str) -> httpx.Response:
-        w.root("POST", f"/models/{model}/-/versions/1/revoke", json={"reason": "leak"})
-        return w.call(caller, "POST", f"/models/{model}/-/versions/1/{verb}", json={"reason": "r"})
-
-    return request
-
-
-CASES.update(
-    {
-        # A version's lifecycle: maintainers of the model (version:status).
-        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/deprecate"): Case(
-            "maintainer",
-            req(
-                "POST",
-                "/models/{m}/-/versions/1/deprecate",
-                json={"reason": "old", "replacement": 2},
-            ),
-        ),
-        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/revoke"): Case(
-            "maintainer", req("POST", "/models/{m}/-/versions/1/revoke", json={"reason": "leak"})
-        ),
-        ("POST", "/api/v1/models/{name:path}/-/versions/{number}/reinstate"): Case(
-            "maintainer", revoked_then("reinstate")
-        ),
-        # Applying a revocation by dataset needs version:status on every model in it.
-        ("POST", "/api/v1/datasets/-/revoke"): Case(
-            "maintainer",
-            lambda w, c, mo: w.call(
-                c,
-                "POST",
-                "/datasets/-/revoke",
-                json={"dataset": f"s3://data/{mo}", "reason": "leak", "apply": True},
-            ),
-        ),
-    }
-)
-
-
 # Governance routes, in modules of their own (imported last: they use the names above).
+from tests.api.role_cases_governance import GOVERNANCE_CASES  # noqa: E402
 from tests.api.role_cases_requests import REQUEST_CASES  # noqa: E402
 
+CASES.update(GOVERNANCE_CASES)
 CASES.update(REQUEST_CASES)

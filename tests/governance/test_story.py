@@ -202,7 +202,7 @@ def test_the_story(api: TestClient, registry: Registry) -> None:
     assert [(h["to_version"], h["request"], h["actor"]) for h in history["items"]] == [
         (5, back["id"], "dana"),
         (7, rid, "dana"),
-        (5, first["id"], "admin"),
+        (5, first["id"], "dana"),
     ]
     version = assert_json(api.get(model_url(NAME, "versions", "7")), 200)
     assert (version["status"], version["status_reason"]) == ("revoked", "unconsented personal data")

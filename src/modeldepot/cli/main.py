@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "check": ("modeldepot.cli.requests", "check", "Post and list external checks on versions."),
     "metrics": ("modeldepot.cli.requests", "metrics", "Add metrics to a version after its push."),
+    "policy": ("modeldepot.cli.policies", "policy", "Apply, show, diff, remove policies."),
+    "freeze": ("modeldepot.cli.policies", "freeze", "Declare, list, lift change freezes."),
 }
 ALIASES = {
     "request": "requests",

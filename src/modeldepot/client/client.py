@@ -19,6 +19,7 @@ from modeldepot.client.identity import IdentityMixin
 from modeldepot.client.lifecycle import LifecycleMixin
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
+from modeldepot.client.policies import PoliciesMixin
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.client.requests import RequestsMixin
 from modeldepot.config import ClientSettings
@@ -39,7 +40,13 @@ Scalar = str | int | float | bool
 
 
 class Client(
-    DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, RequestsMixin, LifecycleMixin
+    DiscoveryMixin,
+    ObjectsMixin,
+    AuditMixin,
+    IdentityMixin,
+    RequestsMixin,
+    LifecycleMixin,
+    PoliciesMixin,
 ):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""

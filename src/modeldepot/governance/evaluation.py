@@ -54,12 +54,27 @@ class Evaluation:
     def missing(self) -> list[str]:
         return [f"{r.key}: {r.message}" for r in self.results if r.state not in PASSING]
 
-    def stored(self) -> dict[str, Any]:
-        """The evaluation as kept in ``request_evaluations.results``."""
-        return {
+    @property
+    def record_digest(self) -> str | None:
+        """The SHA-256 of the record's canonical JSON (None without rules)."""
+        if self.record is None:
+            return None
+        from modeldepot.audit.canonical import canonical
+        from modeldepot.audit.chain import digest
+
+        return digest(canonical(self.record))
+
+    def stored(self, *, with_record: bool) -> dict[str, Any]:
+        """The evaluation as kept in ``request_evaluations.results``: the record the
+        rules saw is kept whole the first time the request sees it, and named by its
+        digest after (a record can hold thousands of packages)."""
+        out: dict[str, Any] = {
             "requirements": [r.model_dump(mode="json") for r in self.results],
-            "record": self.record,
+            "record_digest": self.record_digest,
         }
+        if with_record:
+            out["record"] = self.record
+        return out
 
 
 PASSING = ("pass", "waived")
@@ -74,12 +89,12 @@ def evaluate(
         req = policy.for_kind(subject.kind)
         results += _approvals(conn, subject, req, now)
         if req.rules:
-            from modeldepot.governance.expressions import evaluate_rule
+            from modeldepot.governance.expressions import evaluate_rules
             from modeldepot.governance.record import version_record
 
             record = version_record(conn, subject.model_id, subject.version_id)
-            for rule in req.rules:
-                outcome = evaluate_rule(rule, record)
+            outcomes = evaluate_rules(req.rules, record)
+            for rule, outcome in zip(req.rules, outcomes, strict=True):
                 results.append(
                     RequirementResult(
                         key=f"rule:{rule.name}",

@@ -396,12 +396,20 @@ class RequestService:
         return evaluate(conn, subject, policy, uow.now)
 
     def _store(self, uow: UnitOfWork, request_id: int, evaluation: Evaluation) -> None:
+        digest = evaluation.record_digest
+        last = uow.conn.execute(
+            select(request_evaluations.c.results)
+            .where(request_evaluations.c.request_id == request_id)
+            .order_by(request_evaluations.c.id.desc())
+            .limit(1)
+        ).scalar()
+        seen = last is not None and last.get("record_digest") == digest
         uow.conn.execute(
             insert(request_evaluations).values(
                 request_id=request_id,
                 at=uow.now,
                 passed=evaluation.passed,
-                results=evaluation.stored(),
+                results=evaluation.stored(with_record=digest is not None and not seen),
             )
         )
 

@@ -86,6 +86,11 @@ class Registry:
 
         # Revocation by dataset opens rollback requests for the protected aliases.
         self.lifecycle = LifecycleService(self.units, open_rollback=self.requests.open_rollback)
+        from modeldepot.governance.freezes import FreezeService
+        from modeldepot.governance.policy_service import PolicyService
+
+        self.policies = PolicyService(self.units)
+        self.freezes = FreezeService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )

@@ -29,6 +29,7 @@ from modeldepot.server.api import (
     lifecycle,
     lineage,
     models,
+    policies,
     requests,
     search,
     versions,
@@ -121,6 +122,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         identity.router,
         requests.router,
         lifecycle.router,
+        policies.router,
         final,
     )
     for router in routers:
