@@ -40,7 +40,7 @@ RULES = [
     ("auc", 'version.metrics["auc"] >= 0.8'),
     ("f1", 'version.metrics["f1"] > 0.5'),
     ("logloss", 'version.metrics["logloss"] < 0.5'),
-    ("card", "version.card.completeness >= 0.5"),
+    ("card", "version.card.present && size(version.card.sections) >= 2"),
     ("tags", 'version.tags["owner"] == "credit-team"'),
     ("lr", 'double(version.params["lr"]) < 0.1'),
     ("clean", "!version.code.dirty"),
