@@ -153,7 +153,10 @@ class ServerSettings:
     )
     cleanup_interval_seconds: int = field(
         default=600,
-        metadata={"doc": "How often the server sweeps expired upload sessions (0 disables)."},
+        metadata={
+            "doc": "How often the server sweeps expired upload sessions and settles open "
+            "promotion requests: soak periods ending, requests expiring, auto-apply (0 disables)."
+        },
     )
     max_blob_bytes: int = field(
         default=256 * 1024**3,

@@ -543,6 +543,11 @@ class VersionRevoked(Conflict):
     title = "The version is revoked"
 
 
+class MetricExists(Conflict):
+    code = "METRIC_EXISTS"
+    title = "The version already records that metric"
+
+
 class CheckDigestMismatch(Conflict):
     code = "CHECK_DIGEST_MISMATCH"
     title = "The check names other content than the version's"

@@ -465,3 +465,11 @@ CASES.update(
         ("DELETE", "/api/v1/protections"): Case("admin", protected_by_root),
     }
 )
+
+
+# Governance routes, in modules of their own (imported last: they use the names above).
+from tests.api.role_cases_governance import GOVERNANCE_CASES  # noqa: E402
+from tests.api.role_cases_requests import REQUEST_CASES  # noqa: E402
+
+CASES.update(GOVERNANCE_CASES)
+CASES.update(REQUEST_CASES)

@@ -41,6 +41,7 @@ CSV_COLUMNS = [
     "depends_on",
     "derived_from",
     "pulls",
+    "alias_status",
 ]
 CARD = "# rec\n## Intended use\nRanking.\n## Evaluation\nAUC 0.9.\n## Limitations\nCold start.\n"
 
@@ -242,6 +243,7 @@ def test_inventory_csv_has_one_row_per_model_under_the_header(api) -> None:
         "depends_on": "ads/emb",
         "derived_from": f"ads/base;{NAME}",
         "pulls": "2:carol=1;1:alice=2,bob=1",
+        "alias_status": "",
     }
     assert at(row["last_change"]) == at(entries(api)[NAME]["last_change"])
     empty = rows["ads/emb"]

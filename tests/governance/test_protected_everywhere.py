@@ -202,5 +202,5 @@ def test_the_cli_is_refused_too(
     listed = run_cli(live, token, "alias", "list", production)
     assert listed.exit_code == 0, listed.stderr
     header, row = listed.stdout.splitlines()
-    assert header.split() == ["ALIAS", "VERSION", "SINCE", "BY", "PROTECTED"]
+    assert header.split() == ["ALIAS", "VERSION", "STATUS", "SINCE", "BY", "PROTECTED"]
     assert row.split()[:2] == [PROTECTED, "1"] and row.split()[-1] == "yes"

@@ -17,6 +17,7 @@ ACTIONS: dict[str, str] = {
     "version.create": "A version was committed",
     "version.tag.set": "A version tag was set",
     "version.tag.delete": "A version tag was removed",
+    "version.metrics.add": "Metrics were added to a version (e.g. a later fairness evaluation)",
     "version.delete": "A version was soft-deleted",
     "version.restore": "A soft-deleted version was restored",
     "relation.create": "A lineage relation between two versions was recorded",

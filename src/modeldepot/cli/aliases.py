@@ -55,12 +55,26 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool) -> None:
         emit_json(items)
         return
     emit_table(
-        ["ALIAS", "VERSION", "SINCE", "BY", "PROTECTED"],
+        ["ALIAS", "VERSION", "STATUS", "SINCE", "BY", "PROTECTED"],
         [
-            (a.name, a.version, when(a.updated_at), a.updated_by, "yes" if a.protected else "-")
+            (
+                a.name,
+                a.version,
+                a.version_status.upper(),
+                when(a.updated_at),
+                a.updated_by,
+                "yes" if a.protected else "-",
+            )
             for a in items
         ],
     )
+    for a in items:
+        if a.version_status == "revoked":
+            click.echo(
+                f"WARNING: {name}@{a.name} points at revoked version {a.version} "
+                f"(see: modeldepot version show {name}:{a.version})",
+                err=True,
+            )
 
 
 @alias.command("history")

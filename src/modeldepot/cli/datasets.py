@@ -1,15 +1,16 @@
-"""``modeldepot dataset list|usage|impact``: data and the models made from it."""
+"""``modeldepot dataset list|usage|impact|revoke``: data and the models made from it."""
 
 from __future__ import annotations
 
 import click
 
+from modeldepot.cli import lifecycle as lifecycle_cli
 from modeldepot.cli.common import client, emit_json, emit_table, handle_errors, json_option
 
 
 @click.group()
 def dataset() -> None:
-    """Datasets: list them, find the versions and aliases that used one."""
+    """Datasets: list them, find the versions and aliases that used one, revoke them."""
 
 
 @dataset.command("list")
@@ -78,3 +79,7 @@ def impact(ctx: click.Context, uri: str, digest: str | None, as_json: bool) -> N
         ["ALIAS", "VERSION", "ROLE", "DIGEST"],
         [(f"{i.model}@{i.alias}", f"{i.model}:{i.number}", i.role, i.digest[:19]) for i in items],
     )
+
+
+# Attached here, defined with the other lifecycle commands.
+dataset.add_command(lifecycle_cli.revoke_dataset)

@@ -44,7 +44,11 @@ def inventory(
                     e.name,
                     e.owner,
                     e.risk_level,
-                    ", ".join(f"{a}={n}" for a, n in e.aliases.items()),
+                    ", ".join(
+                        f"{a}={n}"
+                        + (f" ({e.alias_status[a].upper()})" if a in e.alias_status else "")
+                        for a, n in e.aliases.items()
+                    ),
                     e.latest_version,
                     when(e.last_change),
                     f"yes ({count(len(e.personal_data), 'dataset')})" if e.personal_data else "no",

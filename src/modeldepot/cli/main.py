@@ -51,8 +51,34 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("modeldepot.cli.audit", "audit", "List, export and verify the audit log."),
     "watch": ("modeldepot.cli.audit", "watch", "Print changes as they happen."),
     "db": ("modeldepot.cli.server", "db", "Upgrade or inspect the database schema."),
+    "promote": (
+        "modeldepot.cli.requests",
+        "promote",
+        "Open a promotion request to move a protected alias.",
+    ),
+    "rollback": (
+        "modeldepot.cli.requests",
+        "rollback",
+        "Open a request to move an alias back to its previous version.",
+    ),
+    "requests": (
+        "modeldepot.cli.requests",
+        "requests",
+        "Promotion requests: list, show, approve, reject, apply.",
+    ),
+    "check": ("modeldepot.cli.requests", "check", "Post and list external checks on versions."),
+    "metrics": ("modeldepot.cli.requests", "metrics", "Add metrics to a version after its push."),
+    "policy": ("modeldepot.cli.policies", "policy", "Apply, show, diff, remove policies."),
+    "freeze": ("modeldepot.cli.policies", "freeze", "Declare, list, lift change freezes."),
 }
-ALIASES = {"model": "models", "datasets": "dataset", "users": "user", "tokens": "token"}
+ALIASES = {
+    "request": "requests",
+    "checks": "check",
+    "model": "models",
+    "datasets": "dataset",
+    "users": "user",
+    "tokens": "token",
+}
 
 
 class LazyGroup(click.Group):

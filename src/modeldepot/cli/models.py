@@ -93,7 +93,18 @@ def show_model(ctx: click.Context, name: str, deleted: bool, as_json: bool) -> N
                 else model.get("risk_level"),
             ),
             ("card", f"{completeness:.0%} complete" if completeness is not None else None),
-            ("aliases", [f"{a['name']}={a['version']}" for a in aliases]),
+            (
+                "aliases",
+                [
+                    f"{a['name']}={a['version']}"
+                    + (
+                        f" ({a['version_status'].upper()})"
+                        if a.get("version_status", "active") != "active"
+                        else ""
+                    )
+                    for a in aliases
+                ],
+            ),
             ("created", f"{when(model['created_at'])} by {model['created_by']}"),
             ("updated", f"{when(model['updated_at'])} by {model['updated_by']}"),
             (

@@ -177,21 +177,52 @@ def push(
     help="Target directory (default: ./<model's last name segment>).",
 )
 @click.option("--no-cache", is_flag=True, help="Do not use or fill the local blob cache.")
+@click.option(
+    "--allow-revoked", is_flag=True, help="Pull even a revoked version (refused otherwise)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @json_option
 @click.pass_context
 @handle_errors
 def pull(
-    ctx: click.Context, ref: str, output: Path | None, no_cache: bool, quiet: bool, as_json: bool
+    ctx: click.Context,
+    ref: str,
+    output: Path | None,
+    no_cache: bool,
+    allow_revoked: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
-    """Download the version REF names (name, name:7, name@alias, name@sha256:…) into a directory."""
+    """Download the version REF names (name, name:7, name@alias, name@sha256:…) into a
+    directory. A deprecated version is pulled with a warning on stderr; a revoked one
+    is refused unless --allow-revoked."""
+    import warnings
+
     from modeldepot.cli.progress import RichProgress
+    from modeldepot.client.lifecycle import VersionStatusWarning
     from modeldepot.refs import parse_ref
 
     parsed = parse_ref(ref)
     target = output or Path(parsed.name.rsplit("/", 1)[-1])
-    with RichProgress(enabled=None if not quiet else False) as progress:
-        version = client(ctx).pull(parsed, target, use_cache=not no_cache, progress=progress)
+    with (
+        RichProgress(enabled=None if not quiet else False) as progress,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", VersionStatusWarning)
+        version = client(ctx).pull(
+            parsed,
+            target,
+            use_cache=not no_cache,
+            progress=progress,
+            allow_revoked=allow_revoked,
+        )
+    for warning in caught:
+        if issubclass(warning.category, VersionStatusWarning):
+            click.echo(f"modeldepot: warning: {warning.message}", err=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     if as_json:
         emit_json(version)
         return

@@ -6,8 +6,11 @@ The lineage subcommands (``lineage``, ``env``, ``diff``, ``graph``, ``relate``,
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from modeldepot.cli import lifecycle as lifecycle_cli
 from modeldepot.cli import lineage as lineage_cli
 from modeldepot.cli.common import (
     client,
@@ -73,7 +76,8 @@ def list_versions(
         ["VERSION", "DIGEST", "SIZE", "FILES", "ALIASES", "CREATED", "BY", "DESCRIPTION"],
         [
             (
-                f"{v['number']}{' (deleted)' if v.get('deleted_at') else ''}",
+                f"{v['number']}{' (deleted)' if v.get('deleted_at') else ''}"
+                f"{_marker(v.get('status'))}",
                 v["digest"][:19],
                 human_size(v["total_size"]),
                 v["file_count"],
@@ -89,7 +93,8 @@ def list_versions(
 
 @click.group(cls=NounGroup)
 def version() -> None:
-    """One version: show, files, lineage, env, diff, graph, relate, delete, restore."""
+    """One version: show, files, lineage, env, diff, graph, relate, delete, restore,
+    deprecate, revoke, reinstate."""
 
 
 @version.command("show")
@@ -111,9 +116,13 @@ def show_version(
     if as_json:
         emit_json({**v.model_dump(mode="json"), "lineage": lineage.model_dump(mode="json")})
         return
+    warning = lifecycle_cli.banner(v)
+    if warning is not None:
+        click.echo(click.style(f"*** {warning} ***", fg="red", bold=True))
     emit_fields(
         [
             ("version", f"{v.model}:{v.number}"),
+            ("status", _status_line(v)),
             ("digest", v.digest),
             ("description", v.description),
             ("aliases", v.aliases),
@@ -142,7 +151,8 @@ def show_version(
 @handle_errors
 def version_files(ctx: click.Context, ref: str, as_json: bool) -> None:
     """List the files (the manifest) of the version REF names."""
-    manifest = client(ctx).get_manifest(ref)
+    # Listing files is no pull: a revoked version's are shown too.
+    manifest = client(ctx).get_manifest(ref, allow_revoked=True)
     if as_json:
         emit_json(manifest)
         return
@@ -171,6 +181,21 @@ def restore_version(ctx: click.Context, ref: str) -> None:
     """Restore a soft-deleted version (give it as NAME:NUMBER)."""
     v = client(ctx).restore_version(ref)
     click.echo(f"restored {v.model}:{v.number}")
+
+
+def _marker(status: str | None) -> str:
+    return f" ({status.upper()})" if status and status != "active" else ""
+
+
+def _status_line(v: Any) -> str:
+    if v.status == "active" and v.status_at is None:
+        return "active"
+    line = f"{v.status} since {when(v.status_at)} by {v.status_by}"
+    if v.status_reason:
+        line += f": {v.status_reason}"
+    if v.replacement is not None:
+        line += f" (replacement: {v.model}:{v.replacement})"
+    return line
 
 
 @version.group("card")
@@ -204,5 +229,7 @@ def show_card(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 for _command in lineage_cli.COMMANDS:
+    version.add_command(_command)
+for _command in lifecycle_cli.COMMANDS:
     version.add_command(_command)
 versions.sibling, version.sibling = version, versions

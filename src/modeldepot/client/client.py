@@ -16,10 +16,13 @@ from modeldepot.client.credentials import find_token
 from modeldepot.client.discovery import DiscoveryMixin
 from modeldepot.client.http import Http
 from modeldepot.client.identity import IdentityMixin
+from modeldepot.client.lifecycle import LifecycleMixin
 from modeldepot.client.objects import ObjectsMixin
 from modeldepot.client.paths import alias_path, model_path, version_path
+from modeldepot.client.policies import PoliciesMixin
 from modeldepot.client.progress import NoProgress, Progress
 from modeldepot.client.protections import ProtectionsMixin
+from modeldepot.client.requests import RequestsMixin
 from modeldepot.config import ClientSettings
 from modeldepot.refs import Ref, RefKind, parse_ref, validate_name
 
@@ -37,7 +40,16 @@ M = TypeVar("M", bound="BaseModel")
 Scalar = str | int | float | bool
 
 
-class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, ProtectionsMixin):
+class Client(
+    DiscoveryMixin,
+    ObjectsMixin,
+    AuditMixin,
+    IdentityMixin,
+    RequestsMixin,
+    LifecycleMixin,
+    PoliciesMixin,
+    ProtectionsMixin,
+):
     """A connection to a modeldepot server (``url``, else ``MODELDEPOT_URL``, else local),
     authenticated with ``token`` (else found as ``client/credentials.py`` says)."""
 
@@ -261,12 +273,21 @@ class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, Protection
         *,
         use_cache: bool = True,
         progress: Progress | None = None,
+        allow_revoked: bool = False,
     ) -> VersionRead:
-        """Download the version ``ref`` names into ``dest``; every file is verified."""
+        """Download the version ``ref`` names into ``dest``; every file is verified.
+
+        A revoked version is refused (VersionRevoked) unless ``allow_revoked``; a
+        deprecated one (or a revoked one allowed) is pulled with a
+        ``VersionStatusWarning`` saying why and naming its replacement."""
         from modeldepot.client import pull as pull_mod
+        from modeldepot.client.lifecycle import warn_status
 
         version = self.get_version(ref)
-        manifest = self.get_manifest(f"{version.model}:{version.number}")
+        manifest = self.get_manifest(
+            f"{version.model}:{version.number}", allow_revoked=allow_revoked
+        )
+        warn_status(version)
         pull_mod.pull(
             self.http,
             manifest,
@@ -298,15 +319,19 @@ class Client(DiscoveryMixin, ObjectsMixin, AuditMixin, IdentityMixin, Protection
         params = {"include_deleted": include_deleted or None}
         return list(self._pages(VersionRead, f"{model_path(name)}/-/versions", params, limit))
 
-    def get_manifest(self, ref: str | Ref, *, include_deleted: bool = False) -> ManifestRead:
+    def get_manifest(
+        self, ref: str | Ref, *, include_deleted: bool = False, allow_revoked: bool = False
+    ) -> ManifestRead:
+        """The files of a version; a revoked one's only with ``allow_revoked``."""
         from modeldepot.schemas.versions import ManifestRead
 
         name, number = self._numbered(ref, include_deleted=include_deleted)
+        params = {
+            "include_deleted": include_deleted or None,
+            "allow_revoked": allow_revoked or None,
+        }
         return self._call(
-            ManifestRead,
-            "GET",
-            f"{version_path(name, number)}/manifest",
-            params={"include_deleted": include_deleted or None},
+            ManifestRead, "GET", f"{version_path(name, number)}/manifest", params=params
         )
 
     def delete_version(self, ref: str | Ref) -> VersionRead:

@@ -47,6 +47,7 @@ class ObjectsMixin:
             *,
             use_cache: bool = True,
             progress: Progress | None = None,
+            allow_revoked: bool = False,
         ) -> VersionRead: ...
         def get_lineage(self, ref: str | Ref) -> LineageRead: ...
 
@@ -102,11 +103,20 @@ class ObjectsMixin:
                 progress=progress,
             )
 
-    def load(self, ref: str | Ref, *, allow_pickle: bool = False, trust: Sequence[str] = ()) -> Any:
+    def load(
+        self,
+        ref: str | Ref,
+        *,
+        allow_pickle: bool = False,
+        trust: Sequence[str] = (),
+        allow_revoked: bool = False,
+    ) -> Any:
         """The model object of the version ``ref`` names, from its recorded format.
 
         Pickle-based formats run code while loading and need ``allow_pickle=True``;
         skops types outside scikit-learn, NumPy and SciPy must be named in ``trust``.
+        A revoked version is refused (VersionRevoked) unless ``allow_revoked``; a
+        deprecated one loads with a ``VersionStatusWarning`` naming its replacement.
         """
         lineage = self.get_lineage(ref)
         if lineage.format is None:
@@ -114,9 +124,15 @@ class ObjectsMixin:
                 f"{lineage.model}:{lineage.number} has no recorded model format; "
                 "pull its files instead"
             )
-        return self._pull_and_load(lineage, allow_pickle, trust)
+        return self._pull_and_load(lineage, allow_pickle, trust, allow_revoked)
 
-    def _pull_and_load(self, lineage: LineageRead, allow_pickle: bool, trust: Sequence[str]) -> Any:
+    def _pull_and_load(
+        self,
+        lineage: LineageRead,
+        allow_pickle: bool,
+        trust: Sequence[str],
+        allow_revoked: bool = False,
+    ) -> Any:
         """Pull the version into a temporary directory and load it by its format."""
         from modeldepot.client.serialize import load_model
 
@@ -124,7 +140,7 @@ class ObjectsMixin:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="modeldepot-load-") as tmp:
-            self.pull(f"{lineage.model}:{lineage.number}", tmp)
+            self.pull(f"{lineage.model}:{lineage.number}", tmp, allow_revoked=allow_revoked)
             return load_model(Path(tmp), lineage.format, allow_pickle=allow_pickle, trust=trust)
 
     def verify(

@@ -71,6 +71,26 @@ class Registry:
         from modeldepot.governance.protection import ProtectionService
 
         self.protection = ProtectionService(self.units)
+        from modeldepot.governance.checks import CheckService
+        from modeldepot.governance.followers import RequestFollowers
+        from modeldepot.governance.request_reads import RequestReader
+        from modeldepot.governance.requests import RequestService
+        from modeldepot.registry.metrics import MetricService
+
+        self.metrics = MetricService(self.units)
+        self.requests = RequestService(self.units)
+        self.request_reads = RequestReader(self.units, self.compare)
+        self.checks = CheckService(self.units, self.requests)
+        self.request_followers = RequestFollowers(self.units, self.requests)
+        from modeldepot.governance.lifecycle import LifecycleService
+
+        # Revocation by dataset opens rollback requests for the protected aliases.
+        self.lifecycle = LifecycleService(self.units, open_rollback=self.requests.open_rollback)
+        from modeldepot.governance.freezes import FreezeService
+        from modeldepot.governance.policy_service import PolicyService
+
+        self.policies = PolicyService(self.units)
+        self.freezes = FreezeService(self.units)
         self.gc = GarbageCollector(
             self.units, store, self.uploads, grace_seconds=settings.gc_grace_seconds
         )
@@ -86,6 +106,7 @@ class Registry:
         for action in ("alias.set", "alias.delete"):
             self.units.subscribe(action, guard_protected_aliases)
             self.units.subscribe(action, keep_alias_history)
+        self.request_followers.subscribe()
         for action in (
             "model.create",
             "model.update",

@@ -93,7 +93,7 @@ class AliasService:
             conn = reading.conn
             model = model_row(conn, name)
             query = (
-                select(aliases, versions.c.number)
+                select(aliases, versions.c.number, versions.c.status)
                 .join(versions, versions.c.id == aliases.c.version_id)
                 .where(aliases.c.model_id == model.id)
                 .order_by(aliases.c.name)
@@ -244,7 +244,7 @@ def _alias_read(
     conn: Connection, model: Row[Any], alias: str, is_protected: bool | None = None
 ) -> AliasRead:
     row = conn.execute(
-        select(aliases, versions.c.number)
+        select(aliases, versions.c.number, versions.c.status)
         .join(versions, versions.c.id == aliases.c.version_id)
         .where(aliases.c.model_id == model.id, aliases.c.name == alias)
     ).first()
@@ -266,5 +266,6 @@ def _row_to_read(model_name: str, row: Row[Any], is_protected: bool) -> AliasRea
         created_by=row.created_by,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
+        version_status=row.status,
         protected=is_protected,
     )

@@ -1,7 +1,9 @@
 """DatasetService: datasets as first-class records, and who used them.
 
 Answers "which versions used this data?" and "which live aliases point at versions
-that used it?": the questions of a data bug, a licence problem or an erasure request.
+that used it?": the questions of a data bug, a licence problem or an erasure request
+(and, through ``versions_used``, what revocation by dataset revokes: see
+``governance/lifecycle.py``).
 A dataset is named by URI, optionally narrowed to one digest (one snapshot of it).
 
 Datasets are shared records, not owned by a model: a caller sees a dataset only if a
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select, true, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, exists, select, true, tuple_
 
 from modeldepot.db.tables import aliases, datasets, models, version_datasets, versions
 from modeldepot.errors import DatasetNotFound, InvalidInput
@@ -163,12 +165,46 @@ class DatasetService:
 
     @staticmethod
     def _require(reading: Reading, uri: str, digest: str | None) -> None:
-        query = select(datasets.c.id).where(datasets.c.uri == uri, _visible(reading.access))
-        if digest is not None:
-            query = query.where(datasets.c.digest == digest)
-        if reading.conn.execute(query.limit(1)).first() is None:
-            suffix = f" with digest {digest}" if digest is not None else ""
-            raise DatasetNotFound(f"no dataset {uri!r}{suffix} is recorded")
+        require_dataset(reading.conn, reading.access, uri, digest)
+
+
+def require_dataset(conn: Connection, access: Access, uri: str, digest: str | None) -> None:
+    """DatasetNotFound unless ``access`` may see a dataset ``uri`` (at ``digest``)."""
+    query = select(datasets.c.id).where(datasets.c.uri == uri, _visible(access))
+    if digest is not None:
+        query = query.where(datasets.c.digest == digest)
+    if conn.execute(query.limit(1)).first() is None:
+        suffix = f" with digest {digest}" if digest is not None else ""
+        raise DatasetNotFound(f"no dataset {uri!r}{suffix} is recorded")
+
+
+def versions_used(conn: Connection, access: Access, uri: str, digest: str | None) -> list[Any]:
+    """Every version of a live model ``access`` may read that used the dataset (any
+    snapshot of ``uri`` unless ``digest``), deleted versions too, once each, by model
+    and number: rows of ``id``, ``model_id``, ``name``, ``number``, ``status``,
+    ``deleted_at``. DatasetNotFound if the caller can see no such dataset."""
+    require_dataset(conn, access, uri, digest)
+    used = DatasetService._matching(
+        select(version_datasets.c.version_id)
+        .join(datasets, datasets.c.id == version_datasets.c.dataset_id)
+        .where(version_datasets.c.version_id == versions.c.id),
+        uri,
+        digest,
+    )
+    query = (
+        select(
+            versions.c.id,
+            versions.c.model_id,
+            models.c.name,
+            versions.c.number,
+            versions.c.status,
+            versions.c.deleted_at,
+        )
+        .join(models, models.c.id == versions.c.model_id)
+        .where(exists(used), models.c.deleted_at.is_(None), access.readable(models.c.name))
+        .order_by(models.c.name, versions.c.number)
+    )
+    return list(conn.execute(query).all())
 
 
 def _visible(access: Access) -> ColumnElement[bool]:

@@ -87,13 +87,16 @@ def _entries(conn: Connection, access: Access, rows: list[Any]) -> list[Inventor
     live = versions.c.deleted_at.is_(None)
 
     alias_map: dict[int, dict[str, int]] = defaultdict(dict)
-    for model_id, alias, number in conn.execute(
-        select(aliases.c.model_id, aliases.c.name, versions.c.number)
+    alias_status: dict[int, dict[str, str]] = defaultdict(dict)
+    for model_id, alias, number, status in conn.execute(
+        select(aliases.c.model_id, aliases.c.name, versions.c.number, versions.c.status)
         .join(versions, versions.c.id == aliases.c.version_id)
         .where(aliases.c.model_id.in_(ids))
         .order_by(aliases.c.name)
     ):
         alias_map[model_id][alias] = number
+        if status != "active":
+            alias_status[model_id][alias] = status
 
     counts: dict[int, tuple[int, int | None, datetime | None]] = {}
     for model_id, count, latest, newest in conn.execute(
@@ -161,6 +164,7 @@ def _entries(conn: Connection, access: Access, rows: list[Any]) -> list[Inventor
                 risk_reason=row.risk_reason,
                 card_completeness=row.card_completeness,
                 aliases=alias_map.get(row.id, {}),
+                alias_status=alias_status.get(row.id, {}),
                 latest_version=latest,
                 version_count=count,
                 last_change=max(c for c in changes if c is not None),
@@ -191,6 +195,7 @@ INVENTORY_CSV_COLUMNS = (
     "depends_on",
     "derived_from",
     "pulls",
+    "alias_status",
 )
 
 
@@ -227,4 +232,5 @@ def _row(e: InventoryEntry) -> list[str]:
         ";".join(e.depends_on),
         ";".join(e.derived_from),
         ";".join(f"{p.number}:" + ",".join(f"{a}={n}" for a, n in p.by.items()) for p in e.pulls),
+        ";".join(f"{alias}={status}" for alias, status in e.alias_status.items()),
     ]

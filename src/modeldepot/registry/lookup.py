@@ -171,6 +171,11 @@ def to_version_reads(
             updated_by=r.updated_by,
             deleted_at=r.deleted_at,
             deleted_by=r.deleted_by,
+            status=r.status,
+            status_reason=r.status_reason,
+            replacement=r.status_replacement,
+            status_at=r.status_at,
+            status_by=r.status_by,
         )
         for model, r in zip(names_of, rows, strict=True)
     ]

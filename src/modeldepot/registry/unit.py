@@ -125,9 +125,14 @@ class Units:
             uow = UnitOfWork(conn, ctx, self.clock())
             yield uow
             if uow.changes:
-                for change in list(uow.changes):
+                # By index: a subscriber may record changes of its own (applying a
+                # request moves an alias), which its subscribers then see too.
+                done = 0
+                while done < len(uow.changes):
+                    change = uow.changes[done]
                     for subscriber in self._subscribers.get(change.action, ()):
                         subscriber(uow, change)
+                    done += 1
                 last = chain.append(conn, [_entry(uow, c) for c in uow.changes])
                 for hook in self.append_hooks:
                     hook(conn, last - len(uow.changes) + 1, last)

@@ -26,6 +26,7 @@ from modeldepot.errors import (
     FileNotInVersion,
     TagNotFound,
     VersionInUse,
+    VersionRevoked,
 )
 from modeldepot.manifest import SCHEMA, Manifest, normalize_path
 from modeldepot.metadata import (
@@ -232,13 +233,22 @@ class VersionService:
         return card_read(text)
 
     def get_manifest(
-        self, ctx: Context, ref: Ref | str, *, include_deleted: bool = False
+        self,
+        ctx: Context,
+        ref: Ref | str,
+        *,
+        include_deleted: bool = False,
+        allow_revoked: bool = False,
     ) -> ManifestRead:
+        """The files of the version ``ref`` names: what a pull fetches. A revoked
+        version's are refused (VersionRevoked) unless ``allow_revoked``."""
         ref = parse_ref(ref) if isinstance(ref, str) else ref
         with self.units.read(ctx) as reading:
             reading.require(Permission.MODEL_READ, ref.name)
             conn = reading.conn
             model, row = resolve_row(conn, ref, include_deleted=include_deleted)
+            if row.status == "revoked" and not allow_revoked:
+                raise _revoked(model.name, row)
             files = [
                 FileEntry(path=f.path, size=f.size, digest=f.digest, media_type=f.media_type)
                 for f in conn.execute(
@@ -409,6 +419,18 @@ def index_version_change(uow: UnitOfWork, change: Change) -> None:
 def _reload(conn: Connection, name: str, version_id: int) -> VersionRead:
     return to_version_read(
         conn, name, conn.execute(select(*VERSION_ROW).where(versions.c.id == version_id)).one()
+    )
+
+
+def _revoked(name: str, row: Any) -> VersionRevoked:
+    instead = f"; use {name}:{row.status_replacement}" if row.status_replacement else ""
+    return VersionRevoked(
+        f"{name}:{row.number} is revoked ({row.status_reason}){instead}; pull it anyway "
+        "with --allow-revoked (SDK: allow_revoked=True)",
+        model=name,
+        number=row.number,
+        reason=row.status_reason,
+        replacement=row.status_replacement,
     )
 
 

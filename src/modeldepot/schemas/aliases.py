@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from modeldepot.schemas.versions import VersionStatus
+
 MAX_VERSION = 2**31 - 1
 
 
@@ -28,6 +30,9 @@ class AliasRead(BaseModel):
     created_by: str
     updated_at: datetime
     updated_by: str
+    version_status: VersionStatus = Field(
+        default="active", description="The status of the version the alias points at"
+    )
     # Moves only by applying a promotion request (docs/protection.md).
     protected: bool = False
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from modeldepot.schemas.lineage import MetricSlice
+
 MAX_VERSION = 2**31 - 1
 RequestState = Literal[
     "open", "approved", "rejected", "cancelled", "superseded", "applied", "expired"
@@ -14,6 +16,13 @@ RequestState = Literal[
 # pass: met; fail: not met (and cannot become met by waiting alone); pending: not met
 # yet (a review, a check, soak time); waived: not met, waived by someone allowed to.
 RequirementState = Literal["pass", "fail", "pending", "waived"]
+
+
+class MetricsAdd(BaseModel):
+    metrics: dict[str, float] = Field(default_factory=dict, description="Headline metrics")
+    slices: list[MetricSlice] = Field(
+        default_factory=list, description="Metrics per slice and/or per dataset"
+    )
 
 
 class ProtectionCreate(BaseModel):

@@ -35,6 +35,11 @@ class InventoryEntry(BaseModel):
     depends_on: list[str] = Field(description="Models whose versions live versions depend on")
     derived_from: list[str] = Field(description="Models live versions were derived from")
     pulls: list[PullCount] = Field(description="Recorded pulls per version, newest first")
+    alias_status: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alias → status of its version, for aliases pointing at a deprecated "
+        "or revoked one",
+    )
 
 
 class Inventory(BaseModel):

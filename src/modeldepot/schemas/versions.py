@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from modeldepot.manifest import ManifestEntry
 from modeldepot.schemas.lineage import LineageWrite
 
+# active: usable; deprecated: usable with a warning naming the replacement; revoked:
+# must not be used (pulls refused unless explicitly allowed). See docs/lifecycle.md.
+VersionStatus = Literal["active", "deprecated", "revoked"]
 # A parameter: a scalar, or nested JSON objects and lists (the configuration as written).
 ParamValue = Any
 
@@ -72,6 +75,15 @@ class VersionRead(BaseModel):
     updated_by: str
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    status: VersionStatus = "active"
+    status_reason: str | None = Field(
+        default=None, description="Why the status was last changed (deprecate, revoke, reinstate)"
+    )
+    replacement: int | None = Field(
+        default=None, description="The version of the same model to use instead (deprecated)"
+    )
+    status_at: datetime | None = None
+    status_by: str | None = None
 
     @property
     def ref(self) -> str:

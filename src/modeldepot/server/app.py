@@ -26,9 +26,12 @@ from modeldepot.server.api import (
     events,
     identity,
     inventory,
+    lifecycle,
     lineage,
     models,
+    policies,
     protections,
+    requests,
     search,
     versions,
 )
@@ -118,6 +121,9 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         audit.router,
         events.router,
         identity.router,
+        requests.router,
+        lifecycle.router,
+        policies.router,
         protections.router,
         final,
     )
@@ -156,6 +162,10 @@ async def _sweep_uploads(registry: Registry, interval: int) -> None:
             expired = await run_in_threadpool(registry.uploads.expire_uploads, SWEEPER)
             if expired:
                 log.info("expired %d abandoned upload sessions", expired)
+            # Time passing settles requests: soak periods end, requests expire.
+            settled = await run_in_threadpool(registry.request_followers.sweep, SWEEPER)
+            if settled:
+                log.info("%d promotion requests changed state", settled)
         except Exception:
             log.exception("upload sweep failed")
 

@@ -121,3 +121,6 @@ AdminCtx = requires(Permission.REGISTRY_ADMIN)
 SelfCtx = requires(Permission.SELF)
 # No credential needed (``POST /auth/token`` only).
 PublicCtx = Annotated[Context, Depends(Public())]
+RequestCtx = requires(Permission.REQUEST_OPEN)
+ReviewCtx = requires(Permission.REQUEST_REVIEW)
+CheckCtx = requires(Permission.CHECK_POST)

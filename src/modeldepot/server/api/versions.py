@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from modeldepot.refs import parse_ref
 from modeldepot.schemas import ManifestRead, Page, TagSet, VersionCreate, VersionRead
@@ -89,15 +91,22 @@ def restore_version(
     return registry.versions.restore_version(ctx, name, number)
 
 
-@router.get(PREFIX + "/{number}/manifest", response_model=ManifestRead)
+@router.get(PREFIX + "/{number}/manifest", response_model=ManifestRead, responses=problems(409))
 def get_manifest(
     ctx: ReadCtx,
     name: str,
     number: VersionNumber,
     registry: RegistryDep,
     include_deleted: DeletedQ = False,
+    allow_revoked: Annotated[
+        bool, Query(description="Answer even for a revoked version (else 409 VERSION_REVOKED)")
+    ] = False,
 ) -> ManifestRead:
-    return registry.versions.get_manifest(ctx, f"{name}:{number}", include_deleted=include_deleted)
+    """The files of a version: what a pull fetches. Refused for a revoked version
+    (409 `VERSION_REVOKED`) unless `allow_revoked=true`."""
+    return registry.versions.get_manifest(
+        ctx, f"{name}:{number}", include_deleted=include_deleted, allow_revoked=allow_revoked
+    )
 
 
 @router.get(

@@ -1,0 +1,560 @@
+"""Promotion requests: the only way a protected alias moves.
+
+A request proposes pointing ``alias`` of a model at a version (``promote``) or back at
+the version it held before (``rollback``). It records the alias's version when opened
+(its base) and the policy in force (``governance/policies.py``). Lifecycle::
+
+    open ──(every requirement met)──> approved ──apply──> applied
+      │ ╰─ a required reviewer rejects ─> rejected
+      ╰─ cancelled · superseded (another request for the alias applied) · expired
+
+Each change is one unit of work; every state change re-evaluates the request and keeps
+the evaluation (``request_evaluations``). Applying moves the alias through the same
+``move_alias`` as every other path, marked in ``uow.applying`` so the protected-alias
+guard lets exactly this move through; the model's row is locked first, so two
+applications of requests for one alias run one after the other, and the second finds
+its base moved (``REQUEST_BASE_MOVED``) or itself superseded (``REQUEST_CLOSED``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from modeldepot.db.tables import (
+    alias_events,
+    aliases,
+    group_members,
+    groups,
+    models,
+    principals,
+    promotion_requests,
+    request_comments,
+    request_evaluations,
+    request_reviews,
+    request_waivers,
+    versions,
+)
+from modeldepot.errors import (
+    AlreadyReviewed,
+    InvalidInput,
+    NotAReviewer,
+    RequestBaseMoved,
+    RequestClosed,
+    RequestNotFound,
+    RequestNotReady,
+    SelfApproval,
+    VersionRevoked,
+)
+from modeldepot.governance.evaluation import Evaluation, Subject, evaluate
+from modeldepot.governance.policies import Policy, policy_for, policy_version
+from modeldepot.metadata import reject_nul
+from modeldepot.refs import validate_alias
+from modeldepot.registry.aliases import move_alias
+from modeldepot.registry.lookup import model_row, version_row
+from modeldepot.registry.unit import UnitOfWork, Units
+from modeldepot.security.context import Context
+from modeldepot.security.roles import Permission
+
+OPEN_STATES = ("open", "approved")
+MAX_TEXT = 4000
+
+
+class RequestService:
+    """Open, review, comment on, cancel, waive and apply promotion requests."""
+
+    def __init__(self, units: Units) -> None:
+        self.units = units
+
+    # --- opening -------------------------------------------------------------------
+    def open(self, ctx: Context, name: str, number: int, alias: str, reason: str = "") -> int:
+        """Open a request to point ``alias`` of ``name`` at version ``number``."""
+        validate_alias(alias)
+        reason = _text("reason", reason)
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.REQUEST_OPEN, name)
+            model = model_row(uow.conn, name)
+            version = version_row(uow.conn, model, number)
+            return self._open(uow, model, version, alias, reason, "promote")
+
+    def open_rollback(self, ctx: Context, name: str, alias: str, reason: str = "") -> int:
+        """Open a request to move ``alias`` back to the most recent version it held
+        before its current one that is neither deleted nor revoked."""
+        validate_alias(alias)
+        reason = _text("reason", reason)
+        with self.units.write(ctx) as uow:
+            uow.require(Permission.REQUEST_OPEN, name)
+            conn = uow.conn
+            model = model_row(conn, name)
+            target = previous_version(conn, model.id, alias)
+            if target is None:
+                raise InvalidInput(
+                    f"{name}@{alias} held no earlier live, unrevoked version to roll back to",
+                    model=name,
+                    alias=alias,
+                )
+            return self._open(uow, model, target, alias, reason, "rollback")
+
+    def _open(
+        self,
+        uow: UnitOfWork,
+        model: Row[Any],
+        version: Row[Any],
+        alias: str,
+        reason: str,
+        kind: str,
+    ) -> int:
+        conn = uow.conn
+        if version.status == "revoked":
+            raise VersionRevoked(
+                f"{model.name}:{version.number} is revoked and cannot be promoted",
+                model=model.name,
+                number=version.number,
+            )
+        current = current_version_id(conn, model.id, alias)
+        if current == version.id:
+            raise InvalidInput(
+                f"{model.name}@{alias} already points at version {version.number}",
+                model=model.name,
+            )
+        policy = policy_for(conn, model.name, model.risk_level, alias)
+        request_id = int(
+            conn.execute(
+                insert(promotion_requests)
+                .values(
+                    model_id=model.id,
+                    alias=alias,
+                    version_id=version.id,
+                    base_version_id=current,
+                    kind=kind,
+                    reason=reason,
+                    state="open",
+                    revision=1,
+                    requested_by=uow.ctx.name,
+                    created_at=uow.now,
+                    updated_at=uow.now,
+                    policy_name=policy.name if policy else None,
+                    policy_version=policy.version if policy else None,
+                )
+                .returning(promotion_requests.c.id)
+            ).scalar_one()
+        )
+        uow.record(
+            "request.open",
+            f"{model.name}@{alias}#{request_id}",
+            model=model.name,
+            after={
+                "request": request_id,
+                "kind": kind,
+                "alias": alias,
+                "version": version.number,
+                "base": _number(conn, current),
+                "policy": f"{policy.name}@{policy.version}" if policy else None,
+                "reason": reason,
+            },
+        )
+        self.reevaluate(uow, request_id)
+        return request_id
+
+    # --- reviewing -----------------------------------------------------------------
+    def review(self, ctx: Context, request_id: int, verdict: str, comment: str = "") -> None:
+        """Approve or reject, as a member of a group the policy needs approvals from."""
+        if verdict not in ("approve", "reject"):
+            raise InvalidInput(f"verdict {verdict!r} is not approve or reject")
+        comment = _text("comment", comment)
+        with self.units.write(ctx) as uow:
+            row, subject, policy = self._load(uow, request_id, Permission.REQUEST_REVIEW)
+            _require_open(row)
+            if ctx.name in (subject.requested_by, subject.version_author):
+                who = "opened the request" if ctx.name == subject.requested_by else "pushed it"
+                raise SelfApproval(
+                    f"{ctx.name} {who}: neither the requester nor the version's author may "
+                    "review it",
+                    request=request_id,
+                )
+            needed = {a.group for a in policy.for_kind(subject.kind).approvals} if policy else set()
+            mine = sorted(needed & groups_of(uow.conn, ctx.name))
+            if not mine:
+                raise NotAReviewer(
+                    f"request {request_id} needs approvals from "
+                    f"{', '.join(sorted(needed)) or 'nobody'}; you are in none of them",
+                    request=request_id,
+                    groups=sorted(needed),
+                )
+            earlier = uow.conn.execute(
+                select(request_reviews.c.id).where(
+                    request_reviews.c.request_id == request_id,
+                    request_reviews.c.principal == ctx.name,
+                    request_reviews.c.revision == row.revision,
+                )
+            ).first()
+            if earlier is not None:
+                raise AlreadyReviewed(
+                    f"you already reviewed revision {row.revision} of request {request_id}",
+                    request=request_id,
+                )
+            uow.conn.execute(
+                insert(request_reviews).values(
+                    request_id=request_id,
+                    principal=ctx.name,
+                    verdict=verdict,
+                    revision=row.revision,
+                    groups=mine,
+                    comment=comment,
+                    at=uow.now,
+                )
+            )
+            target = _target(subject, request_id)
+            uow.record(
+                "request.review",
+                target,
+                model=subject.model_name,
+                after={"verdict": verdict, "groups": mine, "revision": row.revision},
+            )
+            if verdict == "reject":
+                self._close(uow, row, subject, "rejected", comment or "rejected by a reviewer")
+                uow.record("request.reject", target, model=subject.model_name)
+                return
+            self.reevaluate(uow, request_id)
+
+    def comment(self, ctx: Context, request_id: int, body: str) -> None:
+        body = _text("comment", body, required=True)
+        with self.units.write(ctx) as uow:
+            _, subject, _ = self._load(uow, request_id, Permission.REQUEST_REVIEW)
+            uow.conn.execute(
+                insert(request_comments).values(
+                    request_id=request_id, principal=ctx.name, body=body, at=uow.now
+                )
+            )
+            uow.record(
+                "request.comment",
+                _target(subject, request_id),
+                model=subject.model_name,
+                after={"body": body},
+            )
+
+    def cancel(self, ctx: Context, request_id: int, reason: str = "") -> None:
+        """Cancel an open request: its requester, or a maintainer of the model."""
+        reason = _text("reason", reason)
+        with self.units.write(ctx) as uow:
+            row, subject, _ = self._load(uow, request_id, Permission.REQUEST_OPEN)
+            _require_open(row)
+            if ctx.name != row.requested_by:
+                uow.require(Permission.MODEL_MANAGE, subject.model_name)
+            self._close(uow, row, subject, "cancelled", reason or "cancelled")
+            uow.record(
+                "request.cancel",
+                _target(subject, request_id),
+                model=subject.model_name,
+                after={"reason": reason},
+            )
+
+    def waive(
+        self, ctx: Context, request_id: int, requirement: str, reason: str, hours: float
+    ) -> None:
+        """Waive a failing rule, check, stage or window requirement until an expiry; needs
+        the policy's waiver role (admin unless it says otherwise) on the model."""
+        from modeldepot.errors import Forbidden
+        from modeldepot.governance.evaluation import WAIVABLE
+
+        reason = _text("reason", reason, required=True)
+        if not 0 < hours <= 24 * 365:
+            raise InvalidInput("a waiver lasts more than 0 and at most 8,760 hours")
+        with self.units.write(ctx) as uow:
+            row, subject, policy = self._load(uow, request_id, Permission.REQUEST_REVIEW)
+            _require_open(row)
+            evaluation = self._evaluate(uow.conn, subject, policy, uow)
+            found = {r.key: r for r in evaluation.results}
+            if requirement not in found or found[requirement].kind not in WAIVABLE:
+                waivable = [r.key for r in evaluation.results if r.kind in WAIVABLE]
+                raise InvalidInput(
+                    f"{requirement!r} is not a waivable requirement of request {request_id} "
+                    f"(waivable: {', '.join(waivable) or 'none'})",
+                    requirement=requirement,
+                )
+            role = policy.waiver_role if policy else None
+            held = ctx.access.role_on(subject.model_name)
+            if role is None or held is None or held < role:
+                raise Forbidden(
+                    f"waiving needs the role {role.label if role else 'admin'} on "
+                    f"{subject.model_name!r}",
+                    permission="request:waive",
+                )
+            uow.conn.execute(
+                insert(request_waivers).values(
+                    request_id=request_id,
+                    requirement=requirement,
+                    reason=reason,
+                    expires_at=uow.now + timedelta(hours=hours),
+                    created_at=uow.now,
+                    created_by=ctx.name,
+                )
+            )
+            uow.record(
+                "request.waive",
+                _target(subject, request_id),
+                model=subject.model_name,
+                after={"requirement": requirement, "reason": reason, "hours": hours},
+            )
+            self.reevaluate(uow, request_id)
+
+    # --- applying ------------------------------------------------------------------
+    def apply(self, ctx: Context, request_id: int) -> None:
+        """Move the alias as the request says, if every requirement is met."""
+        with self.units.write(ctx) as uow:
+            self._apply(uow, request_id, Permission.REQUEST_OPEN)
+
+    def _apply(self, uow: UnitOfWork, request_id: int, permission: Permission | None) -> None:
+        """``permission`` None: applied by its policy (auto-apply), not by the caller."""
+        conn = uow.conn
+        row, _, _ = self._load(uow, request_id, permission)
+        # One application per model at a time (SQLite's single writer does this there).
+        conn.execute(select(models.c.id).where(models.c.id == row.model_id).with_for_update())
+        row, subject, policy = self._load(uow, request_id, None)
+        _require_open(row)
+        if subject.current_version_id != subject.base_version_id:
+            raise RequestBaseMoved(
+                f"{subject.model_name}@{subject.alias} moved since request {request_id} was "
+                "opened; open a new request",
+                request=request_id,
+                current=_number(conn, subject.current_version_id),
+            )
+        evaluation = self._evaluate(conn, subject, policy, uow)
+        if not evaluation.passed:
+            raise RequestNotReady(
+                f"request {request_id} does not meet its policy yet",
+                request=request_id,
+                missing=evaluation.missing,
+            )
+        version = conn.execute(
+            select(versions.c.number).where(versions.c.id == subject.version_id)
+        ).scalar_one()
+        uow.applying[(subject.model_id, subject.alias)] = request_id
+        move_alias(uow, subject.model_name, subject.alias, version)
+        self._store(uow, request_id, evaluation)
+        self._close(uow, row, subject, "applied", "applied")
+        uow.record(
+            "request.apply",
+            _target(subject, request_id),
+            model=subject.model_name,
+            after={"alias": subject.alias, "version": version},
+        )
+        self._supersede(uow, subject, request_id)
+
+    def _supersede(self, uow: UnitOfWork, subject: Subject, applied: int) -> None:
+        conn = uow.conn
+        base = promotion_requests.c.base_version_id
+        rivals = conn.execute(
+            select(promotion_requests).where(
+                promotion_requests.c.model_id == subject.model_id,
+                promotion_requests.c.alias == subject.alias,
+                promotion_requests.c.state.in_(OPEN_STATES),
+                promotion_requests.c.id != applied,
+                base.is_(None)
+                if subject.base_version_id is None
+                else base == subject.base_version_id,
+            )
+        ).all()
+        for rival in rivals:
+            self._close(uow, rival, subject, "superseded", f"request {applied} was applied")
+            uow.record(
+                "request.supersede",
+                _target(subject, rival.id),
+                model=subject.model_name,
+                after={"by": applied},
+            )
+
+    # --- evaluation ----------------------------------------------------------------
+    def reevaluate(self, uow: UnitOfWork, request_id: int) -> Evaluation:
+        """Evaluate an open request now, keep the evaluation, move it between open and
+        approved, and apply it when its policy says so and everything passes."""
+        row, subject, policy = self._load(uow, request_id, None)
+        evaluation = self._evaluate(uow.conn, subject, policy, uow)
+        self._store(uow, request_id, evaluation)
+        if row.state not in OPEN_STATES:
+            return evaluation
+        state = "approved" if evaluation.passed else "open"
+        if state != row.state:
+            uow.conn.execute(
+                update(promotion_requests)
+                .where(promotion_requests.c.id == request_id)
+                .values(state=state, updated_at=uow.now)
+            )
+            if state == "approved":
+                uow.record(
+                    "request.approve", _target(subject, request_id), model=subject.model_name
+                )
+        if evaluation.passed and policy is not None and policy.auto_apply:
+            self._apply(uow, request_id, None)
+        return evaluation
+
+    def _evaluate(
+        self, conn: Connection, subject: Subject, policy: Policy | None, uow: UnitOfWork
+    ) -> Evaluation:
+        return evaluate(conn, subject, policy, uow.now)
+
+    def _store(self, uow: UnitOfWork, request_id: int, evaluation: Evaluation) -> None:
+        digest = evaluation.record_digest
+        last = uow.conn.execute(
+            select(request_evaluations.c.results)
+            .where(request_evaluations.c.request_id == request_id)
+            .order_by(request_evaluations.c.id.desc())
+            .limit(1)
+        ).scalar()
+        seen = last is not None and last.get("record_digest") == digest
+        uow.conn.execute(
+            insert(request_evaluations).values(
+                request_id=request_id,
+                at=uow.now,
+                passed=evaluation.passed,
+                results=evaluation.stored(with_record=digest is not None and not seen),
+            )
+        )
+
+    def _load(
+        self, uow: UnitOfWork, request_id: int, permission: Permission | None
+    ) -> tuple[Row[Any], Subject, Policy | None]:
+        conn = uow.conn
+        row = _request_row(conn, request_id)
+        name = _model_name(conn, row.model_id)
+        if permission is not None:
+            if not uow.ctx.access.may(Permission.MODEL_READ, name):
+                raise _not_found(request_id)
+            uow.require(permission, name)
+        return row, subject_of(conn, row, name), policy_of(conn, row)
+
+    def _close(
+        self, uow: UnitOfWork, row: Row[Any], subject: Subject, state: str, reason: str
+    ) -> None:
+        uow.conn.execute(
+            update(promotion_requests)
+            .where(promotion_requests.c.id == row.id)
+            .values(
+                state=state,
+                updated_at=uow.now,
+                closed_at=uow.now,
+                closed_by=uow.ctx.name,
+                close_reason=reason,
+            )
+        )
+
+
+# --- shared with the read side (governance/request_reads.py) ---------------------------
+def subject_of(conn: Connection, row: Row[Any], model_name: str) -> Subject:
+    version = conn.execute(
+        select(versions.c.digest, versions.c.created_by, versions.c.status).where(
+            versions.c.id == row.version_id
+        )
+    ).one()
+    return Subject(
+        request_id=row.id,
+        kind=row.kind,
+        revision=row.revision,
+        requested_by=row.requested_by,
+        model_id=row.model_id,
+        model_name=model_name,
+        alias=row.alias,
+        version_id=row.version_id,
+        version_digest=version.digest,
+        version_author=version.created_by,
+        version_status=version.status,
+        base_version_id=row.base_version_id,
+        current_version_id=current_version_id(conn, row.model_id, row.alias),
+    )
+
+
+def policy_of(conn: Connection, row: Row[Any]) -> Policy | None:
+    """The policy version the request was opened under."""
+    if row.policy_name is None:
+        return None
+    return policy_version(conn, row.policy_name, row.policy_version)
+
+
+def current_version_id(conn: Connection, model_id: int, alias: str) -> int | None:
+    return conn.execute(
+        select(aliases.c.version_id).where(aliases.c.model_id == model_id, aliases.c.name == alias)
+    ).scalar()
+
+
+def previous_version(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
+    """The most recent version ``alias`` held before its current one that is live and
+    not revoked."""
+    current = current_version_id(conn, model_id, alias)
+    held = conn.execute(
+        select(alias_events.c.to_version_id)
+        .where(
+            alias_events.c.model_id == model_id,
+            alias_events.c.alias == alias,
+            alias_events.c.to_version_id.is_not(None),
+        )
+        .order_by(alias_events.c.id.desc())
+    ).scalars()
+    for version_id in held:
+        if version_id == current:
+            continue
+        row = conn.execute(
+            select(versions).where(
+                versions.c.id == version_id,
+                versions.c.deleted_at.is_(None),
+                versions.c.status != "revoked",
+            )
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+def groups_of(conn: Connection, principal: str) -> set[str]:
+    return set(
+        conn.execute(
+            select(groups.c.name)
+            .join(group_members, group_members.c.group_id == groups.c.id)
+            .join(principals, principals.c.id == group_members.c.principal_id)
+            .where(principals.c.name == principal)
+        ).scalars()
+    )
+
+
+def _request_row(conn: Connection, request_id: int) -> Row[Any]:
+    row = conn.execute(
+        select(promotion_requests).where(promotion_requests.c.id == request_id)
+    ).first()
+    if row is None:
+        raise _not_found(request_id)
+    return row
+
+
+def _not_found(request_id: int) -> RequestNotFound:
+    return RequestNotFound(f"promotion request {request_id} does not exist", request=request_id)
+
+
+def _model_name(conn: Connection, model_id: int) -> str:
+    return str(conn.execute(select(models.c.name).where(models.c.id == model_id)).scalar_one())
+
+
+def _require_open(row: Row[Any]) -> None:
+    if row.state not in OPEN_STATES:
+        raise RequestClosed(f"request {row.id} is {row.state}", request=row.id, state=row.state)
+
+
+def _number(conn: Connection, version_id: int | None) -> int | None:
+    if version_id is None:
+        return None
+    return int(
+        conn.execute(select(versions.c.number).where(versions.c.id == version_id)).scalar_one()
+    )
+
+
+def _target(subject: Subject, request_id: int) -> str:
+    return f"{subject.model_name}@{subject.alias}#{request_id}"
+
+
+def _text(what: str, text: str, *, required: bool = False) -> str:
+    text = reject_nul(what, text.strip())
+    if required and not text:
+        raise InvalidInput(f"a {what} is required")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"the {what} is over {MAX_TEXT} characters")
+    return text
