@@ -43,7 +43,7 @@ def test_readme_walkthrough_runs_as_written(start_local_server, tmp_path: Path) 
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert sorted(p.name for p in (demo / "deploy").iterdir()) == ["config.json", "weights.bin"]
-    assert '"number": 1' in ran.stdout  # canary was rolled back to version 1
+    assert '"number": 1' in ran.stdout  # production was rolled back to version 1
 
     sdk = subprocess.run(
         [sys.executable, "-c", python],

@@ -91,8 +91,18 @@ def alias_history(ctx: click.Context, target: str, limit: int | None, as_json: b
         emit_json(items)
         return
     emit_table(
-        ["WHEN", "ALIAS", "FROM", "TO", "BY"],
-        [(when(e.at), e.alias, e.from_version or "-", e.to_version or "-", e.actor) for e in items],
+        ["WHEN", "ALIAS", "FROM", "TO", "BY", "REQUEST"],
+        [
+            (
+                when(e.at),
+                e.alias,
+                e.from_version or "-",
+                e.to_version or "-",
+                e.actor,
+                f"#{e.request}" if e.request else "-",
+            )
+            for e in items
+        ],
     )
 
 
