@@ -152,13 +152,18 @@ def measure(url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
         request_id = prepare(registry)
         ctx = Context.system("bench")
         from modeldepot.governance.evaluation import evaluate
-        from modeldepot.governance.requests import _model_name, _request_row, policy_of, subject_of
+        from modeldepot.governance.request_facts import (
+            model_name_of,
+            policy_of,
+            request_row,
+            subject_of,
+        )
 
         def evaluate_once() -> None:
             with registry.units.read(ctx) as reading:
                 conn = reading.conn
-                row = _request_row(conn, request_id)
-                subject = subject_of(conn, row, _model_name(conn, row.model_id))
+                row = request_row(conn, request_id)
+                subject = subject_of(conn, row, model_name_of(conn, row.model_id))
                 result = evaluate(conn, subject, policy_of(conn, row), registry.units.clock())
                 assert result.passed
 

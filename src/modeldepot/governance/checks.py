@@ -10,7 +10,8 @@ from sqlalchemy import insert, select
 from modeldepot.db.tables import promotion_requests, version_checks
 from modeldepot.errors import CheckDigestMismatch
 from modeldepot.governance.evaluation import latest_checks
-from modeldepot.governance.requests import OPEN_STATES, RequestService
+from modeldepot.governance.request_facts import OPEN_STATES
+from modeldepot.governance.requests import RequestService
 from modeldepot.metadata import reject_nul
 from modeldepot.registry.lookup import model_row, version_row
 from modeldepot.registry.unit import Units

@@ -16,14 +16,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from modeldepot.db.tables import promotion_requests
-from modeldepot.governance.requests import (
+from modeldepot.governance.request_facts import (
     OPEN_STATES,
-    RequestService,
-    _model_name,
-    _target,
+    model_name_of,
     policy_of,
     subject_of,
+    target_of,
 )
+from modeldepot.governance.requests import RequestService
 from modeldepot.registry.unit import Change, UnitOfWork, Units
 from modeldepot.security.context import Context
 
@@ -111,9 +111,13 @@ class RequestFollowers:
             policy = policy_of(conn, row)
             days = policy.request_expiry_days if policy else None
             if days is not None and uow.now - row.created_at > timedelta(days=days):
-                subject = subject_of(conn, row, _model_name(conn, row.model_id))
-                self.requests._close(uow, row, subject, "expired", f"open over {days:g} days")
-                uow.record("request.expire", _target(subject, request_id), model=subject.model_name)
+                subject = subject_of(conn, row, model_name_of(conn, row.model_id))
+                self.requests.close_request(
+                    uow, row, subject, "expired", f"open over {days:g} days"
+                )
+                uow.record(
+                    "request.expire", target_of(subject, request_id), model=subject.model_name
+                )
                 return 1
             self.requests.reevaluate(uow, request_id)
             after = conn.execute(

@@ -25,10 +25,10 @@ from modeldepot.governance.evaluation import (
     evaluate,
     latest_checks,
 )
-from modeldepot.governance.requests import (
+from modeldepot.governance.request_facts import (
     OPEN_STATES,
-    _not_found,
     groups_of,
+    not_found,
     policy_of,
     subject_of,
 )
@@ -67,7 +67,7 @@ class RequestReader:
                 .where(promotion_requests.c.id == request_id)
             ).first()
             if row is None or not ctx.access.may(Permission.MODEL_READ, row.model_name):
-                raise _not_found(request_id)
+                raise not_found(request_id)
             subject = subject_of(conn, row, row.model_name)
             policy = policy_of(conn, row)
             now = self.units.clock()

@@ -24,12 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from modeldepot.db.tables import (
-    alias_events,
-    aliases,
-    group_members,
-    groups,
     models,
-    principals,
     promotion_requests,
     request_comments,
     request_evaluations,
@@ -42,24 +37,33 @@ from modeldepot.errors import (
     InvalidInput,
     NotAReviewer,
     RequestBaseMoved,
-    RequestClosed,
-    RequestNotFound,
     RequestNotReady,
     SelfApproval,
     VersionRevoked,
 )
 from modeldepot.governance.evaluation import Evaluation, Subject, evaluate
-from modeldepot.governance.policies import Policy, policy_for, policy_version
-from modeldepot.metadata import reject_nul
+from modeldepot.governance.policies import Policy, policy_for
+from modeldepot.governance.request_facts import (
+    OPEN_STATES,
+    checked_text,
+    current_version_id,
+    groups_of,
+    model_name_of,
+    not_found,
+    number_of,
+    policy_of,
+    previous_version,
+    request_row,
+    require_open,
+    subject_of,
+    target_of,
+)
 from modeldepot.refs import validate_alias
 from modeldepot.registry.aliases import move_alias
 from modeldepot.registry.lookup import model_row, version_row
 from modeldepot.registry.unit import UnitOfWork, Units
 from modeldepot.security.context import Context
 from modeldepot.security.roles import Permission
-
-OPEN_STATES = ("open", "approved")
-MAX_TEXT = 4000
 
 
 class RequestService:
@@ -72,7 +76,7 @@ class RequestService:
     def open(self, ctx: Context, name: str, number: int, alias: str, reason: str = "") -> int:
         """Open a request to point ``alias`` of ``name`` at version ``number``."""
         validate_alias(alias)
-        reason = _text("reason", reason)
+        reason = checked_text("reason", reason)
         with self.units.write(ctx) as uow:
             uow.require(Permission.REQUEST_OPEN, name)
             model = model_row(uow.conn, name)
@@ -83,7 +87,7 @@ class RequestService:
         """Open a request to move ``alias`` back to the most recent version it held
         before its current one that is neither deleted nor revoked."""
         validate_alias(alias)
-        reason = _text("reason", reason)
+        reason = checked_text("reason", reason)
         with self.units.write(ctx) as uow:
             uow.require(Permission.REQUEST_OPEN, name)
             conn = uow.conn
@@ -150,7 +154,7 @@ class RequestService:
                 "kind": kind,
                 "alias": alias,
                 "version": version.number,
-                "base": _number(conn, current),
+                "base": number_of(conn, current),
                 "policy": f"{policy.name}@{policy.version}" if policy else None,
                 "reason": reason,
             },
@@ -163,10 +167,10 @@ class RequestService:
         """Approve or reject, as a member of a group the policy needs approvals from."""
         if verdict not in ("approve", "reject"):
             raise InvalidInput(f"verdict {verdict!r} is not approve or reject")
-        comment = _text("comment", comment)
+        comment = checked_text("comment", comment)
         with self.units.write(ctx) as uow:
             row, subject, policy = self._load(uow, request_id, Permission.REQUEST_REVIEW)
-            _require_open(row)
+            require_open(row)
             if ctx.name in (subject.requested_by, subject.version_author):
                 who = "opened the request" if ctx.name == subject.requested_by else "pushed it"
                 raise SelfApproval(
@@ -206,7 +210,7 @@ class RequestService:
                     at=uow.now,
                 )
             )
-            target = _target(subject, request_id)
+            target = target_of(subject, request_id)
             uow.record(
                 "request.review",
                 target,
@@ -214,13 +218,15 @@ class RequestService:
                 after={"verdict": verdict, "groups": mine, "revision": row.revision},
             )
             if verdict == "reject":
-                self._close(uow, row, subject, "rejected", comment or "rejected by a reviewer")
+                self.close_request(
+                    uow, row, subject, "rejected", comment or "rejected by a reviewer"
+                )
                 uow.record("request.reject", target, model=subject.model_name)
                 return
             self.reevaluate(uow, request_id)
 
     def comment(self, ctx: Context, request_id: int, body: str) -> None:
-        body = _text("comment", body, required=True)
+        body = checked_text("comment", body, required=True)
         with self.units.write(ctx) as uow:
             _, subject, _ = self._load(uow, request_id, Permission.REQUEST_REVIEW)
             uow.conn.execute(
@@ -230,23 +236,23 @@ class RequestService:
             )
             uow.record(
                 "request.comment",
-                _target(subject, request_id),
+                target_of(subject, request_id),
                 model=subject.model_name,
                 after={"body": body},
             )
 
     def cancel(self, ctx: Context, request_id: int, reason: str = "") -> None:
         """Cancel an open request: its requester, or a maintainer of the model."""
-        reason = _text("reason", reason)
+        reason = checked_text("reason", reason)
         with self.units.write(ctx) as uow:
             row, subject, _ = self._load(uow, request_id, Permission.REQUEST_OPEN)
-            _require_open(row)
+            require_open(row)
             if ctx.name != row.requested_by:
                 uow.require(Permission.MODEL_MANAGE, subject.model_name)
-            self._close(uow, row, subject, "cancelled", reason or "cancelled")
+            self.close_request(uow, row, subject, "cancelled", reason or "cancelled")
             uow.record(
                 "request.cancel",
-                _target(subject, request_id),
+                target_of(subject, request_id),
                 model=subject.model_name,
                 after={"reason": reason},
             )
@@ -259,12 +265,12 @@ class RequestService:
         from modeldepot.errors import Forbidden
         from modeldepot.governance.evaluation import WAIVABLE
 
-        reason = _text("reason", reason, required=True)
+        reason = checked_text("reason", reason, required=True)
         if not 0 < hours <= 24 * 365:
             raise InvalidInput("a waiver lasts more than 0 and at most 8,760 hours")
         with self.units.write(ctx) as uow:
             row, subject, policy = self._load(uow, request_id, Permission.REQUEST_REVIEW)
-            _require_open(row)
+            require_open(row)
             evaluation = self._evaluate(uow.conn, subject, policy, uow)
             found = {r.key: r for r in evaluation.results}
             if requirement not in found or found[requirement].kind not in WAIVABLE:
@@ -294,7 +300,7 @@ class RequestService:
             )
             uow.record(
                 "request.waive",
-                _target(subject, request_id),
+                target_of(subject, request_id),
                 model=subject.model_name,
                 after={"requirement": requirement, "reason": reason, "hours": hours},
             )
@@ -313,13 +319,13 @@ class RequestService:
         # One application per model at a time (SQLite's single writer does this there).
         conn.execute(select(models.c.id).where(models.c.id == row.model_id).with_for_update())
         row, subject, policy = self._load(uow, request_id, None)
-        _require_open(row)
+        require_open(row)
         if subject.current_version_id != subject.base_version_id:
             raise RequestBaseMoved(
                 f"{subject.model_name}@{subject.alias} moved since request {request_id} was "
                 "opened; open a new request",
                 request=request_id,
-                current=_number(conn, subject.current_version_id),
+                current=number_of(conn, subject.current_version_id),
             )
         evaluation = self._evaluate(conn, subject, policy, uow)
         if not evaluation.passed:
@@ -334,10 +340,10 @@ class RequestService:
         uow.applying[(subject.model_id, subject.alias)] = request_id
         move_alias(uow, subject.model_name, subject.alias, version)
         self._store(uow, request_id, evaluation)
-        self._close(uow, row, subject, "applied", "applied")
+        self.close_request(uow, row, subject, "applied", "applied")
         uow.record(
             "request.apply",
-            _target(subject, request_id),
+            target_of(subject, request_id),
             model=subject.model_name,
             after={"alias": subject.alias, "version": version},
         )
@@ -358,10 +364,10 @@ class RequestService:
             )
         ).all()
         for rival in rivals:
-            self._close(uow, rival, subject, "superseded", f"request {applied} was applied")
+            self.close_request(uow, rival, subject, "superseded", f"request {applied} was applied")
             uow.record(
                 "request.supersede",
-                _target(subject, rival.id),
+                target_of(subject, rival.id),
                 model=subject.model_name,
                 after={"by": applied},
             )
@@ -384,7 +390,7 @@ class RequestService:
             )
             if state == "approved":
                 uow.record(
-                    "request.approve", _target(subject, request_id), model=subject.model_name
+                    "request.approve", target_of(subject, request_id), model=subject.model_name
                 )
         if evaluation.passed and policy is not None and policy.auto_apply:
             self._apply(uow, request_id, None)
@@ -417,15 +423,15 @@ class RequestService:
         self, uow: UnitOfWork, request_id: int, permission: Permission | None
     ) -> tuple[Row[Any], Subject, Policy | None]:
         conn = uow.conn
-        row = _request_row(conn, request_id)
-        name = _model_name(conn, row.model_id)
+        row = request_row(conn, request_id)
+        name = model_name_of(conn, row.model_id)
         if permission is not None:
             if not uow.ctx.access.may(Permission.MODEL_READ, name):
-                raise _not_found(request_id)
+                raise not_found(request_id)
             uow.require(permission, name)
         return row, subject_of(conn, row, name), policy_of(conn, row)
 
-    def _close(
+    def close_request(
         self, uow: UnitOfWork, row: Row[Any], subject: Subject, state: str, reason: str
     ) -> None:
         uow.conn.execute(
@@ -439,122 +445,3 @@ class RequestService:
                 close_reason=reason,
             )
         )
-
-
-# --- shared with the read side (governance/request_reads.py) ---------------------------
-def subject_of(conn: Connection, row: Row[Any], model_name: str) -> Subject:
-    version = conn.execute(
-        select(versions.c.digest, versions.c.created_by, versions.c.status).where(
-            versions.c.id == row.version_id
-        )
-    ).one()
-    return Subject(
-        request_id=row.id,
-        kind=row.kind,
-        revision=row.revision,
-        requested_by=row.requested_by,
-        model_id=row.model_id,
-        model_name=model_name,
-        alias=row.alias,
-        version_id=row.version_id,
-        version_digest=version.digest,
-        version_author=version.created_by,
-        version_status=version.status,
-        base_version_id=row.base_version_id,
-        current_version_id=current_version_id(conn, row.model_id, row.alias),
-    )
-
-
-def policy_of(conn: Connection, row: Row[Any]) -> Policy | None:
-    """The policy version the request was opened under."""
-    if row.policy_name is None:
-        return None
-    return policy_version(conn, row.policy_name, row.policy_version)
-
-
-def current_version_id(conn: Connection, model_id: int, alias: str) -> int | None:
-    return conn.execute(
-        select(aliases.c.version_id).where(aliases.c.model_id == model_id, aliases.c.name == alias)
-    ).scalar()
-
-
-def previous_version(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
-    """The most recent version ``alias`` held before its current one that is live and
-    not revoked."""
-    current = current_version_id(conn, model_id, alias)
-    held = conn.execute(
-        select(alias_events.c.to_version_id)
-        .where(
-            alias_events.c.model_id == model_id,
-            alias_events.c.alias == alias,
-            alias_events.c.to_version_id.is_not(None),
-        )
-        .order_by(alias_events.c.id.desc())
-    ).scalars()
-    for version_id in held:
-        if version_id == current:
-            continue
-        row = conn.execute(
-            select(versions).where(
-                versions.c.id == version_id,
-                versions.c.deleted_at.is_(None),
-                versions.c.status != "revoked",
-            )
-        ).first()
-        if row is not None:
-            return row
-    return None
-
-
-def groups_of(conn: Connection, principal: str) -> set[str]:
-    return set(
-        conn.execute(
-            select(groups.c.name)
-            .join(group_members, group_members.c.group_id == groups.c.id)
-            .join(principals, principals.c.id == group_members.c.principal_id)
-            .where(principals.c.name == principal)
-        ).scalars()
-    )
-
-
-def _request_row(conn: Connection, request_id: int) -> Row[Any]:
-    row = conn.execute(
-        select(promotion_requests).where(promotion_requests.c.id == request_id)
-    ).first()
-    if row is None:
-        raise _not_found(request_id)
-    return row
-
-
-def _not_found(request_id: int) -> RequestNotFound:
-    return RequestNotFound(f"promotion request {request_id} does not exist", request=request_id)
-
-
-def _model_name(conn: Connection, model_id: int) -> str:
-    return str(conn.execute(select(models.c.name).where(models.c.id == model_id)).scalar_one())
-
-
-def _require_open(row: Row[Any]) -> None:
-    if row.state not in OPEN_STATES:
-        raise RequestClosed(f"request {row.id} is {row.state}", request=row.id, state=row.state)
-
-
-def _number(conn: Connection, version_id: int | None) -> int | None:
-    if version_id is None:
-        return None
-    return int(
-        conn.execute(select(versions.c.number).where(versions.c.id == version_id)).scalar_one()
-    )
-
-
-def _target(subject: Subject, request_id: int) -> str:
-    return f"{subject.model_name}@{subject.alias}#{request_id}"
-
-
-def _text(what: str, text: str, *, required: bool = False) -> str:
-    text = reject_nul(what, text.strip())
-    if required and not text:
-        raise InvalidInput(f"a {what} is required")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"the {what} is over {MAX_TEXT} characters")
-    return text
