@@ -5,7 +5,9 @@ counts. Posting one re-evaluates the open requests for that version."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from typing import Any
+
+from sqlalchemy import Row, insert, select
 
 from modeldepot.db.tables import promotion_requests, version_checks
 from modeldepot.errors import CheckDigestMismatch
@@ -69,16 +71,8 @@ class CheckService:
             ).scalars()
             for request_id in list(waiting):
                 self.requests.reevaluate(uow, request_id)
-            return CheckRead(
-                model=name,
-                version=number,
-                name=data.name,
-                state=data.state,
-                digest=version.digest,
-                url=url,
-                details=details,
-                posted_by=ctx.name,
-                at=uow.now,
+            return check_read(
+                name, number, latest_checks(conn, version.id, version.digest)[data.name]
             )
 
     def list_checks(self, ctx: Context, name: str, number: int) -> list[CheckRead]:
@@ -88,17 +82,19 @@ class CheckService:
             conn = reading.conn
             version = version_row(conn, model_row(conn, name), number)
             rows = latest_checks(conn, version.id, version.digest)
-        return [
-            CheckRead(
-                model=name,
-                version=number,
-                name=r.name,
-                state=r.state,
-                digest=r.digest,
-                url=r.url,
-                details=r.details,
-                posted_by=r.posted_by,
-                at=r.at,
-            )
-            for r in sorted(rows.values(), key=lambda r: r.name)
-        ]
+        return [check_read(name, number, r) for r in sorted(rows.values(), key=lambda r: r.name)]
+
+
+def check_read(model: str, number: int, row: Row[Any]) -> CheckRead:
+    """A ``version_checks`` row on the wire."""
+    return CheckRead(
+        model=model,
+        version=number,
+        name=row.name,
+        state=row.state,
+        digest=row.digest,
+        url=row.url,
+        details=row.details,
+        posted_by=row.posted_by,
+        at=row.at,
+    )

@@ -18,6 +18,7 @@ from modeldepot.db.tables import (
     versions,
 )
 from modeldepot.errors import InvalidInput
+from modeldepot.governance.checks import check_read
 from modeldepot.governance.evaluation import (
     PASSING,
     Evaluation,
@@ -37,7 +38,6 @@ from modeldepot.registry.pagination import check_limit, decode_cursor, encode_cu
 from modeldepot.registry.unit import Units
 from modeldepot.schemas import Page
 from modeldepot.schemas.governance import (
-    CheckRead,
     CommentRead,
     RequestDetail,
     RequestRead,
@@ -117,20 +117,8 @@ class RequestReader:
                 )
             ]
             number = base.version
-            checks = [
-                CheckRead(
-                    model=row.model_name,
-                    version=number,
-                    name=c.name,
-                    state=c.state,
-                    digest=c.digest,
-                    url=c.url,
-                    details=c.details,
-                    posted_by=c.posted_by,
-                    at=c.at,
-                )
-                for c in latest_checks(conn, subject.version_id, subject.version_digest).values()
-            ]
+            posted = latest_checks(conn, subject.version_id, subject.version_digest)
+            checks = [check_read(row.model_name, number, c) for c in posted.values()]
         diff = None
         if base.base_version is not None:
             diff = self.compare.diff(
