@@ -199,53 +199,12 @@ class RelationNotFound(NotFound):
     title = "Relation not found"
 
 
-class PrincipalNotFound(NotFound):
-    code = "PRINCIPAL_NOT_FOUND"
-    title = "No such user, group or service account"
-
-
-class TokenNotFound(NotFound):
-    code = "TOKEN_NOT_FOUND"
-    title = "No such token"
-
-
-class GrantNotFound(NotFound):
-    code = "GRANT_NOT_FOUND"
-    title = "No such grant"
-
-
-class Unauthenticated(ModeldepotError):
-    """The request carries no credential, or one this registry does not know. The
-    detail never repeats the credential."""
-
-    code = "UNAUTHENTICATED"
-    title = "Authentication required"
-
-
-class TokenExpired(Unauthenticated):
-    code = "TOKEN_EXPIRED"
-    title = "The token has expired"
-
-
-class TokenRevoked(Unauthenticated):
-    code = "TOKEN_REVOKED"
-    title = "The token was revoked"
-
-
 class Forbidden(ModeldepotError):
     """The caller is known and may read the target, but lacks the role this needs
     (``permission`` names what was asked)."""
 
     code = "FORBIDDEN"
     title = "Not allowed"
-
-
-class AuthRateLimited(ModeldepotError):
-    """Too many failed authentications from this address or for this account;
-    ``retry_after`` says when to try again."""
-
-    code = "AUTH_RATE_LIMITED"
-    title = "Too many failed authentications"
 
 
 class Conflict(ModeldepotError):
@@ -256,11 +215,6 @@ class Conflict(ModeldepotError):
 class ModelExists(Conflict):
     code = "MODEL_EXISTS"
     title = "Model already exists"
-
-
-class PrincipalExists(Conflict):
-    code = "PRINCIPAL_EXISTS"
-    title = "A user, group or service account of that name exists"
 
 
 class ModelDeleted(NotFound):
@@ -473,99 +427,6 @@ class AuditChainBroken(ModeldepotError):
     title = "The audit chain does not verify"
 
 
-class PublicAnonymousWrite(ModeldepotError):
-    """``modeldepot serve`` with ``MODELDEPOT_ANONYMOUS=write`` on a non-loopback
-    address, not confirmed by ``MODELDEPOT_ALLOW_PUBLIC_ANONYMOUS_WRITE``."""
-
-    code = "PUBLIC_ANONYMOUS_WRITE"
-    title = "Anonymous write on a public address"
-
-
-class AliasProtected(Forbidden):
-    """A protected alias moves only by applying a promotion request."""
-
-    code = "ALIAS_PROTECTED"
-    title = "The alias is protected: open a promotion request"
-
-
-class SelfApproval(Forbidden):
-    code = "SELF_APPROVAL"
-    title = "The requester and the version's author may not approve"
-
-
-class NotAReviewer(Forbidden):
-    code = "NOT_A_REVIEWER"
-    title = "The request needs no approval from any group of yours"
-
-
-class RequestNotFound(NotFound):
-    code = "REQUEST_NOT_FOUND"
-    title = "Promotion request not found"
-
-
-class PolicyNotFound(NotFound):
-    code = "POLICY_NOT_FOUND"
-    title = "Policy not found"
-
-
-class ProtectionNotFound(NotFound):
-    code = "PROTECTION_NOT_FOUND"
-    title = "Protection rule not found"
-
-
-class FreezeNotFound(NotFound):
-    code = "FREEZE_NOT_FOUND"
-    title = "Freeze not found"
-
-
-class RequestClosed(Conflict):
-    code = "REQUEST_CLOSED"
-    title = "The promotion request is closed"
-
-
-class RequestNotReady(Conflict):
-    code = "REQUEST_NOT_READY"
-    title = "The promotion request does not meet its policy yet"
-
-
-class RequestBaseMoved(Conflict):
-    code = "REQUEST_BASE_MOVED"
-    title = "The alias moved since the request was opened"
-
-
-class AlreadyReviewed(Conflict):
-    code = "ALREADY_REVIEWED"
-    title = "You already reviewed this revision of the request"
-
-
-class VersionRevoked(Conflict):
-    code = "VERSION_REVOKED"
-    title = "The version is revoked"
-
-
-class MetricExists(Conflict):
-    code = "METRIC_EXISTS"
-    title = "The version already records that metric"
-
-
-class CheckDigestMismatch(Conflict):
-    code = "CHECK_DIGEST_MISMATCH"
-    title = "The check names other content than the version's"
-
-
-class PolicyInvalid(InvalidInput):
-    """A policy document or one of its expressions is invalid; ``line`` and ``column``
-    locate an expression error within the expression, ``field`` names where it is."""
-
-    code = "POLICY_INVALID"
-    title = "Invalid policy"
-
-
-class ExpressionTooComplex(PolicyInvalid):
-    code = "EXPRESSION_TOO_COMPLEX"
-    title = "The expression exceeds the evaluation bounds"
-
-
 def all_error_classes() -> list[type[ModeldepotError]]:
     """Every concrete error class, for the wire table and the client's decoder."""
     seen: list[type[ModeldepotError]] = []
@@ -583,3 +444,9 @@ def error_class_for(code: str) -> type[ModeldepotError]:
         if cls.code == code:
             return cls
     return ModeldepotError
+
+
+# The errors of governance and of identities, in modules of their own (imported last:
+# they build on the classes above, and every importer of this package sees them).
+from modeldepot.errors.governance import *  # noqa: E402, F403
+from modeldepot.errors.identity import *  # noqa: E402, F403
