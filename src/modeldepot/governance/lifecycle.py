@@ -16,12 +16,12 @@ all in one unit of work, then opens a rollback request for each such alias throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
-from modeldepot.db.tables import alias_events, aliases, models, versions
+from modeldepot.db.tables import aliases, models, versions
 from modeldepot.errors import (
     Forbidden,
     InvalidInput,
@@ -30,6 +30,7 @@ from modeldepot.errors import (
     VersionRevoked,
 )
 from modeldepot.governance.protection import protected
+from modeldepot.governance.request_facts import previous_version
 from modeldepot.metadata import reject_nul
 from modeldepot.registry.datasets import versions_used
 from modeldepot.registry.lookup import VERSION_ROW, model_row, to_version_read
@@ -303,7 +304,8 @@ def _plan(
     for a in pointing:
         if not protected(conn, a.model, a.alias):
             continue
-        target = _rollback_target(conn, a.model_id, a.alias, ids)
+        earlier = previous_version(conn, a.model_id, a.alias, ids)
+        target = None if earlier is None else int(earlier.number)
         rollbacks.append(
             PlannedRollback(
                 model=a.model,
@@ -314,21 +316,3 @@ def _plan(
             )
         )
     return planned, rollbacks
-
-
-def _rollback_target(
-    conn: Connection, model_id: int, alias: str, planned: Collection[int]
-) -> int | None:
-    """The version the alias pointed at most recently, before now, that is neither in
-    the plan nor revoked (nor deleted: an alias cannot point at a deleted version)."""
-    history = conn.execute(
-        select(versions.c.id, versions.c.number, versions.c.status, versions.c.deleted_at)
-        .join(alias_events, alias_events.c.to_version_id == versions.c.id)
-        .where(alias_events.c.model_id == model_id, alias_events.c.alias == alias)
-        .order_by(alias_events.c.id.desc())
-    ).all()
-    for event in history:
-        if event.id in planned or event.status == "revoked" or event.deleted_at is not None:
-            continue
-        return int(event.number)
-    return None

@@ -3,6 +3,7 @@ service (``governance/requests.py``), its read side and its followers."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -62,30 +63,21 @@ def current_version_id(conn: Connection, model_id: int, alias: str) -> int | Non
     ).scalar()
 
 
-def previous_version(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
-    """The most recent version ``alias`` held before its current one that is live and
-    not revoked."""
+def previous_version(
+    conn: Connection, model_id: int, alias: str, skip: Collection[int] = ()
+) -> Row[Any] | None:
+    """The most recent version ``alias`` held, other than its current one and those in
+    ``skip``, that is neither deleted nor revoked: where a rollback goes."""
     current = current_version_id(conn, model_id, alias)
     held = conn.execute(
-        select(alias_events.c.to_version_id)
-        .where(
-            alias_events.c.model_id == model_id,
-            alias_events.c.alias == alias,
-            alias_events.c.to_version_id.is_not(None),
-        )
+        select(versions)
+        .join(alias_events, alias_events.c.to_version_id == versions.c.id)
+        .where(alias_events.c.model_id == model_id, alias_events.c.alias == alias)
         .order_by(alias_events.c.id.desc())
-    ).scalars()
-    for version_id in held:
-        if version_id == current:
-            continue
-        row = conn.execute(
-            select(versions).where(
-                versions.c.id == version_id,
-                versions.c.deleted_at.is_(None),
-                versions.c.status != "revoked",
-            )
-        ).first()
-        if row is not None:
+    ).all()
+    for row in held:
+        gone = row.deleted_at is not None or row.status == "revoked"
+        if not gone and row.id != current and row.id not in skip:
             return row
     return None
 
