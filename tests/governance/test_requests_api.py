@@ -192,3 +192,29 @@ def test_metrics_are_added_but_never_replaced(api: TestClient) -> None:
         url, content=b'{"metrics": {"x": 1e400}}', headers={"Content-Type": "application/json"}
     )
     assert_problem(infinite, 400, "METADATA_INVALID")
+
+
+def test_an_evaluation_is_kept_only_when_it_finds_something_new(
+    api: TestClient, registry: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from modeldepot.db.tables import request_evaluations
+    from modeldepot.security.context import Context
+
+    def kept() -> list[bool]:
+        with registry.db.read() as conn:
+            query = sa.select(request_evaluations.c.passed).order_by(request_evaluations.c.id)
+            return list(conn.execute(query).scalars())
+
+    push(api, NAME)
+    request = open_request(api, 1)
+    assert kept() == [True]
+    for _ in range(3):  # the server's sweep, every few minutes
+        registry.request_followers.sweep(Context.system("sweeper"))
+    assert kept() == [True]
+    assert_json(api.post(model_url(NAME, "versions", "1", "revoke"), json={"reason": "leak"}), 200)
+    assert kept() == [True, False]
+    assert_json(api.post(model_url(NAME, "versions", "1", "reinstate"), json={"reason": "ok"}), 200)
+    assert_json(api.post(f"{API}/requests/{request['id']}/apply"), 200)
+    assert kept() == [True, False, True, True]  # the one the application was decided on

@@ -102,7 +102,7 @@ def evaluate(
                         state="pass" if outcome.passed else "fail",
                         message=outcome.message or (rule.description or rule.expression),
                         expression=rule.expression,
-                        input=_jsonable(outcome.value),
+                        input=outcome.value,
                     )
                 )
         results += _checks(conn, subject, req)
@@ -318,13 +318,3 @@ def _apply_waivers(
             )
         out.append(result)
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return repr(value)

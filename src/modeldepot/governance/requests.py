@@ -339,7 +339,7 @@ class RequestService:
         ).scalar_one()
         uow.applying[(subject.model_id, subject.alias)] = request_id
         move_alias(uow, subject.model_name, subject.alias, version)
-        self._store(uow, request_id, evaluation)
+        self._store(uow, request_id, evaluation, always=True)
         self.close_request(uow, row, subject, "applied", "applied")
         uow.record(
             "request.apply",
@@ -401,7 +401,13 @@ class RequestService:
     ) -> Evaluation:
         return evaluate(conn, subject, policy, uow.now)
 
-    def _store(self, uow: UnitOfWork, request_id: int, evaluation: Evaluation) -> None:
+    def _store(
+        self, uow: UnitOfWork, request_id: int, evaluation: Evaluation, *, always: bool = False
+    ) -> None:
+        """Keep ``evaluation`` unless it finds what the last kept one found (the same
+        state of every requirement on the same record): a sweep every few minutes over
+        a request waiting for days adds nothing then. ``always``: the evaluation an
+        application was decided on."""
         digest = evaluation.record_digest
         last = uow.conn.execute(
             select(request_evaluations.c.results)
@@ -410,6 +416,9 @@ class RequestService:
             .limit(1)
         ).scalar()
         seen = last is not None and last.get("record_digest") == digest
+        states = [[r.key, r.state] for r in evaluation.results]
+        if seen and not always and [[r["key"], r["state"]] for r in last["requirements"]] == states:
+            return
         uow.conn.execute(
             insert(request_evaluations).values(
                 request_id=request_id,
