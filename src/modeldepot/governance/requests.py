@@ -34,6 +34,7 @@ from modeldepot.db.tables import (
 )
 from modeldepot.errors import (
     AlreadyReviewed,
+    Forbidden,
     InvalidInput,
     NotAReviewer,
     RequestBaseMoved,
@@ -41,7 +42,7 @@ from modeldepot.errors import (
     SelfApproval,
     VersionRevoked,
 )
-from modeldepot.governance.evaluation import Evaluation, Subject, evaluate
+from modeldepot.governance.evaluation import WAIVABLE, Evaluation, Subject, evaluate
 from modeldepot.governance.policies import Policy, policy_for
 from modeldepot.governance.request_facts import (
     OPEN_STATES,
@@ -262,9 +263,6 @@ class RequestService:
     ) -> None:
         """Waive a failing rule, check, stage or window requirement until an expiry; needs
         the policy's waiver role (admin unless it says otherwise) on the model."""
-        from modeldepot.errors import Forbidden
-        from modeldepot.governance.evaluation import WAIVABLE
-
         reason = checked_text("reason", reason, required=True)
         if not 0 < hours <= 24 * 365:
             raise InvalidInput("a waiver lasts more than 0 and at most 8,760 hours")

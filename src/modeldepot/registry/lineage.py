@@ -135,7 +135,7 @@ def record_lineage(
     """
     conn, now, by = uow.conn, uow.now, uow.ctx.name
     by_uri, names = _record_datasets(conn, version_id, lineage, by, now)
-    headline = _record_metrics(conn, version_id, lineage.metric_slices, metrics, by_uri)
+    headline = record_metric_rows(conn, version_id, lineage.metric_slices, metrics, by_uri)
     _record_param_leaves(conn, version_id, params)
     for kind, refs in (("derived_from", lineage.derived_from), ("depends_on", lineage.depends_on)):
         for target in {relations.target_id(conn, uow.ctx.access, ref) for ref in refs}:
@@ -210,7 +210,7 @@ def _record_datasets(
     return by_uri, names
 
 
-def _record_metrics(
+def record_metric_rows(
     conn: Connection,
     version_id: int,
     slices: Iterable[MetricSlice],

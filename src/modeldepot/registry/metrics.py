@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 
 from modeldepot.db.tables import datasets, version_datasets, version_metrics
-from modeldepot.errors import MetricExists
+from modeldepot.errors import MetadataTooLarge, MetricExists
 from modeldepot.metadata import check_metrics
-from modeldepot.registry.lineage import _record_metrics
+from modeldepot.registry.lineage import record_metric_rows
 from modeldepot.registry.lookup import model_row, to_version_read, version_row
 from modeldepot.registry.unit import Units
 from modeldepot.schemas import VersionRead
@@ -42,8 +42,6 @@ class MetricService:
         """Record headline ``metrics`` and per-slice or per-dataset ``slices``."""
         headline = check_metrics(metrics)
         if len(headline) + len(slices) > MAX_ADDED:
-            from modeldepot.errors import MetadataTooLarge
-
             raise MetadataTooLarge(f"at most {MAX_ADDED} metrics at once")
         with self.units.write(ctx) as uow:
             uow.require(Permission.METADATA_EDIT, name)
@@ -73,7 +71,7 @@ class MetricService:
                     .where(version_datasets.c.version_id == version.id)
                 ).all()
             )
-            _record_metrics(conn, version.id, slices, headline, by_uri)
+            record_metric_rows(conn, version.id, slices, headline, by_uri)
             uow.record(
                 "version.metrics.add",
                 f"{name}:{number}",

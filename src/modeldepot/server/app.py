@@ -60,9 +60,7 @@ def create_app(settings: ServerSettings, registry: Registry | None = None) -> Fa
         owned = registry is None
         app.state.registry = registry or Registry.from_settings(settings)
         await run_in_threadpool(create_first_admin, app.state.registry)
-        sweeper = asyncio.create_task(
-            _sweep_uploads(app.state.registry, settings.cleanup_interval_seconds)
-        )
+        sweeper = asyncio.create_task(_sweep(app.state.registry, settings.cleanup_interval_seconds))
         # The audit signing key is read (or created) now: a server that cannot sign
         # checkpoints does not start.
         await run_in_threadpool(app.state.registry.audit.load_key)
@@ -152,8 +150,9 @@ def create_first_admin(registry: Registry) -> None:
         )
 
 
-async def _sweep_uploads(registry: Registry, interval: int) -> None:
-    """Expire abandoned upload sessions every ``interval`` seconds (0: never)."""
+async def _sweep(registry: Registry, interval: int) -> None:
+    """Every ``interval`` seconds (0: never): expire abandoned upload sessions and
+    settle open promotion requests (soak ended, expiry, auto-apply)."""
     if interval <= 0:
         return
     while True:
