@@ -162,7 +162,13 @@ def test_bad_yaml_is_refused_with_its_position(api: TestClient) -> None:
     body = assert_problem(apply(api, "- just\n- a list\n"), 400, "POLICY_INVALID")
     assert "mapping" in body["detail"]
     too_big = source("p") + "#" * (64 * 1024) + "\n"
-    assert api.post(f"{API}/policies", json={"source": too_big}).status_code in (400, 413, 422)
+    response = api.post(f"{API}/policies", json={"source": too_big})
+    assert response.status_code in (400, 413, 422)
+    assert response.status_code == 422  # over 65,536 characters: refused by the schema
+    # Under 65,536 characters but over 64 KiB of UTF-8: refused by the service.
+    wide = source("p") + "# " + "é" * (33 * 1024) + "\n"
+    body = assert_problem(apply(api, wide), 400, "POLICY_INVALID")
+    assert body["field"] == "source"
 
 
 def test_only_admins_of_the_prefix_may_apply_or_remove(api: TestClient) -> None:
